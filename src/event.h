@@ -1,0 +1,61 @@
+/* Run events (DESIGN §5): the type table, the emitter the worker writes with,
+ * and the cheap header parse the supervisor and clients read with. */
+#ifndef CX_EVENT_H
+#define CX_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "council/ids.h"
+
+enum cx_event_type {
+	CX_EV_RUN_STARTED,
+	CX_EV_ROUND_STARTED,
+	CX_EV_MEMBER_STARTED,
+	CX_EV_MEMBER_TOKEN,
+	CX_EV_TOOL_CALL_REQUEST,
+	CX_EV_TOOL_CALL_RESULT,
+	CX_EV_MEMBER_COMPLETED,
+	CX_EV_ROUND_COMPLETED,
+	CX_EV_RUN_COMPLETED,
+	CX_EV_RUN_FAILED,
+	CX_EV_N
+};
+
+const char *cx_event_name(enum cx_event_type type);
+int cx_event_lookup(const char *name, size_t len);   /* enum value or -1 */
+static inline bool cx_event_terminal(enum cx_event_type t)
+{
+	return t == CX_EV_RUN_COMPLETED || t == CX_EV_RUN_FAILED;
+}
+
+/* Every event line starts {"seq":N,"ts":"...","run_id":"...","type":"...". */
+struct cx_event_header {
+	uint64_t seq;
+	enum cx_event_type type;
+};
+
+/* Parses the fixed prefix of one line (without its '\n'). Returns 0 or -1
+ * when the line does not start like an event. */
+int cx_event_header_parse(const char *line, size_t len, struct cx_event_header *h);
+
+/* Formats one event line, '\n'-terminated, into a malloc'd string; consumes
+ * fields (which may be NULL). Returns NULL when out of memory. */
+char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
+		      cJSON *fields, size_t *len);
+
+/* Worker side: numbers events from 1 and writes each as one line, whole,
+ * to fd (a blocking pipe: backpressure, never loss). */
+struct cx_emitter {
+	int fd;
+	uint64_t seq;           /* of the last event written */
+	char run_id[CX_RUN_ID_MAX + 1];
+};
+
+/* Writes {"seq","ts","run_id","type", ...fields} and consumes fields (which
+ * may be NULL). Returns 0 or -errno. */
+int cx_emit(struct cx_emitter *em, enum cx_event_type type, cJSON *fields);
+
+#endif

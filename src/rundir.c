@@ -1,0 +1,80 @@
+#include "rundir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "council/supervisor.h"
+#include "fsutil.h"
+
+int cx_runtime_dir_default(char *buf, size_t size)
+{
+	const char *env = getenv("COUNCIL_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+	if (env && *env)
+		n = snprintf(buf, size, "%s", env);
+	else if (xdg && *xdg)
+		n = snprintf(buf, size, "%s/council", xdg);
+	else if (geteuid() == 0)
+		n = snprintf(buf, size, "/run/council");
+	else
+		n = snprintf(buf, size, "/tmp/council-%u", (unsigned)geteuid());
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int open_dir(int at, const char *name)
+{
+	if (mkdirat(at, name, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int cx_rundir_open(struct cx_rundir *rd, const char *root, const char *tenant)
+{
+	*rd = (struct cx_rundir){ -1, -1, -1, -1 };
+	int tenants_fd = -1;
+	int r = cx_mkdir_p(root, 0755);
+	if (r < 0)
+		return r;
+	if ((rd->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = -errno;
+	else if ((r = rd->runs_fd = open_dir(rd->root_fd, "runs")) >= 0 &&
+		 (r = tenants_fd = open_dir(rd->root_fd, "tenants")) >= 0 &&
+		 (r = rd->tenant_fd = open_dir(tenants_fd, tenant)) >= 0)
+		r = rd->tenant_runs_fd = open_dir(rd->tenant_fd, "runs");
+	if (tenants_fd >= 0)
+		close(tenants_fd);
+	if (r < 0) {
+		cx_rundir_close(rd);
+		return r;
+	}
+	return 0;
+}
+
+void cx_rundir_close(struct cx_rundir *rd)
+{
+	int *fds[] = { &rd->root_fd, &rd->runs_fd, &rd->tenant_fd, &rd->tenant_runs_fd };
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id)
+{
+	if (mkdirat(rd->runs_fd, run_id, 0700) < 0)
+		return -errno;
+	char target[PATH_MAX];
+	snprintf(target, sizeof target, "../../../runs/%s", run_id);
+	if (symlinkat(target, rd->tenant_runs_fd, run_id) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = openat(rd->runs_fd, run_id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}

@@ -1,0 +1,23 @@
+/* The runtime directory (DESIGN §4): where it is, and the run directories
+ * in it. Only supervisors write here. */
+#ifndef CX_RUNDIR_H
+#define CX_RUNDIR_H
+
+#include <stddef.h>
+
+struct cx_rundir {
+	int root_fd;
+	int runs_fd;          /* runs/ */
+	int tenant_fd;        /* tenants/<tenant>/ */
+	int tenant_runs_fd;   /* tenants/<tenant>/runs/ */
+};
+
+/* Opens (creating as needed) root, runs/ and tenants/<tenant>/runs/. */
+int cx_rundir_open(struct cx_rundir *rd, const char *root, const char *tenant);
+void cx_rundir_close(struct cx_rundir *rd);
+
+/* Creates runs/<id>/ (mode 0700) and the tenant's symlink to it. Returns the
+ * directory's fd, -EEXIST when the id is taken, or -errno. */
+int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id);
+
+#endif

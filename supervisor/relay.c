@@ -1,0 +1,266 @@
+#include "relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event.h"
+
+#define READ_CHUNK (64 * 1024)
+
+static void subscriber_drop(struct cx_subscriber *sub)
+{
+	cx_watch_del(sub->relay->loop, &sub->watch);
+	close(sub->watch.fd);
+	LIST_REMOVE(sub, link);
+	free(sub->backlog);
+	free(sub);
+}
+
+static int backlog_reserve(struct cx_subscriber *sub, size_t len)
+{
+	if (sub->off) {
+		memmove(sub->backlog, sub->backlog + sub->off, sub->len - sub->off);
+		sub->len -= sub->off;
+		sub->off = 0;
+	}
+	if (sub->cap - sub->len >= len)
+		return 0;
+	size_t cap = sub->cap ? sub->cap : READ_CHUNK;
+	while (cap - sub->len < len)
+		cap *= 2;
+	char *b = realloc(sub->backlog, cap);
+	if (!b)
+		return -ENOMEM;
+	sub->backlog = b;
+	sub->cap = cap;
+	return 0;
+}
+
+/* Appends whole lines. The bound is on what waits behind unsent bytes: an
+ * empty backlog takes any one batch, so no event is too large to deliver. */
+static bool backlog_append(struct cx_subscriber *sub, const char *data, size_t len)
+{
+	size_t pending = sub->len - sub->off;
+	if ((pending && pending + len > CX_SUBSCRIBER_BACKLOG) || backlog_reserve(sub, len) < 0)
+		return false;
+	memcpy(sub->backlog + sub->len, data, len);
+	sub->len += len;
+	return true;
+}
+
+static bool append_lagged(struct cx_subscriber *sub)
+{
+	char line[160];
+	int n = snprintf(line, sizeof line, "{\"type\":\"lagged\",\"dropped\":%llu,\"run_id\":\"%s\"}\n",
+			 (unsigned long long)sub->dropped, sub->relay->run_id);
+	if (!backlog_append(sub, line, (size_t)n))
+		return false;
+	sub->dropped = 0;
+	return true;
+}
+
+/* Refills an empty backlog from the events file with whole lines from seq
+ * `since` on, growing the read until it holds at least one whole line.
+ * Turns the subscriber live when the file has no more. */
+static int replay_more(struct cx_subscriber *sub)
+{
+	size_t want = READ_CHUNK;
+	ssize_t got;
+	const char *end;
+	for (;;) {
+		sub->off = sub->len = 0;
+		if (backlog_reserve(sub, want) < 0)
+			return -ENOMEM;
+		got = pread(sub->relay->events_fd, sub->backlog, want, sub->replay_off);
+		if (got < 0)
+			return -errno;
+		end = got > 0 ? memrchr(sub->backlog, '\n', (size_t)got) : NULL;
+		if (end || (size_t)got < want)
+			break;
+		want *= 2;
+	}
+	if (!end) {
+		sub->replay_off = -1;
+		return 0;
+	}
+	char *buf = sub->backlog;
+	size_t whole = (size_t)(end - buf) + 1, kept = 0;
+	for (size_t pos = 0; pos < whole;) {
+		const char *nl = memchr(buf + pos, '\n', whole - pos);
+		size_t n = (size_t)(nl - (buf + pos)) + 1;
+		struct cx_event_header h;
+		if (cx_event_header_parse(buf + pos, n - 1, &h) == 0 && h.seq >= sub->since) {
+			memmove(buf + kept, buf + pos, n);
+			kept += n;
+		}
+		pos += n;
+	}
+	sub->replay_off += (off_t)whole;
+	sub->len = kept;
+	return 0;
+}
+
+/* Writes as much as the pipe takes; refills from the file while replaying;
+ * closes the subscriber once the run is over and all has been written. */
+static void subscriber_pump(struct cx_subscriber *sub)
+{
+	struct cx_loop *loop = sub->relay->loop;
+	for (;;) {
+		if (sub->off < sub->len) {
+			ssize_t w = write(sub->watch.fd, sub->backlog + sub->off, sub->len - sub->off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && errno == EAGAIN) {
+				cx_watch_mod(loop, &sub->watch, EPOLLOUT);
+				return;
+			}
+			if (w < 0) { /* EPIPE: the reader is gone */
+				subscriber_drop(sub);
+				return;
+			}
+			sub->off += (size_t)w;
+			continue;
+		}
+		sub->off = sub->len = 0;
+		if (sub->replay_off >= 0) {
+			if (replay_more(sub) < 0) {
+				subscriber_drop(sub);
+				return;
+			}
+			continue;
+		}
+		if (sub->dropped && append_lagged(sub))
+			continue;
+		if (sub->relay->finished) {
+			subscriber_drop(sub);
+			return;
+		}
+		cx_watch_mod(loop, &sub->watch, 0);
+		return;
+	}
+}
+
+static void subscriber_ready(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct cx_subscriber *sub = w->data;
+	if (events & EPOLLERR) {
+		subscriber_drop(sub);
+		return;
+	}
+	subscriber_pump(sub);
+}
+
+void cx_relay_init(struct cx_relay *relay, struct cx_loop *loop, int events_fd,
+		   const char *run_id)
+{
+	LIST_INIT(&relay->subscribers);
+	relay->loop = loop;
+	relay->events_fd = events_fd;
+	relay->run_id = run_id;
+	relay->finished = false;
+}
+
+void cx_relay_fini(struct cx_relay *relay)
+{
+	while (!LIST_EMPTY(&relay->subscribers))
+		subscriber_drop(LIST_FIRST(&relay->subscribers));
+}
+
+int cx_relay_subscribe(struct cx_relay *relay, uint64_t since, int *fd)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	struct cx_subscriber *sub = calloc(1, sizeof *sub);
+	if (!sub || fcntl(p[1], F_SETFL, O_NONBLOCK) < 0) {
+		free(sub);
+		close(p[0]);
+		close(p[1]);
+		return -ENOMEM;
+	}
+	sub->watch = (struct cx_watch){ p[1], subscriber_ready, sub };
+	sub->relay = relay;
+	sub->since = since ? since : 1;
+	sub->replay_off = 0;
+	int r = cx_watch_add(relay->loop, &sub->watch, 0);
+	if (r < 0) {
+		free(sub);
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	LIST_INSERT_HEAD(&relay->subscribers, sub, link);
+	*fd = p[0];
+	subscriber_pump(sub);
+	return 0;
+}
+
+void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
+		      unsigned n_events)
+{
+	struct cx_subscriber *sub, *next;
+	LIST_FOREACH_SAFE(sub, &relay->subscribers, link, next) {
+		if (sub->replay_off >= 0)
+			continue; /* it will read these from the file */
+		if (sub->dropped && !append_lagged(sub)) {
+			sub->dropped += n_events;
+			continue;
+		}
+		if (!backlog_append(sub, data, len))
+			sub->dropped += n_events;
+		subscriber_pump(sub);
+	}
+}
+
+void cx_relay_finish(struct cx_relay *relay)
+{
+	relay->finished = true;
+	struct cx_subscriber *sub, *next;
+	LIST_FOREACH_SAFE(sub, &relay->subscribers, link, next)
+		subscriber_pump(sub);
+}
+
+int cx_inbuf_reserve(struct cx_inbuf *in, size_t len)
+{
+	if (in->cap - in->len >= len)
+		return 0;
+	size_t cap = in->cap ? in->cap * 2 : 2 * READ_CHUNK;
+	while (cap - in->len < len)
+		cap *= 2;
+	char *data = realloc(in->data, cap);
+	if (!data)
+		return -ENOMEM;
+	in->data = data;
+	in->cap = cap;
+	return 0;
+}
+
+ssize_t cx_inbuf_fill(struct cx_inbuf *in, int fd)
+{
+	if (cx_inbuf_reserve(in, READ_CHUNK) < 0)
+		return -ENOMEM;
+	ssize_t got;
+	do
+		got = read(fd, in->data + in->len, in->cap - in->len);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -errno;
+	in->len += (size_t)got;
+	return got;
+}
+
+void cx_inbuf_consume(struct cx_inbuf *in, size_t n)
+{
+	memmove(in->data, in->data + n, in->len - n);
+	in->len -= n;
+}
+
+void cx_inbuf_free(struct cx_inbuf *in)
+{
+	free(in->data);
+	*in = (struct cx_inbuf){ 0 };
+}

@@ -1,0 +1,72 @@
+/* The relay: a run's events, already appended to its events file, fanned out
+ * to subscriber pipes. Writes never block the supervisor: each subscriber has
+ * a bounded backlog, and one that falls behind it loses events, which are
+ * replaced by a single {"type":"lagged","dropped":N} line.
+ *
+ * A subscriber starts by replaying the events file from the seq it asked
+ * for, and turns live when it has caught up with the file's end. The file
+ * is written before anything is published, so the hand-over has no gap and
+ * no duplicate. */
+#ifndef CX_SUP_RELAY_H
+#define CX_SUP_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "council/ids.h"
+#include "loop.h"
+
+/* Bytes that may wait for a slow reader before it starts losing events. */
+#define CX_SUBSCRIBER_BACKLOG (256 * 1024)
+
+/* Bytes read from a pipe that do not yet end in '\n'. */
+struct cx_inbuf {
+	char *data;
+	size_t len, cap;
+};
+
+struct cx_relay;
+
+struct cx_subscriber {
+	struct cx_watch watch;   /* the pipe's write end */
+	struct cx_relay *relay;
+	char *backlog;
+	size_t off, len, cap;    /* unsent bytes are backlog[off..len) */
+	uint64_t dropped;        /* events lost since the last lagged line */
+	uint64_t since;          /* replay: skip events before this seq */
+	off_t replay_off;        /* position in the events file; -1 once live */
+	LIST_ENTRY(cx_subscriber) link;
+};
+
+struct cx_relay {
+	LIST_HEAD(, cx_subscriber) subscribers;
+	struct cx_loop *loop;
+	int events_fd;           /* read for replays */
+	const char *run_id;
+	bool finished;           /* the terminal event is out: close each subscriber once drained */
+};
+
+void cx_relay_init(struct cx_relay *relay, struct cx_loop *loop, int events_fd,
+		   const char *run_id);
+/* Closes every subscriber pipe (their readers see EOF). */
+void cx_relay_fini(struct cx_relay *relay);
+
+/* Returns the read end of a new subscriber pipe in *fd, or -errno. */
+int cx_relay_subscribe(struct cx_relay *relay, uint64_t since, int *fd);
+/* Hands whole event lines (n_events of them) to every live subscriber. */
+void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
+		      unsigned n_events);
+/* The terminal event has been published. */
+void cx_relay_finish(struct cx_relay *relay);
+
+/* Reads what fd has into in (up to max bytes per line). Returns bytes read,
+ * 0 at EOF, -EAGAIN when there is nothing, or -errno. */
+ssize_t cx_inbuf_fill(struct cx_inbuf *in, int fd);
+/* Makes room for len more bytes. Returns 0 or -ENOMEM. */
+int cx_inbuf_reserve(struct cx_inbuf *in, size_t len);
+void cx_inbuf_consume(struct cx_inbuf *in, size_t n);
+void cx_inbuf_free(struct cx_inbuf *in);
+
+#endif

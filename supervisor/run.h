@@ -1,0 +1,47 @@
+/* A run as its supervisor sees it: the worker process, the pipes to and from
+ * it, the relay's state and the summary its status files show. */
+#ifndef CX_SUP_RUN_H
+#define CX_SUP_RUN_H
+
+#include <stdbool.h>
+#include <sys/queue.h>
+
+#include "council/supervisor.h"
+#include "loop.h"
+#include "proc.h"
+#include "relay.h"
+
+/* The worker's lifecycle, driven only through run_handle() in sup.c. */
+enum cx_phase {
+	CX_PHASE_LIVE,      /* the worker runs */
+	CX_PHASE_STOPPING,  /* SIGTERM sent to its group; SIGKILL when shutdown_ms is due */
+	CX_PHASE_EXITED,    /* reaped; draining what is left in its event pipe */
+	CX_PHASE_FINAL,     /* reaped, drained, final status written */
+	CX_PHASE_N
+};
+
+struct cx_sup;
+
+struct cx_run {
+	struct cx_run_summary summary;
+	enum cx_phase phase;
+	struct cx_sup *sup;
+	struct cx_proc proc;
+	int dir_fd;                    /* runs/<id>/ */
+	int events_fd;                 /* runs/<id>/events, O_APPEND */
+	int control_fd;                /* write end of the worker's control pipe */
+	struct cx_watch exit_watch;    /* the worker's pidfd */
+	struct cx_watch event_watch;   /* read end of the worker's event pipe */
+	struct cx_timer kill_timer;    /* shutdown_ms after SIGTERM */
+	struct cx_timer announce_timer;/* coalesces status rewrites for minor events */
+	bool terminal;                 /* a terminal event has been relayed */
+	bool drained;                  /* the event pipe reached EOF */
+	bool terminated;               /* terminate was asked for */
+	uint64_t rejected;             /* malformed or out-of-order lines refused */
+	struct cx_inbuf in;            /* bytes read from the worker, not yet a whole line */
+	struct cx_relay relay;         /* subscribers */
+	struct cx_run *hash_next;      /* registry bucket chain */
+	TAILQ_ENTRY(cx_run) link;      /* registry order: by start */
+};
+
+#endif

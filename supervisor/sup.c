@@ -1,0 +1,718 @@
+/* The supervisor: forks a worker per run, relays its events, and keeps its
+ * status files, until every run has exactly one terminal event and a final
+ * status, whatever happens to its worker.
+ *
+ * A run's lifecycle is the table `actions[phase][event]` below (after s6's
+ * s6-supervise): nothing else changes a run's phase. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "council/supervisor.h"
+#include "council/spec.h"
+#include "event.h"
+#include "fsutil.h"
+#include "registry.h"
+#include "run.h"
+#include "rundir.h"
+#include "statusfs.h"
+#include "worker.h"
+
+#define ANNOUNCE_DELAY_MS 250      /* coalesces status rewrites for minor events */
+#define EVENT_LINE_MAX (64 << 20)  /* a worker line longer than this is refused */
+
+struct cx_sup {
+	struct cx_loop *loop;
+	struct cx_registry registry;
+	struct cx_rundir dir;
+	char root[PATH_MAX];
+	char tenant[CX_NAME_MAX + 1];
+	int shutdown_ms;
+	unsigned live;
+};
+
+/* The lifecycle table. */
+
+enum run_event { RUN_CANCEL, RUN_TERMINATE, RUN_KILL_DUE, RUN_EXIT, RUN_DRAINED, RUN_EVENT_N };
+
+typedef void run_action(struct cx_run *run);
+
+static void run_finalize(struct cx_run *run);
+
+static void announce(struct cx_run *run)
+{
+	cx_timer_disarm(run->sup->loop, &run->announce_timer);
+	cx_statusfs_write_run(run->dir_fd, &run->summary);
+}
+
+static void act_ignore(struct cx_run *run)
+{
+	(void)run;
+}
+
+static void act_cancel(struct cx_run *run)
+{
+	static const char line[] = "cancel\n";
+	/* Non-blocking, into a pipe that holds nothing but earlier cancels. It
+	 * fails only when the worker is already gone, and then its exit path
+	 * finalizes the run. */
+	ssize_t w = write(run->control_fd, line, sizeof line - 1);
+	(void)w;
+}
+
+static void act_terminate(struct cx_run *run)
+{
+	run->terminated = true;
+	run->phase = CX_PHASE_STOPPING;
+	cx_proc_signal_group(&run->proc, SIGTERM);
+	cx_timer_arm(run->sup->loop, &run->kill_timer, (uint64_t)run->sup->shutdown_ms);
+}
+
+static void act_kill(struct cx_run *run)
+{
+	cx_proc_signal_group(&run->proc, SIGKILL);
+}
+
+static void act_reap(struct cx_run *run)
+{
+	/* Kill what is left of its process group first: the leader is
+	 * unreaped, so the group id cannot have been reused. */
+	cx_proc_signal_group(&run->proc, SIGKILL);
+	siginfo_t info;
+	if (cx_proc_reap(&run->proc, &info) <= 0)
+		return; /* a readable pidfd means it exited; if not, the watch fires again */
+	cx_exit_describe(&info, run->summary.exit, sizeof run->summary.exit);
+	cx_watch_del(run->sup->loop, &run->exit_watch);
+	cx_timer_disarm(run->sup->loop, &run->kill_timer);
+	cx_proc_release(&run->proc);
+	run->phase = CX_PHASE_EXITED;
+	if (run->drained)
+		run_finalize(run);
+}
+
+static void act_note_drained(struct cx_run *run)
+{
+	run->drained = true;
+}
+
+static void act_finalize(struct cx_run *run)
+{
+	run_finalize(run);
+}
+
+static run_action *const actions[CX_PHASE_N][RUN_EVENT_N] = {
+	[CX_PHASE_LIVE] = {
+		[RUN_CANCEL] = act_cancel, [RUN_TERMINATE] = act_terminate,
+		[RUN_KILL_DUE] = act_ignore, [RUN_EXIT] = act_reap,
+		[RUN_DRAINED] = act_note_drained,
+	},
+	[CX_PHASE_STOPPING] = {
+		[RUN_CANCEL] = act_ignore, [RUN_TERMINATE] = act_ignore,
+		[RUN_KILL_DUE] = act_kill, [RUN_EXIT] = act_reap,
+		[RUN_DRAINED] = act_note_drained,
+	},
+	[CX_PHASE_EXITED] = {
+		[RUN_CANCEL] = act_ignore, [RUN_TERMINATE] = act_ignore,
+		[RUN_KILL_DUE] = act_ignore, [RUN_EXIT] = act_ignore,
+		[RUN_DRAINED] = act_finalize,
+	},
+	[CX_PHASE_FINAL] = {
+		[RUN_CANCEL] = act_ignore, [RUN_TERMINATE] = act_ignore,
+		[RUN_KILL_DUE] = act_ignore, [RUN_EXIT] = act_ignore,
+		[RUN_DRAINED] = act_ignore,
+	},
+};
+
+static void run_handle(struct cx_run *run, enum run_event ev)
+{
+	actions[run->phase][ev](run);
+}
+
+/* Relaying the worker's lines. */
+
+static void write_result(struct cx_run *run, const cJSON *result)
+{
+	char *text = result ? cJSON_PrintUnformatted(result) : NULL;
+	if (text)
+		cx_write_atomic(run->dir_fd, "result.json", text, strlen(text));
+	free(text);
+}
+
+static enum cx_run_status failure_status(const cJSON *ev)
+{
+	const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "errors"), 0);
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(first, "kind"));
+	return kind && !strcmp(kind, "cancelled") ? CX_RUN_CANCELLED : CX_RUN_FAILED;
+}
+
+/* What an event changes in the run's summary. Token and tool events change
+ * nothing but the count, and are announced lazily. */
+static void apply(struct cx_run *run, enum cx_event_type type, const char *line, size_t len)
+{
+	struct cx_run_summary *s = &run->summary;
+	if (type == CX_EV_MEMBER_TOKEN || type == CX_EV_TOOL_CALL_REQUEST ||
+	    type == CX_EV_TOOL_CALL_RESULT || type == CX_EV_MEMBER_STARTED ||
+	    type == CX_EV_MEMBER_COMPLETED) {
+		if (!cx_timer_armed(&run->announce_timer))
+			cx_timer_arm(run->sup->loop, &run->announce_timer, ANNOUNCE_DELAY_MS);
+		return;
+	}
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	switch (type) {
+	case CX_EV_RUN_STARTED:
+		s->status = CX_RUN_RUNNING;
+		break;
+	case CX_EV_ROUND_STARTED: {
+		const char *round = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "round"));
+		strlcpy(s->round, round ? round : "?", sizeof s->round);
+		s->round_idx = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "idx"));
+		break;
+	}
+	case CX_EV_ROUND_COMPLETED:
+		s->rounds_completed++;
+		s->round[0] = '\0';
+		s->round_idx = -1;
+		break;
+	case CX_EV_RUN_COMPLETED:
+	case CX_EV_RUN_FAILED:
+		s->status = type == CX_EV_RUN_COMPLETED ? CX_RUN_COMPLETED : failure_status(ev);
+		s->finished_at_ms = cx_wall_ms();
+		s->round[0] = '\0';
+		s->round_idx = -1;
+		write_result(run, cJSON_GetObjectItem(ev, "result"));
+		run->terminal = true;
+		break;
+	default:
+		break;
+	}
+	cJSON_Delete(ev);
+	announce(run);
+	if (run->terminal)
+		cx_relay_finish(&run->relay);
+}
+
+/* Appends whole lines to the events file, then hands them to subscribers. */
+static void flush_batch(struct cx_run *run, const char *data, size_t len, unsigned n)
+{
+	if (!len)
+		return;
+	cx_write_all(run->events_fd, data, len);
+	cx_relay_publish(&run->relay, data, len, n);
+}
+
+/* Takes the whole lines in run->in. A line is accepted only if it is an
+ * event with the next seq and no terminal event came before it; anything
+ * else is refused and counted, and the run goes on. */
+static void relay_lines(struct cx_run *run)
+{
+	char *data = run->in.data;
+	size_t pos = 0, batch = 0;
+	unsigned n_batch = 0;
+	char *nl;
+	while ((nl = memchr(data + pos, '\n', run->in.len - pos))) {
+		char *line = data + pos;
+		size_t n = (size_t)(nl - line) + 1;
+		struct cx_event_header h;
+		pos += n;
+		if (run->terminal || cx_event_header_parse(line, n - 1, &h) < 0 ||
+		    h.seq != run->summary.events + 1) {
+			flush_batch(run, data + batch, (size_t)(line - data) - batch, n_batch);
+			batch = pos;
+			n_batch = 0;
+			run->rejected++;
+			continue;
+		}
+		run->summary.events = h.seq;
+		n_batch++;
+		if (h.type != CX_EV_MEMBER_TOKEN) {
+			flush_batch(run, data + batch, pos - batch, n_batch);
+			batch = pos;
+			n_batch = 0;
+			apply(run, h.type, line, n - 1);
+		}
+	}
+	flush_batch(run, data + batch, pos - batch, n_batch);
+	cx_inbuf_consume(&run->in, pos);
+	if (run->in.len > EVENT_LINE_MAX) {
+		run->rejected++;
+		run->in.len = 0;
+	}
+}
+
+static void on_worker_events(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct cx_run *run = w->data;
+	ssize_t got = cx_inbuf_fill(&run->in, w->fd);
+	if (got == -EAGAIN)
+		return;
+	if (got > 0) {
+		relay_lines(run);
+		return;
+	}
+	/* EOF (or a broken pipe): a trailing partial line is refused. */
+	if (run->in.len)
+		run->rejected++;
+	run->in.len = 0;
+	cx_watch_del(loop, w);
+	close(w->fd);
+	w->fd = -1;
+	run_handle(run, RUN_DRAINED);
+}
+
+static void on_worker_exit(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	run_handle(w->data, RUN_EXIT);
+}
+
+static void on_kill_due(struct cx_loop *loop, struct cx_timer *t)
+{
+	run_handle(t->data, RUN_KILL_DUE);
+}
+
+static void on_announce_due(struct cx_loop *loop, struct cx_timer *t)
+{
+	announce(t->data);
+}
+
+/* Finalizing: every run gets exactly one terminal event. */
+
+/* The round results the worker reported before it died, from its events. */
+static cJSON *partial_result(struct cx_run *run)
+{
+	cJSON *result = cJSON_CreateObject();
+	cJSON_AddStringToObject(result, "council", run->summary.council);
+	cJSON_AddNullToObject(result, "final");
+	cJSON *rounds = cJSON_AddArrayToObject(result, "rounds");
+	char *text;
+	size_t len;
+	if (cx_read_file(run->dir_fd, "events", SIZE_MAX, &text, &len) < 0)
+		return result;
+	for (char *line = text, *nl; (nl = memchr(line, '\n', len - (size_t)(line - text))); line = nl + 1) {
+		struct cx_event_header h;
+		if (cx_event_header_parse(line, (size_t)(nl - line), &h) < 0 ||
+		    h.type != CX_EV_ROUND_COMPLETED)
+			continue;
+		cJSON *ev = cJSON_ParseWithLength(line, (size_t)(nl - line));
+		cJSON *r = cJSON_DetachItemFromObject(ev, "result");
+		if (r)
+			cJSON_AddItemToArray(rounds, r);
+		cJSON_Delete(ev);
+	}
+	free(text);
+	return result;
+}
+
+/* Writes the run_failed the worker could not: kind killed or crashed (or
+ * what the caller names), through the same path as the worker's own lines. */
+static void synthesize_failure(struct cx_run *run, const char *kind, const char *message)
+{
+	cJSON *fields = cJSON_CreateObject();
+	cJSON *err = cJSON_CreateObject();
+	cJSON_AddStringToObject(err, "kind", kind);
+	cJSON_AddStringToObject(err, "message", message);
+	cJSON_AddNullToObject(err, "member");
+	if (run->summary.round_idx >= 0)
+		cJSON_AddStringToObject(err, "round", run->summary.round);
+	else
+		cJSON_AddNullToObject(err, "round");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(fields, "errors"), err);
+	cJSON_AddItemToObject(fields, "result", partial_result(run));
+	size_t len;
+	char *line = cx_event_format(run->summary.run_id, run->summary.events + 1,
+				     CX_EV_RUN_FAILED, fields, &len);
+	if (!line)
+		return;
+	run->in.len = 0;
+	if (cx_inbuf_reserve(&run->in, len) == 0) {
+		memcpy(run->in.data, line, len);
+		run->in.len = len;
+		relay_lines(run);
+	}
+	free(line);
+}
+
+static void describe_death(struct cx_run *run, const char **kind, char *msg, size_t size)
+{
+	const char *exit = run->summary.exit;
+	bool by_signal = !strncmp(exit, "killed ", 7);
+	bool killed = run->terminated || (by_signal && (!strcmp(exit + 7, "SIGKILL") ||
+							!strcmp(exit + 7, "SIGTERM")));
+	*kind = killed ? "killed" : "crashed";
+	if (run->terminated)
+		snprintf(msg, size, "terminated by request: worker %s", exit);
+	else
+		snprintf(msg, size, "worker %s without a terminal event", exit);
+}
+
+static void run_finalize(struct cx_run *run)
+{
+	if (!run->terminal) {
+		const char *kind;
+		char msg[128];
+		describe_death(run, &kind, msg, sizeof msg);
+		synthesize_failure(run, kind, msg);
+	}
+	run->phase = CX_PHASE_FINAL;
+	run->sup->live--;
+	if (run->control_fd >= 0)
+		close(run->control_fd);
+	run->control_fd = -1;
+	cx_inbuf_free(&run->in);
+	announce(run);
+	cx_relay_finish(&run->relay);
+}
+
+/* Creating and freeing runs. */
+
+static void run_free(struct cx_run *run)
+{
+	struct cx_loop *loop = run->sup->loop;
+	cx_relay_fini(&run->relay);
+	cx_watch_del(loop, &run->exit_watch);
+	cx_watch_del(loop, &run->event_watch);
+	cx_timer_disarm(loop, &run->kill_timer);
+	cx_timer_disarm(loop, &run->announce_timer);
+	if (run->event_watch.fd >= 0)
+		close(run->event_watch.fd);
+	if (run->control_fd >= 0)
+		close(run->control_fd);
+	cx_proc_release(&run->proc);
+	cx_inbuf_free(&run->in);
+	close(run->events_fd);
+	close(run->dir_fd);
+	free(run);
+}
+
+static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char *council,
+			      int dir_fd, int events_fd)
+{
+	struct cx_run *run = calloc(1, sizeof *run);
+	if (!run)
+		return NULL;
+	struct cx_run_summary *s = &run->summary;
+	strlcpy(s->run_id, run_id, sizeof s->run_id);
+	strlcpy(s->council, council, sizeof s->council);
+	strlcpy(s->tenant, sup->tenant, sizeof s->tenant);
+	s->status = CX_RUN_PENDING;
+	s->round_idx = -1;
+	s->started_at_ms = cx_wall_ms();
+	strcpy(s->exit, "-");
+	run->phase = CX_PHASE_LIVE;
+	run->sup = sup;
+	run->proc = CX_PROC_NULL;
+	run->dir_fd = dir_fd;
+	run->events_fd = events_fd;
+	run->control_fd = -1;
+	run->exit_watch = (struct cx_watch){ -1, on_worker_exit, run };
+	run->event_watch = (struct cx_watch){ -1, on_worker_events, run };
+	run->kill_timer = CX_TIMER_INIT(on_kill_due, run);
+	run->announce_timer = CX_TIMER_INIT(on_announce_due, run);
+	cx_relay_init(&run->relay, sup->loop, events_fd, s->run_id);
+	return run;
+}
+
+/* Ends a run that never got a worker: its directory exists, so it must still
+ * end with a terminal event and a final status. */
+static int run_abandon(struct cx_run *run, const char *why, int r, struct cx_error *err)
+{
+	char msg[160];
+	snprintf(msg, sizeof msg, "%s: %s", why, strerror(-r));
+	run->phase = CX_PHASE_EXITED;
+	run->drained = true;
+	synthesize_failure(run, "spawn_failed", msg);
+	run_finalize(run);
+	return cx_fail(err, CX_ESYS, "%s", msg);
+}
+
+static int run_launch(struct cx_run *run, const struct cx_spec *spec, const cJSON *input,
+		      struct cx_error *err)
+{
+	struct cx_sup *sup = run->sup;
+	struct cx_worker w;
+	sup->live++;
+	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id);
+	if (r < 0)
+		return run_abandon(run, "could not fork the worker", r, err);
+	run->proc = w.proc;
+	run->summary.pid = w.proc.pid;
+	run->control_fd = w.control_fd;
+	run->exit_watch.fd = w.proc.pidfd;
+	run->event_watch.fd = w.event_fd;
+	cx_watch_add(sup->loop, &run->exit_watch, EPOLLIN);
+	cx_watch_add(sup->loop, &run->event_watch, EPOLLIN);
+	announce(run);
+	return CX_OK;
+}
+
+/* The public API. */
+
+int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx_error *err)
+{
+	struct cx_sup *sup = calloc(1, sizeof *sup);
+	if (!sup)
+		return cx_fail(err, CX_ENOMEM, "out of memory");
+	const char *tenant = opts && opts->tenant ? opts->tenant : "default";
+	if (!cx_name_valid(tenant)) {
+		free(sup);
+		return cx_fail(err, CX_EUSAGE, "invalid tenant name \"%s\"", tenant);
+	}
+	strlcpy(sup->tenant, tenant, sizeof sup->tenant);
+	sup->shutdown_ms = opts && opts->shutdown_ms > 0 ? opts->shutdown_ms : 5000;
+	int r = opts && opts->runtime_dir
+		? (strlcpy(sup->root, opts->runtime_dir, sizeof sup->root) < sizeof sup->root ? 0 : -ENAMETOOLONG)
+		: cx_runtime_dir_default(sup->root, sizeof sup->root);
+	if (r == 0)
+		r = cx_rundir_open(&sup->dir, sup->root, sup->tenant);
+	if (r < 0) {
+		free(sup);
+		return cx_fail(err, CX_ESYS, "runtime directory %s: %s", opts && opts->runtime_dir ?
+			       opts->runtime_dir : "(default)", strerror(-r));
+	}
+	r = cx_loop_new(&sup->loop);
+	if (r < 0) {
+		cx_rundir_close(&sup->dir);
+		free(sup);
+		return cx_fail(err, CX_ESYS, "epoll: %s", strerror(-r));
+	}
+	cx_registry_init(&sup->registry);
+	/* Subscribers may close their pipes at any time: that must be an
+	 * EPIPE to handle, not a signal that kills the supervisor. */
+	struct sigaction old;
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+	*out = sup;
+	return CX_OK;
+}
+
+void cx_sup_free(struct cx_sup *sup)
+{
+	if (!sup)
+		return;
+	struct cx_run *run, *next;
+	TAILQ_FOREACH(run, &sup->registry.runs, link)
+		run_handle(run, RUN_TERMINATE);
+	uint64_t deadline = cx_mono_ms() + (uint64_t)sup->shutdown_ms + 10000;
+	while (sup->live && cx_mono_ms() < deadline)
+		cx_loop_turn(sup->loop, 100);
+	TAILQ_FOREACH_SAFE(run, &sup->registry.runs, link, next) {
+		cx_registry_remove(&sup->registry, run);
+		run_free(run);
+	}
+	cx_registry_fini(&sup->registry);
+	cx_loop_free(sup->loop);
+	cx_rundir_close(&sup->dir);
+	free(sup);
+}
+
+int cx_sup_fd(const struct cx_sup *sup)
+{
+	return cx_loop_fd(sup->loop);
+}
+
+int cx_sup_dispatch(struct cx_sup *sup, int timeout_ms)
+{
+	int r = cx_loop_turn(sup->loop, timeout_ms);
+	return r < 0 ? CX_ESYS : CX_OK;
+}
+
+unsigned cx_sup_live(const struct cx_sup *sup)
+{
+	return sup->live;
+}
+
+const char *cx_sup_runtime_dir(const struct cx_sup *sup)
+{
+	return sup->root;
+}
+
+static int parse_input(const char *text, cJSON **out, struct cx_diags *diags)
+{
+	if (!text)
+		text = "{}";
+	if (strlen(text) > CX_INPUT_MAX_BYTES) {
+		cx_diags_add(diags, "input", "too_large", "input is over %d bytes", CX_INPUT_MAX_BYTES);
+		return CX_EINVALID;
+	}
+	const char *end = NULL;
+	*out = cJSON_ParseWithOpts(text, &end, 1);
+	if (!*out) {
+		cx_diags_add(diags, "input", "invalid_json", "input is not JSON (at byte %zu)",
+			     end ? (size_t)(end - text) : 0);
+		return CX_EINVALID;
+	}
+	return CX_OK;
+}
+
+/* Creates runs/<id>/ with spec.json, input.json and an empty events file. */
+static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *spec_json,
+			  const cJSON *input, int *dir_fd, int *events_fd, struct cx_error *err)
+{
+	int dfd = cx_rundir_create_run(&sup->dir, run_id);
+	if (dfd == -EEXIST)
+		return cx_fail(err, CX_EALREADY_STARTED, "run %s already exists", run_id);
+	if (dfd < 0)
+		return cx_fail(err, CX_ESYS, "creating run directory %s: %s", run_id, strerror(-dfd));
+	char *input_text = cJSON_PrintUnformatted(input);
+	int r = input_text ? 0 : -ENOMEM;
+	if (r == 0)
+		r = cx_write_atomic(dfd, "spec.json", spec_json, strlen(spec_json));
+	if (r == 0)
+		r = cx_write_atomic(dfd, "input.json", input_text, strlen(input_text));
+	free(input_text);
+	int efd = r < 0 ? -1 : openat(dfd, "events", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (r == 0 && efd < 0)
+		r = -errno;
+	if (r < 0) {
+		close(dfd);
+		return cx_fail(err, CX_ESYS, "writing run directory %s: %s", run_id, strerror(-r));
+	}
+	*dir_fd = dfd;
+	*events_fd = efd;
+	return CX_OK;
+}
+
+int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
+		 char run_id[CX_RUN_ID_MAX + 1], int *subscriber_fd,
+		 struct cx_diags *diags, struct cx_error *err)
+{
+	if (!req->spec_json)
+		return cx_fail(err, CX_EUSAGE, "no spec given");
+	struct cx_spec *spec = NULL;
+	cJSON *input = NULL;
+	int rs = cx_spec_parse(req->spec_json, strlen(req->spec_json), &spec, diags);
+	int ri = parse_input(req->input_json, &input, diags);
+	if (rs < 0 || ri < 0) {
+		cx_spec_free(spec);
+		cJSON_Delete(input);
+		return cx_fail(err, CX_EINVALID, "invalid council: see the diagnostics");
+	}
+	char id[CX_RUN_ID_MAX + 1];
+	int r = CX_OK;
+	if (req->run_id && !cx_run_id_valid(req->run_id))
+		r = cx_fail(err, CX_EUSAGE, "invalid run_id \"%s\": 1-64 of A-Za-z0-9._-", req->run_id);
+	else if (req->run_id)
+		strlcpy(id, req->run_id, sizeof id);
+	else
+		cx_run_id_generate(id);
+	if (r == CX_OK && cx_registry_find(&sup->registry, id))
+		r = cx_fail(err, CX_EALREADY_STARTED, "run %s already exists", id);
+	int dir_fd = -1, events_fd = -1;
+	if (r == CX_OK)
+		r = create_run_dir(sup, id, req->spec_json, input, &dir_fd, &events_fd, err);
+	struct cx_run *run = NULL;
+	if (r == CX_OK && !(run = run_new(sup, id, spec->id, dir_fd, events_fd))) {
+		close(dir_fd);
+		close(events_fd);
+		r = cx_fail(err, CX_ENOMEM, "out of memory");
+	}
+	if (r == CX_OK && cx_registry_add(&sup->registry, run) < 0) {
+		run_free(run);
+		r = cx_fail(err, CX_ENOMEM, "out of memory");
+	}
+	if (r == CX_OK) {
+		/* Subscribing before the fork: not even run_started can be missed. */
+		int q = req->subscribe ? cx_relay_subscribe(&run->relay, 1, subscriber_fd) : 0;
+		if (q < 0) {
+			sup->live++;
+			r = run_abandon(run, "subscribing", q, err);
+		} else {
+			r = run_launch(run, spec, input, err);
+		}
+		strlcpy(run_id, id, CX_RUN_ID_MAX + 1);
+	}
+	cx_spec_free(spec);
+	cJSON_Delete(input);
+	return r;
+}
+
+static struct cx_run *find(struct cx_sup *sup, const char *run_id)
+{
+	return run_id ? cx_registry_find(&sup->registry, run_id) : NULL;
+}
+
+int cx_sup_pid_for(struct cx_sup *sup, const char *run_id, pid_t *pid)
+{
+	struct cx_run *run = find(sup, run_id);
+	if (!run)
+		return CX_EUNKNOWN_RUN;
+	/* The pidfd, not the pid, says whether this is still our process. */
+	if (run->phase >= CX_PHASE_EXITED || !cx_proc_alive(&run->proc))
+		return CX_ERUNNER_DEAD;
+	*pid = run->proc.pid;
+	return CX_OK;
+}
+
+int cx_sup_run_id(struct cx_sup *sup, pid_t pid, char run_id[CX_RUN_ID_MAX + 1])
+{
+	struct cx_run *run = cx_registry_find_pid(&sup->registry, pid);
+	if (!run)
+		return CX_EUNKNOWN_RUN;
+	strlcpy(run_id, run->summary.run_id, CX_RUN_ID_MAX + 1);
+	return CX_OK;
+}
+
+int cx_sup_state(struct cx_sup *sup, const char *run_id, struct cx_run_summary *out)
+{
+	struct cx_run *run = find(sup, run_id);
+	if (!run)
+		return CX_ENOT_FOUND;
+	*out = run->summary;
+	return CX_OK;
+}
+
+int cx_sup_fetch_result(struct cx_sup *sup, const char *run_id, int timeout_ms,
+			char **result_json, struct cx_error *err)
+{
+	struct cx_run *run = find(sup, run_id);
+	if (!run)
+		return cx_fail(err, CX_ENOT_FOUND, "no run %s", run_id ? run_id : "(null)");
+	uint64_t deadline = cx_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	while (run->phase != CX_PHASE_FINAL) {
+		uint64_t now = cx_mono_ms();
+		if (now >= deadline)
+			return cx_fail(err, CX_ETIMEOUT, "run %s not finished after %d ms", run_id, timeout_ms);
+		if (cx_loop_turn(sup->loop, (int)(deadline - now)) < 0)
+			return cx_fail(err, CX_ESYS, "epoll_wait: %s", strerror(errno));
+	}
+	int r = cx_read_file(run->dir_fd, "result.json", SIZE_MAX, result_json, NULL);
+	if (r < 0)
+		return cx_fail(err, CX_ESYS, "reading result of %s: %s", run_id, strerror(-r));
+	return CX_OK;
+}
+
+int cx_sup_subscribe(struct cx_sup *sup, const char *run_id, uint64_t since,
+		     int *fd, struct cx_error *err)
+{
+	struct cx_run *run = find(sup, run_id);
+	if (!run)
+		return cx_fail(err, CX_EUNKNOWN_RUN, "no run %s", run_id ? run_id : "(null)");
+	int r = cx_relay_subscribe(&run->relay, since, fd);
+	return r < 0 ? cx_fail(err, CX_ESYS, "subscribing: %s", strerror(-r)) : CX_OK;
+}
+
+/* cancel and terminate: a request for a run that is no longer live is not
+ * an error (OTP: exit signals to dead processes are no-ops). */
+static int request(struct cx_sup *sup, const char *run_id, enum run_event ev,
+		   struct cx_error *err)
+{
+	struct cx_run *run = find(sup, run_id);
+	if (!run)
+		return cx_fail(err, CX_EUNKNOWN_RUN, "no run %s", run_id ? run_id : "(null)");
+	run_handle(run, ev);
+	return CX_OK;
+}
+
+int cx_sup_cancel(struct cx_sup *sup, const char *run_id, struct cx_error *err)
+{
+	return request(sup, run_id, RUN_CANCEL, err);
+}
+
+int cx_sup_terminate(struct cx_sup *sup, const char *run_id, struct cx_error *err)
+{
+	return request(sup, run_id, RUN_TERMINATE, err);
+}

@@ -1,0 +1,171 @@
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+char *th_scratch_dir(void)
+{
+	char *dir = strdup("/tmp/council-test-XXXXXX");
+	if (!dir || !mkdtemp(dir))
+		abort();
+	setenv("COUNCIL_RUNTIME_DIR", dir, 1);
+	return dir;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	remove(path);
+	return 0;
+}
+
+void th_rm_rf(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *th_source_path(const char *relative)
+{
+	static char buf[4][4096];
+	static int next;
+	const char *root = getenv("COUNCIL_SOURCE_ROOT");
+	char *out = buf[next++ % 4];
+	snprintf(out, sizeof buf[0], "%s/%s", root ? root : ".", relative);
+	return out;
+}
+
+char *th_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *data = malloc(cap);
+	size_t got;
+	while (data && (got = fread(data + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (cap - n < 2) {
+			char *bigger = realloc(data, cap *= 2);
+			if (!bigger) {
+				free(data);
+				data = NULL;
+			}
+			data = bigger;
+		}
+	}
+	fclose(f);
+	if (data)
+		data[n] = '\0';
+	if (len)
+		*len = n;
+	return data;
+}
+
+void th_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+}
+
+/* ppid of pid from /proc/pid/stat, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *end = strrchr(buf, ')');
+	int ppid;
+	if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+int th_descendants(pid_t *pids, int max)
+{
+	/* Fixed point over /proc: a process is ours if its parent is ours. */
+	pid_t ours[4096];
+	int n = 0;
+	ours[n++] = getpid();
+	bool grew = true;
+	while (grew) {
+		grew = false;
+		DIR *d = opendir("/proc");
+		if (!d)
+			return 0;
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			pid_t pid = (pid_t)atoi(e->d_name);
+			if (pid <= 0)
+				continue;
+			bool known = false;
+			for (int i = 0; i < n && !known; i++)
+				known = ours[i] == pid;
+			if (known)
+				continue;
+			pid_t ppid = parent_of(pid);
+			for (int i = 0; i < n; i++) {
+				if (ours[i] == ppid && n < 4096) {
+					ours[n++] = pid;
+					grew = true;
+					break;
+				}
+			}
+		}
+		closedir(d);
+	}
+	int count = n - 1;
+	for (int i = 1; i < n && i - 1 < max; i++)
+		pids[i - 1] = ours[i];
+	return count;
+}
+
+bool th_no_descendants(int timeout_ms)
+{
+	pid_t pids[64];
+	for (int waited = 0;; waited += 20) {
+		int n = th_descendants(pids, 64);
+		if (n == 0)
+			return true;
+		if (waited >= timeout_ms) {
+			for (int i = 0; i < n && i < 64; i++) {
+				fprintf(stderr, "leftover process %d\n", (int)pids[i]);
+				kill(pids[i], SIGKILL);
+			}
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			return false;
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		if (pred(arg))
+			return true;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return pred(arg);
+}

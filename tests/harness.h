@@ -1,0 +1,30 @@
+/* Shared helpers for the Check suites: scratch directories, files, and the
+ * process hygiene every test ends with. */
+#ifndef CX_TEST_HARNESS_H
+#define CX_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A fresh directory under /tmp; also exported as COUNCIL_RUNTIME_DIR. */
+char *th_scratch_dir(void);
+void th_rm_rf(const char *path);
+
+/* A file of the source tree (tests/fixtures/..., examples/...). */
+const char *th_source_path(const char *relative);
+/* Whole file, NUL-terminated; NULL if it cannot be read. */
+char *th_read_file(const char *path, size_t *len);
+void th_write_file(const char *path, const char *text);
+
+/* Descendants of this process (children, grandchildren...) still alive or
+ * unreaped, by walking /proc. */
+int th_descendants(pid_t *pids, int max);
+/* Waits up to timeout_ms for every descendant to be gone; on failure kills
+ * them (so the next test starts clean) and returns false. */
+bool th_no_descendants(int timeout_ms);
+
+/* Polls pred every few ms until it holds or timeout_ms passes. */
+bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
+
+#endif
