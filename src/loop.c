@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "council/ids.h"
@@ -12,7 +13,35 @@ struct cx_loop {
 	size_t n_fds;
 	struct cx_timer **heap;   /* min-heap on due_ms */
 	size_t n_timers, cap_timers;
+	/* A timerfd set to the earliest timer, so the epoll fd turns readable
+	 * when a timer is due: a program that embeds the loop by polling
+	 * cx_loop_fd() alone still has its timers run. */
+	struct cx_watch tick;
+	uint64_t tick_due;        /* what tick is set to; 0: disarmed */
 };
+
+static void tick_fired(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	uint64_t expirations;
+	ssize_t n = read(w->fd, &expirations, sizeof expirations);
+	(void)n; /* EAGAIN after a re-arm: nothing to clear */
+	loop->tick_due = 0;
+}
+
+/* Points the timerfd at the earliest timer, when that changed. */
+static void tick_sync(struct cx_loop *loop)
+{
+	uint64_t due = loop->n_timers ? loop->heap[0]->due_ms : 0;
+	if (due == loop->tick_due)
+		return;
+	struct itimerspec its = { 0 };
+	its.it_value.tv_sec = (time_t)(due / 1000);
+	its.it_value.tv_nsec = (long)(due % 1000) * 1000000;
+	if (due && !its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(loop->tick.fd, TFD_TIMER_ABSTIME, &its, NULL);
+	loop->tick_due = due;
+}
 
 int cx_loop_new(struct cx_loop **out)
 {
@@ -20,10 +49,13 @@ int cx_loop_new(struct cx_loop **out)
 	if (!loop)
 		return -ENOMEM;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (loop->epfd < 0) {
-		int e = errno;
-		free(loop);
-		return -e;
+	loop->tick = (struct cx_watch){
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), tick_fired, loop
+	};
+	int r = loop->epfd < 0 || loop->tick.fd < 0 ? -errno : cx_watch_add(loop, &loop->tick, EPOLLIN);
+	if (r < 0) {
+		cx_loop_free(loop);
+		return r;
 	}
 	*out = loop;
 	return 0;
@@ -33,7 +65,10 @@ void cx_loop_free(struct cx_loop *loop)
 {
 	if (!loop)
 		return;
-	close(loop->epfd);
+	if (loop->tick.fd >= 0)
+		close(loop->tick.fd);
+	if (loop->epfd >= 0)
+		close(loop->epfd);
 	free(loop->by_fd);
 	free(loop->heap);
 	free(loop);
@@ -150,6 +185,7 @@ void cx_timer_arm(struct cx_loop *loop, struct cx_timer *t, uint64_t delay_ms)
 	t->due_ms = cx_mono_ms() + delay_ms;
 	heap_set(loop, loop->n_timers++, t);
 	heap_up(loop, t->slot);
+	tick_sync(loop);
 }
 
 static int run_timers(struct cx_loop *loop)
@@ -186,5 +222,7 @@ int cx_loop_turn(struct cx_loop *loop, int timeout_ms)
 			ran++;
 		}
 	}
-	return ran + run_timers(loop);
+	ran += run_timers(loop);
+	tick_sync(loop);
+	return ran;
 }

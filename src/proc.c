@@ -31,37 +31,50 @@ static void identify(struct cx_proc *p)
 	p->ino = fstat(p->pidfd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
-/* pidfds from clone3 and pidfd_open are always close-on-exec.
- *
- * Refused clone3 (old kernel, seccomp) falls back to fork + pidfd_open. The
- * fallback is race-free here because no code in this project reaps a pid it
- * does not hold a pidfd for: the child cannot be reaped and its pid reused
- * before pidfd_open runs. */
-int cx_proc_fork(struct cx_proc *p)
+static long clone_with_pidfd(int *pidfd)
 {
-	int pidfd = -1;
 	struct clone_args args = {
 		.flags = CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 	};
 	long pid = syscall(SYS_clone3, &args, sizeof args);
-	if (pid < 0 && (errno == ENOSYS || errno == EINVAL || errno == EPERM)) {
-		pid = fork();
-		if (pid > 0) {
-			pidfd = sys_pidfd_open((pid_t)pid);
-			if (pidfd < 0) {
-				int e = errno;
-				kill((pid_t)pid, SIGKILL);
-				waitpid((pid_t)pid, NULL, 0);
-				return -e;
-			}
-		}
+	if (pid >= 0 || (errno != ENOSYS && errno != EINVAL && errno != EPERM))
+		return pid < 0 ? -errno : pid;
+	/* clone3 refused (old kernel, seccomp): fork, then pidfd_open. This is
+	 * race-free because no code in this project reaps a pid it holds no
+	 * pidfd for, so the child cannot be reaped and its pid reused first. */
+	pid = fork();
+	if (pid <= 0)
+		return pid < 0 ? -errno : 0;
+	*pidfd = sys_pidfd_open((pid_t)pid);
+	if (*pidfd < 0) {
+		int e = errno;
+		kill((pid_t)pid, SIGKILL);
+		waitpid((pid_t)pid, NULL, 0);
+		return -e;
 	}
-	if (pid < 0)
-		return -errno;
+	return pid;
+}
+
+/* Every signal is blocked across the fork: until cx_proc_child_init has
+ * reset them, the child runs the parent's signal handlers, and a signal
+ * meant for the child would run the parent's logic in it (a test runner's
+ * SIGTERM handler killing its whole process group, say). The child keeps
+ * them blocked, pending, until its handlers are the defaults. pidfds from
+ * clone3 and pidfd_open are always close-on-exec. */
+int cx_proc_fork(struct cx_proc *p)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	int pidfd = -1;
+	long pid = clone_with_pidfd(&pidfd);
 	if (pid == 0)
 		return 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return (int)pid;
 	p->pid = (pid_t)pid;
 	p->pidfd = pidfd;
 	identify(p);

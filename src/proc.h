@@ -18,13 +18,15 @@ struct cx_proc {
 #define CX_PROC_NULL ((struct cx_proc){ 0, -1, 0 })
 
 /* Forks with the pidfd taken atomically (clone3 + CLONE_PIDFD; fallback
- * fork + pidfd_open, safe because nothing here reaps blindly).
+ * fork + pidfd_open, safe because nothing here reaps blindly). The child
+ * starts with every signal blocked: it must call cx_proc_child_init first.
  * Returns 1 in the parent with *p filled, 0 in the child, -errno on failure. */
 int cx_proc_fork(struct cx_proc *p);
 
 /* Child side, right after cx_proc_fork: dies with the parent (PDEATHSIG
  * SIGKILL, then the getppid() re-check against parent), default signal
- * dispositions and an empty mask. Returns false if the parent is already gone. */
+ * dispositions, then an empty mask (what arrived meanwhile is delivered
+ * now, to the defaults). Returns false if the parent is already gone. */
 bool cx_proc_child_init(pid_t parent);
 
 /* Opens a handle on an existing pid (pidfd_open). Returns 0 or -errno. */

@@ -72,7 +72,8 @@ int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id)
 	if (mkdirat(rd->runs_fd, run_id, 0700) < 0)
 		return -errno;
 	char target[PATH_MAX];
-	snprintf(target, sizeof target, "../../../runs/%s", run_id);
+	if (snprintf(target, sizeof target, "../../../runs/%s", run_id) >= (int)sizeof target)
+		return -ENAMETOOLONG;
 	if (symlinkat(target, rd->tenant_runs_fd, run_id) < 0 && errno != EEXIST)
 		return -errno;
 	int fd = openat(rd->runs_fd, run_id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -380,6 +380,37 @@ START_TEST(test_terminate_kills_a_hung_worker)
 }
 END_TEST
 
+/* A caller that only polls cx_sup_fd() still gets the supervisor's timers
+ * run: here the SIGKILL due shutdown_ms after a SIGTERM the worker ignores. */
+START_TEST(test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller)
+{
+	char id[CX_RUN_ID_MAX + 1];
+	int sub;
+	start("\"fail\":\"hang\"", id, &sub);
+	close(sub);
+	struct cx_run_summary s;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	do {
+		struct pollfd p = { cx_sup_fd(sup), POLLIN, 0 };
+		ck_assert_msg(poll(&p, 1, DEADLINE_MS) == 1, "awaited the supervisor's fd");
+		cx_sup_dispatch(sup, 0);
+		cx_sup_state(sup, id, &s);
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the run to be running");
+	} while (s.status != CX_RUN_RUNNING);
+	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
+	do {
+		struct pollfd p = { cx_sup_fd(sup), POLLIN, 0 };
+		ck_assert_msg(poll(&p, 1, DEADLINE_MS) == 1,
+			      "awaited the supervisor's fd to wake for the SIGKILL timer");
+		cx_sup_dispatch(sup, 0);
+		cx_sup_state(sup, id, &s);
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the run to be final");
+	} while (!strcmp(s.exit, "-"));
+	ck_assert_str_eq(s.exit, "killed SIGKILL");
+	ck_assert_str_eq(cx_run_status_name(s.status), "failed");
+}
+END_TEST
+
 START_TEST(test_slow_subscriber_gets_lagged_and_the_file_stays_complete)
 {
 	char id[CX_RUN_ID_MAX + 1];
@@ -469,6 +500,7 @@ int main(void)
 	tcase_add_test(tc, test_generated_run_ids_sort_by_start);
 	tcase_add_test(tc, test_cancel_ends_the_run_cancelled);
 	tcase_add_test(tc, test_terminate_kills_a_hung_worker);
+	tcase_add_test(tc, test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller);
 	tcase_add_test(tc, test_slow_subscriber_gets_lagged_and_the_file_stays_complete);
 	tcase_add_test(tc, test_subscribe_since_replays_from_that_seq);
 	tcase_add_test(tc, test_tenant_link_points_at_the_run);

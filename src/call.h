@@ -1,0 +1,132 @@
+/* One member's turn in a round: its attempts, the backoff between them, the
+ * per-attempt timeout, and the provider that answers each attempt. A call
+ * emits the member's own events (member_started, member_token, tool calls,
+ * member_completed), in order, on the run's loop. */
+#ifndef CX_CALL_H
+#define CX_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "council/spec.h"
+#include "event.h"
+#include "loop.h"
+
+enum cx_fail_kind {
+	CX_FAIL_TRANSIENT,       /* retried while attempts remain */
+	CX_FAIL_PERMANENT,
+	CX_FAIL_INVALID_OUTPUT,
+	CX_FAIL_TIMEOUT,         /* an attempt ran out of timeout_ms (set by the call) */
+	CX_FAIL_ABORTED,         /* stopped by cx_call_abort (set by the call) */
+};
+
+/* "transient", "permanent", "invalid_output", "timeout", "aborted" */
+const char *cx_fail_kind_name(enum cx_fail_kind kind);
+
+struct cx_call;
+
+/* A provider answers one attempt at a time.
+ *
+ * start() begins attempt number call->attempt. It returns 0, or -errno when
+ * the attempt could not begin (a permanent failure); it never reports from
+ * inside start(). Once started, the attempt may stream cx_call_token() and
+ * cx_call_emit() and then reports exactly once, cx_call_succeed() or
+ * cx_call_fail(), after releasing everything the attempt held (fds,
+ * processes, timers, buffers): the next attempt starts from a clean state.
+ *
+ * abort() stops the attempt in flight (timeout, fail_fast, shutdown). The
+ * provider releases the attempt and reports, right away or from a later
+ * loop callback (a killed subprocess reports once it is reaped); the call
+ * keeps its own outcome and ignores what is reported.
+ *
+ * State that lives across loop callbacks goes in cx_call_priv(), priv_size
+ * bytes zeroed once per call: a curl easy handle, SSE parser and tool-call
+ * transcript fit there as well as a pid and pipes do. */
+struct cx_provider_ops {
+	const char *name;
+	size_t priv_size;
+	int (*start)(struct cx_call *call);
+	void (*abort)(struct cx_call *call);
+};
+
+extern const struct cx_provider_ops cx_provider_mock;
+extern const struct cx_provider_ops cx_provider_exec;
+
+/* What every call of a run shares. */
+struct cx_call_env {
+	struct cx_loop *loop;
+	struct cx_emitter *em;
+};
+
+enum cx_call_state {
+	CX_CALL_IDLE,       /* not started */
+	CX_CALL_RUNNING,    /* an attempt is in flight */
+	CX_CALL_ABORTING,   /* an attempt is being stopped; the outcome is set */
+	CX_CALL_BACKOFF,    /* waiting before the next attempt */
+	CX_CALL_DONE,       /* member_completed emitted */
+};
+
+struct cx_call {
+	const struct cx_call_env *env;
+	const struct cx_member *member;
+	const char *round;          /* the round's name */
+	cJSON *request;             /* owned: see prompt.h */
+	const struct cx_provider_ops *ops;
+	enum cx_call_state state;
+	int attempt;                /* attempts begun so far */
+	struct cx_timer timer;      /* the attempt's timeout, or the backoff */
+	uint64_t started_ms;
+	uint64_t duration_ms;
+	/* The outcome, final once DONE: ok and text the response, or fail and
+	 * text the error message. */
+	bool ok;
+	enum cx_fail_kind fail;
+	char *text;
+	max_align_t priv[];
+};
+
+/* A call for member in round, asking request (which it takes, also when it
+ * returns NULL: out of memory). */
+struct cx_call *cx_call_new(const struct cx_call_env *env, const struct cx_member *member,
+			    const char *round, cJSON *request);
+/* Frees an idle or finished call. */
+void cx_call_free(struct cx_call *call);
+
+/* Emits member_started and begins attempt 1. */
+void cx_call_start(struct cx_call *call);
+/* Ends an unfinished call as an error of kind "aborted"; an attempt in
+ * flight is stopped first, so the call may finish on a later loop turn. */
+void cx_call_abort(struct cx_call *call, const char *why);
+
+static inline bool cx_call_done(const struct cx_call *call)
+{
+	return call->state == CX_CALL_DONE;
+}
+
+/* The member result: {status, response, error, attempts, duration_ms}. */
+cJSON *cx_call_result(const struct cx_call *call);
+
+/* Provider side. */
+static inline void *cx_call_priv(struct cx_call *call)
+{
+	return call->priv;
+}
+
+static inline struct cx_loop *cx_call_loop(const struct cx_call *call)
+{
+	return call->env->loop;
+}
+
+/* A chunk of the answer (NUL-terminated): a member_token when the member
+ * streams. */
+void cx_call_token(struct cx_call *call, const char *chunk);
+/* Any other event of this member (tool_call_request, tool_call_result):
+ * adds round and member to fields, which it consumes. */
+void cx_call_emit(struct cx_call *call, enum cx_event_type type, cJSON *fields);
+void cx_call_succeed(struct cx_call *call, const char *text);
+void cx_call_fail(struct cx_call *call, enum cx_fail_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,292 @@
+/* councilctl as a user runs it: a real process, its exit codes (DESIGN §7),
+ * its output, and what it leaves in the runtime directory. */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "council/ids.h"
+#include "harness.h"
+
+#define DEADLINE_MS 30000
+
+static char *scratch;
+
+static void setup(void)
+{
+	scratch = th_scratch_dir();
+}
+
+static void teardown(void)
+{
+	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
+	th_rm_rf(scratch);
+	free(scratch);
+}
+
+struct ctl {
+	pid_t pid;
+	int out;          /* its stdout */
+	char err[4096];   /* its stderr's file */
+};
+
+/* Starts councilctl with argv (NULL-terminated, without argv[0]) from the
+ * source root, stdout on a pipe, stderr into a file. */
+static struct ctl ctl_start(const char *const *args)
+{
+	struct ctl c;
+	int p[2];
+	ck_assert(pipe2(p, O_CLOEXEC) == 0);
+	snprintf(c.err, sizeof c.err, "%s/stderr-%d", scratch, rand());
+	const char *argv[32] = { getenv("COUNCILCTL") };
+	for (int i = 0; args[i] && i < 30; i++)
+		argv[i + 1] = args[i];
+	c.pid = fork();
+	ck_assert(c.pid >= 0);
+	if (c.pid == 0) {
+		int err = open(c.err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(p[1], STDOUT_FILENO);
+		dup2(err, STDERR_FILENO);
+		if (chdir(th_source_path("")) < 0)
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	c.out = p[0];
+	return c;
+}
+
+/* Reads one line of its stdout (with a deadline); NULL at EOF. */
+static char *ctl_line(struct ctl *c)
+{
+	static char line[1 << 16];
+	size_t n = 0;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (n < sizeof line - 1) {
+		struct pollfd p = { c->out, POLLIN, 0 };
+		ck_assert_msg(poll(&p, 1, 200) >= 0 && cx_mono_ms() < deadline,
+			      "awaited a line from councilctl");
+		if (!p.revents)
+			continue;
+		if (read(c->out, line + n, 1) != 1)
+			return n ? line : NULL;
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = '\0';
+	return line;
+}
+
+/* Drains stdout to EOF and reaps; returns the exit code, *out its stdout. */
+static int ctl_wait(struct ctl *c, char **out)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	char *line;
+	while ((line = ctl_line(c))) {
+		size_t n = strlen(line);
+		if (len + n + 1 > cap)
+			buf = realloc(buf, cap = 2 * (len + n + 1));
+		memcpy(buf + len, line, n);
+		len += n;
+	}
+	buf[len] = '\0';
+	close(c->out);
+	int status;
+	ck_assert(waitpid(c->pid, &status, 0) == c->pid);
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	ck_assert_msg(WIFEXITED(status), "councilctl died of signal %d", WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+
+static int ctl_run(const char *const *args, char **out, char **err)
+{
+	struct ctl c = ctl_start(args);
+	int code = ctl_wait(&c, out);
+	if (err)
+		*err = th_read_file(c.err, NULL);
+	return code;
+}
+
+static int runs_in_runtime_dir(void)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs", scratch);
+	DIR *d = opendir(path);
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A one-member council written into the scratch dir. */
+static const char *council_file(const char *profile)
+{
+	static char path[4096];
+	char spec[1024];
+	snprintf(path, sizeof path, "%s/council-%d.json", scratch, rand());
+	snprintf(spec, sizeof spec, "{\"id\":\"one\",\"members\":[{\"id\":\"m\",\"retry\":{\"max\":1},"
+		 "\"profile\":{\"provider\":\"mock\"%s}}],\"rounds\":[{\"type\":\"independent_analysis\"}]}",
+		 profile);
+	th_write_file(path, spec);
+	return path;
+}
+
+START_TEST(test_validate_accepts_the_examples)
+{
+	const char *args[] = { "validate", "examples/councils/review.json", NULL };
+	char *out;
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	ck_assert_msg(strstr(out, "ok (review: 3 members"), "validate said: %s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_validate_reports_every_problem_and_exits_2)
+{
+	char spec[4096];
+	snprintf(spec, sizeof spec, "%s/bad-council.json", scratch);
+	th_write_file(spec,
+		      "{\"id\":\"x\",\"members\":[{\"id\":\"a\",\"profile\":{\"provider\":\"nope\"}}],"
+		      "\"rounds\":[{\"type\":\"voet\"}],\"colour\":1}\n");
+	const char *args[] = { "validate", spec, NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "rounds[0].type: unknown_round: \"voet\" is not a round type"), "%s", err);
+	ck_assert_msg(strstr(err, "members[0].profile.provider: unknown_provider"), "%s", err);
+	ck_assert_msg(strstr(err, "colour: unknown_key"), "%s", err);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_run_prints_the_result_and_exits_0)
+{
+	const char *args[] = { "run", "examples/councils/review.json", "--input",
+			       "examples/inputs/question.json", NULL };
+	char *out, *err;
+	ck_assert_int_eq(ctl_run(args, &out, &err), 0);
+	cJSON *result = cJSON_Parse(out);
+	ck_assert_msg(cJSON_IsString(cJSON_GetObjectItem(result, "final")), "stdout: %s", out);
+	ck_assert_msg(strstr(err, " completed"), "stderr: %s", err);
+	ck_assert_msg(!strchr(err, '\033'), "escape codes on a stderr that is not a terminal");
+	ck_assert_int_eq(runs_in_runtime_dir(), 1);
+	cJSON_Delete(result);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_run_json_streams_every_event_once_in_order)
+{
+	const char *args[] = { "run", "examples/councils/exec.json", "--input-json",
+			       "{\"question\":\"is it safe to restart the database?\"}",
+			       "--json", "--run-id", "json-1", NULL };
+	char *out;
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	int seq = 0;
+	const char *last = NULL;
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		cJSON *ev = cJSON_Parse(line);
+		ck_assert_msg(ev, "not an event: %s", line);
+		ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "seq")), ++seq);
+		ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(ev, "run_id")), "json-1");
+		last = strstr(line, "\"type\":\"run_completed\"") ? "run_completed" : NULL;
+		cJSON_Delete(ev);
+	}
+	ck_assert_msg(last, "the last event is not run_completed");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/json-1/status", scratch);
+	char *status = th_read_file(path, NULL);
+	ck_assert_msg(status && strstr(status, "Status:\tcompleted\n"), "status: %s", status);
+	free(status);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_failed_run_exits_1)
+{
+	const char *args[] = { "run", council_file(",\"fail\":\"permanent\""), NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 1);
+	ck_assert_msg(strstr(err, "scripted permanent failure"), "stderr: %s", err);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_sigint_cancels_and_exits_3)
+{
+	const char *args[] = { "run", council_file(",\"latency_ms\":1000"), "--json", NULL };
+	struct ctl c = ctl_start(args);
+	char *line;
+	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
+		;
+	ck_assert_msg(line, "awaited member_started");
+	kill(c.pid, SIGINT);
+	char *out;
+	ck_assert_int_eq(ctl_wait(&c, &out), 3);
+	ck_assert_msg(strstr(out, "\"kind\":\"cancelled\""), "stdout: %s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_invalid_council_exits_2_and_starts_nothing)
+{
+	const char *args[] = { "run", council_file(",\"fail\":\"sometimes\""), NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "invalid_value"), "stderr: %s", err);
+	ck_assert_int_eq(runs_in_runtime_dir(), 0);
+	free(err);
+	const char *bad_input[] = { "run", "examples/councils/review.json", "--input-json", "{nope", NULL };
+	ck_assert_int_eq(ctl_run(bad_input, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "invalid_json"), "stderr: %s", err);
+	ck_assert_int_eq(runs_in_runtime_dir(), 0);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_usage_errors_exit_2)
+{
+	const char *args[] = { "frobnicate", NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "councilctl: usage:"), "stderr: %s", err);
+	free(err);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("councilctl");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_validate_accepts_the_examples);
+	tcase_add_test(tc, test_validate_reports_every_problem_and_exits_2);
+	tcase_add_test(tc, test_run_prints_the_result_and_exits_0);
+	tcase_add_test(tc, test_run_json_streams_every_event_once_in_order);
+	tcase_add_test(tc, test_failed_run_exits_1);
+	tcase_add_test(tc, test_sigint_cancels_and_exits_3);
+	tcase_add_test(tc, test_invalid_council_exits_2_and_starts_nothing);
+	tcase_add_test(tc, test_usage_errors_exit_2);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,844 @@
+/* The runner's promises (DESIGN §5, §6): event order, prompts per round
+ * type, retries, timeouts, failure modes, cancel, and the mock and exec
+ * providers. Each test runs cx_runner_main in a forked child, as a worker,
+ * and reads its event lines here. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "council/ids.h"
+#include "council/spec.h"
+#include "harness.h"
+#include "runner.h"
+
+#define DEADLINE_MS 20000
+#define MAX_EVENTS 4096
+
+struct run {
+	struct cx_spec *spec;
+	pid_t pid;
+	int events;             /* read end of the event pipe */
+	int control;            /* write end of the control pipe, -1 once closed */
+	char *buf;              /* a partial event line */
+	size_t len;
+	bool eof;
+	cJSON *ev[MAX_EVENTS];
+	size_t n;
+	int status;             /* waitpid() status, once collected */
+};
+
+/* JSON written with single quotes, to keep the C strings readable. */
+static char *json_text(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
+	va_end(ap);
+	for (char *p = s; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return s;
+}
+
+static struct cx_spec *parse_spec(const char *text)
+{
+	struct cx_diags diags = { 0 };
+	struct cx_spec *spec = NULL;
+	int rc = cx_spec_parse(text, strlen(text), &spec, &diags);
+	ck_assert_msg(rc == CX_OK, "spec rejected: %s: %s: %s", diags.n ? diags.v[0].path : "",
+		      diags.n ? diags.v[0].code : "", diags.n ? diags.v[0].message : "");
+	cx_diags_free(&diags);
+	return spec;
+}
+
+/* Starts a worker running spec (JSON, single quotes allowed) on input.
+ * pre_control, when set, is in the control pipe before the run begins. */
+static void run_start_with(struct run *r, const char *spec_json, const char *pre_control)
+{
+	int ev[2], ctl[2];
+	char *text = json_text("%s", spec_json);
+	cJSON *input = cJSON_Parse("{\"question\": \"Should we rewrite it in C?\"}");
+
+	/* Orphaned grandchildren come back to us, so none can hide from
+	 * th_no_descendants(). */
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	*r = (struct run){ .spec = parse_spec(text), .control = -1 };
+	free(text);
+	ck_assert_int_eq(pipe2(ev, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
+	if (pre_control)
+		ck_assert_int_eq(write(ctl[1], pre_control, strlen(pre_control)),
+				 (ssize_t)strlen(pre_control));
+	pid_t parent = getpid();
+	r->pid = fork();
+	ck_assert_int_ge(r->pid, 0);
+	if (r->pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(CX_EXIT_INTERNAL);
+		close(ev[0]);
+		close(ctl[1]);
+		struct cx_run_params params = {
+			.spec = r->spec,
+			.input = input,
+			.run_id = "test-run",
+			.event_fd = ev[1],
+			.control_fd = ctl[0],
+		};
+		_exit(cx_runner_main(&params));
+	}
+	cJSON_Delete(input);
+	close(ev[1]);
+	close(ctl[0]);
+	r->events = ev[0];
+	r->control = ctl[1];
+}
+
+static void run_start(struct run *r, const char *spec_json)
+{
+	run_start_with(r, spec_json, NULL);
+}
+
+static void run_free(struct run *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		cJSON_Delete(r->ev[i]);
+	free(r->buf);
+	close(r->events);
+	if (r->control >= 0)
+		close(r->control);
+	cx_spec_free(r->spec);
+}
+
+static void take_lines(struct run *r)
+{
+	char *start = r->buf, *nl;
+	while ((nl = memchr(start, '\n', r->len - (size_t)(start - r->buf)))) {
+		ck_assert_uint_lt(r->n, MAX_EVENTS);
+		r->ev[r->n] = cJSON_ParseWithLength(start, (size_t)(nl - start));
+		ck_assert_msg(r->ev[r->n] != NULL, "event line is not JSON: %.*s",
+			      (int)(nl - start), start);
+		r->n++;
+		start = nl + 1;
+	}
+	r->len -= (size_t)(start - r->buf);
+	memmove(r->buf, start, r->len);
+}
+
+/* Reads what the worker wrote by the deadline; false once past it. */
+static bool read_more(struct run *r, uint64_t deadline)
+{
+	uint64_t now = cx_mono_ms();
+	if (now >= deadline)
+		return false;
+	struct pollfd p = { .fd = r->events, .events = POLLIN };
+	int n = poll(&p, 1, (int)(deadline - now));
+	if (n < 0 && errno == EINTR)
+		return true;
+	ck_assert_int_ge(n, 0);
+	if (n == 0)
+		return false;
+	char chunk[65536];
+	ssize_t got = read(r->events, chunk, sizeof chunk);
+	ck_assert_int_ge(got, 0);
+	if (got == 0) {
+		r->eof = true;
+		return true;
+	}
+	r->buf = realloc(r->buf, r->len + (size_t)got);
+	ck_assert_ptr_nonnull(r->buf);
+	memcpy(r->buf + r->len, chunk, (size_t)got);
+	r->len += (size_t)got;
+	take_lines(r);
+	return true;
+}
+
+static const char *str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double num(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	ck_assert_msg(cJSON_IsNumber(v), "no number \"%s\"", key);
+	return v->valuedouble;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return !b || (a && !strcmp(a, b));
+}
+
+/* Index of the first event from `from` of type (member, round: NULL for
+ * any), or -1. */
+static int find(const struct run *r, size_t from, const char *type, const char *member,
+		const char *round)
+{
+	for (size_t i = from; i < r->n; i++)
+		if (same(str(r->ev[i], "type"), type) && same(str(r->ev[i], "member"), member) &&
+		    same(str(r->ev[i], "round"), round))
+			return (int)i;
+	return -1;
+}
+
+static int count(const struct run *r, const char *type, const char *member, const char *round)
+{
+	int n = 0;
+	for (int i = find(r, 0, type, member, round); i >= 0;
+	     i = find(r, (size_t)i + 1, type, member, round))
+		n++;
+	return n;
+}
+
+static const cJSON *await_event(struct run *r, const char *type, const char *member,
+				const char *round)
+{
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	int i;
+	while ((i = find(r, 0, type, member, round)) < 0)
+		ck_assert_msg(!r->eof && read_more(r, deadline),
+			      "no %s event (member %s, round %s) within %d ms", type,
+			      member ? member : "any", round ? round : "any", DEADLINE_MS);
+	return r->ev[i];
+}
+
+/* Reads to the end of the worker and collects it. */
+static void run_wait(struct run *r)
+{
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (!r->eof)
+		ck_assert_msg(read_more(r, deadline), "the worker's events did not end within %d ms",
+			      DEADLINE_MS);
+	pid_t got;
+	while ((got = waitpid(r->pid, &r->status, WNOHANG)) == 0) {
+		ck_assert_msg(cx_mono_ms() < deadline, "the worker did not exit within %d ms",
+			      DEADLINE_MS);
+		poll(NULL, 0, 10);
+	}
+	ck_assert_int_eq(got, r->pid);
+}
+
+/* Runs to the end, checks what every run promises (seq 1..N without gaps,
+ * run_started first, one terminal event and it last), returns the exit code. */
+static int run_finish(struct run *r)
+{
+	run_wait(r);
+	ck_assert_msg(WIFEXITED(r->status), "worker died: status 0x%x", r->status);
+	ck_assert_uint_ge(r->n, 2);
+	for (size_t i = 0; i < r->n; i++)
+		ck_assert_msg(num(r->ev[i], "seq") == (double)(i + 1), "event %zu has seq %g", i,
+			      num(r->ev[i], "seq"));
+	ck_assert_str_eq(str(r->ev[0], "type"), "run_started");
+	ck_assert_int_eq(count(r, "run_completed", NULL, NULL) + count(r, "run_failed", NULL, NULL), 1);
+	const char *last = str(r->ev[r->n - 1], "type");
+	ck_assert_msg(!strcmp(last, "run_completed") || !strcmp(last, "run_failed"),
+		      "last event is %s", last);
+	return WEXITSTATUS(r->status);
+}
+
+static const cJSON *terminal(const struct run *r)
+{
+	return r->ev[r->n - 1];
+}
+
+/* The result of member in round, from its member_completed event. */
+static const cJSON *member_result(const struct run *r, const char *member, const char *round)
+{
+	int i = find(r, 0, "member_completed", member, round);
+	ck_assert_msg(i >= 0, "no member_completed for %s in %s", member, round);
+	return cJSON_GetObjectItemCaseSensitive(r->ev[i], "result");
+}
+
+static const char *error_kind(const cJSON *result)
+{
+	return str(cJSON_GetObjectItemCaseSensitive(result, "error"), "kind");
+}
+
+static const char *error_message(const cJSON *result)
+{
+	return str(cJSON_GetObjectItemCaseSensitive(result, "error"), "message");
+}
+
+static const cJSON *first_error(const struct run *r)
+{
+	const cJSON *errors = cJSON_GetObjectItemCaseSensitive(terminal(r), "errors");
+	ck_assert_int_ge(cJSON_GetArraySize(errors), 1);
+	return cJSON_GetArrayItem(errors, 0);
+}
+
+/* The chunks of member's tokens in round, joined. */
+static char *tokens(const struct run *r, const char *member, const char *round)
+{
+	char *all = NULL;
+	size_t len;
+	FILE *f = open_memstream(&all, &len);
+	for (int i = find(r, 0, "member_token", member, round); i >= 0;
+	     i = find(r, (size_t)i + 1, "member_token", member, round))
+		fputs(str(r->ev[i], "chunk"), f);
+	fclose(f);
+	return all;
+}
+
+static void assert_clean(void)
+{
+	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
+}
+
+/* A fresh scratch directory holding member.sh. */
+static char *script_dir(const char *body)
+{
+	char *dir = th_scratch_dir(), *path;
+	ck_assert_int_ge(asprintf(&path, "%s/member.sh", dir), 0);
+	th_write_file(path, body);
+	free(path);
+	return dir;
+}
+
+/* ---- event order ---- */
+
+#define THREE_MOCKS \
+	"'members': [" \
+	"  {'id': 'optimist', 'profile': {'chunk_delay_ms': 2, 'words': 6}}," \
+	"  {'id': 'skeptic', 'profile': {'chunk_delay_ms': 3, 'words': 6}}," \
+	"  {'id': 'pragmatist', 'profile': {'words': 6}, 'stream': false}],"
+
+static const char *const three[] = { "optimist", "skeptic", "pragmatist" };
+
+/* Walks round idx from events[*pos]: round_started, each member's
+ * member_started, tokens and member_completed (interleaved between members,
+ * in order for each), then round_completed. */
+static void check_round(const struct run *r, size_t *pos, const char *round, int idx,
+			const char *const *members, int n_members)
+{
+	ck_assert_str_eq(str(r->ev[*pos], "type"), "round_started");
+	ck_assert_str_eq(str(r->ev[*pos], "round"), round);
+	ck_assert_int_eq((int)num(r->ev[*pos], "idx"), idx);
+	int started[8] = { 0 }, completed[8] = { 0 };
+	for ((*pos)++; *pos < r->n; (*pos)++) {
+		const cJSON *e = r->ev[*pos];
+		const char *type = str(e, "type");
+		if (!strcmp(type, "round_completed"))
+			break;
+		ck_assert_str_eq(str(e, "round"), round);
+		int m = 0;
+		while (m < n_members && strcmp(members[m], str(e, "member")))
+			m++;
+		ck_assert_msg(m < n_members, "%s from %s in %s", type, str(e, "member"), round);
+		if (!strcmp(type, "member_started")) {
+			ck_assert_int_eq(started[m]++, 0);
+		} else {
+			ck_assert_msg(started[m] && !completed[m], "%s of %s out of order", type,
+				      members[m]);
+			completed[m] += !strcmp(type, "member_completed");
+		}
+	}
+	ck_assert_uint_lt(*pos, r->n);
+	for (int m = 0; m < n_members; m++)
+		ck_assert_msg(completed[m] == 1, "%s completed %d times in %s", members[m],
+			      completed[m], round);
+	ck_assert_str_eq(str(r->ev[*pos], "round"), round);
+	ck_assert_int_eq((int)num(r->ev[*pos], "idx"), idx);
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(r->ev[*pos], "result");
+	ck_assert_str_eq(str(result, "round"), round);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(result, "members")),
+			 n_members);
+	(*pos)++;
+}
+
+START_TEST(test_events_follow_rounds_then_one_terminal_event)
+{
+	struct run r;
+	run_start(&r, "{'id': 'order', 'default_profile': {'provider': 'mock'}," THREE_MOCKS
+		      "'rounds': [{'type': 'independent_analysis'}, {'type': 'peer_review'}],"
+		      "'chair': {'id': 'chair', 'profile': {'reply': 'We agree: rewrite it.'}}}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+
+	const cJSON *started = r.ev[0];
+	ck_assert_str_eq(str(started, "council"), "order");
+	ck_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(started, "input"), "question"),
+			 "Should we rewrite it in C?");
+	size_t pos = 1;
+	const char *chair[] = { "chair" };
+	check_round(&r, &pos, "independent_analysis", 0, three, 3);
+	check_round(&r, &pos, "peer_review", 1, three, 3);
+	check_round(&r, &pos, "synthesis", 2, chair, 1);
+	ck_assert_uint_eq(pos, r.n - 1);
+	ck_assert_str_eq(str(terminal(&r), "type"), "run_completed");
+
+	/* Streamed tokens add up to the answer; a non-streaming member has none. */
+	const cJSON *optimist = member_result(&r, "optimist", "peer_review");
+	ck_assert_str_eq(str(optimist, "status"), "ok");
+	char *streamed = tokens(&r, "optimist", "peer_review");
+	ck_assert_str_eq(streamed, str(optimist, "response"));
+	free(streamed);
+	ck_assert_int_eq(count(&r, "member_token", "pragmatist", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(str(member_result(&r, "pragmatist", NULL), "response"),
+				     "pragmatist:"));
+
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(terminal(&r), "result");
+	ck_assert_str_eq(str(result, "council"), "order");
+	ck_assert_str_eq(str(result, "final"), "We agree: rewrite it.");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(result, "rounds")), 3);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+/* ---- prompts ---- */
+
+/* The request each member got, parsed from its echoed answer. */
+static cJSON *echoed_request(const struct run *r, const char *member, const char *round)
+{
+	const char *echo = str(member_result(r, member, round), "response");
+	ck_assert_ptr_nonnull(echo);
+	cJSON *req = cJSON_Parse(echo);
+	ck_assert_msg(req != NULL, "%s's answer in %s is not its request: %s", member, round, echo);
+	return req;
+}
+
+static const char *user_text(const cJSON *request)
+{
+	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(request, "messages");
+	return str(cJSON_GetArrayItem(messages, cJSON_GetArraySize(messages) - 1), "content");
+}
+
+START_TEST(test_peer_review_shows_the_other_answers_not_ones_own)
+{
+	struct run r;
+	run_start(&r, "{'id': 'echo', 'default_profile': {'provider': 'exec', 'command': ['cat']},"
+		      "'members': [{'id': 'a', 'system_prompt': 'You are A.'}, {'id': 'b'}, {'id': 'c'}],"
+		      "'rounds': [{'type': 'independent_analysis'}, {'type': 'peer_review'}]}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+
+	cJSON *first = echoed_request(&r, "a", "independent_analysis");
+	ck_assert_str_eq(str(first, "run_id"), "test-run");
+	ck_assert_str_eq(str(first, "council"), "echo");
+	ck_assert_str_eq(str(first, "member"), "a");
+	ck_assert_str_eq(str(first, "round"), "independent_analysis");
+	const cJSON *messages = cJSON_GetObjectItemCaseSensitive(first, "messages");
+	ck_assert_str_eq(str(cJSON_GetArrayItem(messages, 0), "role"), "system");
+	ck_assert_str_eq(str(cJSON_GetArrayItem(messages, 0), "content"), "You are A.");
+	ck_assert_str_eq(user_text(first), "Should we rewrite it in C?");
+	cJSON_Delete(first);
+
+	const char *ids[] = { "a", "b", "c" };
+	for (int m = 0; m < 3; m++) {
+		cJSON *review = echoed_request(&r, ids[m], "peer_review");
+		const char *asked = user_text(review);
+		ck_assert_ptr_nonnull(strstr(asked, "Should we rewrite it in C?"));
+		for (int o = 0; o < 3; o++) {
+			const char *answer = str(member_result(&r, ids[o], "independent_analysis"),
+						 "response");
+			ck_assert_msg((strstr(asked, answer) != NULL) == (o != m),
+				      "%s's peer review %s %s's first answer", ids[m],
+				      o == m ? "shows" : "lacks", ids[o]);
+		}
+		cJSON_Delete(review);
+	}
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+/* ---- retries and timeouts ---- */
+
+/* One mock member, profile and member keys given, one round: its result. */
+static const cJSON *solo(struct run *r, const char *profile, const char *member_keys,
+			 int expect_exit)
+{
+	char *spec = json_text("{'id': 'solo', 'members': [{'id': 'only', 'profile': "
+			       "{'provider': 'mock', %s}, %s}],"
+			       "'rounds': [{'type': 'independent_analysis'}]}",
+			       profile, member_keys);
+	run_start(r, spec);
+	free(spec);
+	ck_assert_int_eq(run_finish(r), expect_exit);
+	return member_result(r, "only", NULL);
+}
+
+START_TEST(test_transient_failures_are_retried_until_success)
+{
+	struct run r;
+	const cJSON *res = solo(&r, "'fail': 'transient', 'fail_times': 2",
+				"'retry': {'max': 3, 'base_ms': 5}", CX_EXIT_COMPLETED);
+	ck_assert_str_eq(str(res, "status"), "ok");
+	ck_assert_int_eq((int)num(res, "attempts"), 3);
+	ck_assert_int_eq(count(&r, "member_started", "only", NULL), 1);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_transient_failure_uses_up_every_attempt)
+{
+	struct run r;
+	const cJSON *res = solo(&r, "'fail': 'transient'", "'retry': {'max': 3, 'base_ms': 5}",
+				CX_EXIT_FAILED);
+	ck_assert_str_eq(str(res, "status"), "error");
+	ck_assert_str_eq(error_kind(res), "transient");
+	ck_assert_str_eq(error_message(res), "mock: scripted transient failure");
+	ck_assert_int_eq((int)num(res, "attempts"), 3);
+	/* Nobody answered: the round completes, then the run fails. */
+	ck_assert_int_eq(count(&r, "round_completed", NULL, NULL), 1);
+	ck_assert_str_eq(str(first_error(&r), "kind"), "transient");
+	ck_assert_str_eq(str(first_error(&r), "member"), "only");
+	ck_assert_str_eq(str(first_error(&r), "round"), "independent_analysis");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_permanent_failure_is_not_retried)
+{
+	struct run r;
+	const cJSON *res = solo(&r, "'fail': 'permanent'", "'retry': {'max': 3, 'base_ms': 5}",
+				CX_EXIT_FAILED);
+	ck_assert_str_eq(str(res, "status"), "error");
+	ck_assert_str_eq(error_kind(res), "permanent");
+	ck_assert_int_eq((int)num(res, "attempts"), 1);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_timed_out_attempt_ends_the_member_as_timeout)
+{
+	struct run r;
+	const cJSON *res = solo(&r, "'fail': 'timeout'",
+				"'timeout_ms': 200, 'retry': {'max': 3, 'base_ms': 5}",
+				CX_EXIT_FAILED);
+	ck_assert_str_eq(str(res, "status"), "timeout");
+	ck_assert_str_eq(error_kind(res), "timeout");
+	ck_assert_int_eq((int)num(res, "attempts"), 1);
+	ck_assert_str_eq(str(first_error(&r), "kind"), "timeout");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+/* ---- failure modes ---- */
+
+START_TEST(test_continue_completes_the_round_with_those_who_answered)
+{
+	struct run r;
+	run_start(&r, "{'id': 'cont', 'default_profile': {'provider': 'mock'},"
+		      "'members': [{'id': 'ok1'}, {'id': 'broken', 'profile': {'fail': 'permanent'}},"
+		      "  {'id': 'ok2', 'profile': {'reply': 'second'}}],"
+		      "'rounds': [{'type': 'independent_analysis', 'failure_mode': 'continue'},"
+		      "  {'type': 'peer_review', 'failure_mode': 'continue'}]}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+	ck_assert_int_eq(count(&r, "round_completed", NULL, NULL), 2);
+	ck_assert_str_eq(str(member_result(&r, "broken", "independent_analysis"), "status"), "error");
+	ck_assert_str_eq(str(member_result(&r, "ok1", "independent_analysis"), "status"), "ok");
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(terminal(&r), "result");
+	const char *final = str(result, "final");
+	ck_assert_ptr_nonnull(final);
+	ck_assert_ptr_nonnull(strstr(final, "ok2: second"));
+	ck_assert_ptr_null(strstr(final, "broken"));
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_fail_fast_fails_the_run_at_the_first_failure)
+{
+	struct run r;
+	run_start(&r, "{'id': 'ff', 'default_profile': {'provider': 'mock'},"
+		      "'members': [{'id': 'slow', 'profile': {'latency_ms': 10000}},"
+		      "  {'id': 'broken', 'profile': {'fail': 'permanent', 'latency_ms': 50}},"
+		      "  {'id': 'sleeper', 'profile': {'provider': 'exec', 'command': ['sleep', '30']}}],"
+		      "'rounds': [{'type': 'independent_analysis', 'failure_mode': 'fail_fast'},"
+		      "  {'type': 'peer_review'}]}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_FAILED);
+	ck_assert_str_eq(str(terminal(&r), "type"), "run_failed");
+	ck_assert_int_eq(count(&r, "round_completed", NULL, NULL), 0);
+	ck_assert_int_eq(count(&r, "round_started", NULL, NULL), 1);
+	ck_assert_int_eq(count(&r, "member_completed", NULL, NULL), 3);
+	ck_assert_str_eq(error_kind(member_result(&r, "slow", NULL)), "aborted");
+	ck_assert_str_eq(error_kind(member_result(&r, "sleeper", NULL)), "aborted");
+	const cJSON *errors = cJSON_GetObjectItemCaseSensitive(terminal(&r), "errors");
+	ck_assert_int_eq(cJSON_GetArraySize(errors), 1);
+	ck_assert_str_eq(str(first_error(&r), "kind"), "permanent");
+	ck_assert_str_eq(str(first_error(&r), "member"), "broken");
+	ck_assert_str_eq(str(first_error(&r), "round"), "independent_analysis");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_fail_fast_aborts_members_that_stop_at_once)
+{
+	struct run r;
+	run_start(&r, "{'id': 'ff2', 'default_profile': {'provider': 'mock'},"
+		      "'members': [{'id': 'slow', 'profile': {'latency_ms': 10000}},"
+		      "  {'id': 'broken', 'profile': {'fail': 'permanent'}}],"
+		      "'rounds': [{'type': 'independent_analysis', 'failure_mode': 'fail_fast'}]}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_FAILED);
+	ck_assert_str_eq(error_kind(member_result(&r, "slow", NULL)), "aborted");
+	ck_assert_str_eq(str(first_error(&r), "member"), "broken");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+/* ---- cancel ---- */
+
+START_TEST(test_cancel_drains_the_round_in_flight_and_starts_no_other)
+{
+	struct run r;
+	run_start(&r, "{'id': 'cancel', 'default_profile': {'provider': 'mock',"
+		      "  'chunk_delay_ms': 40, 'words': 8},"
+		      "'members': [{'id': 'a'}, {'id': 'b'}],"
+		      "'rounds': [{'type': 'independent_analysis'}, {'type': 'peer_review'}]}");
+	await_event(&r, "member_started", "b", "independent_analysis");
+	ck_assert_int_eq(write(r.control, "cancel\n", 7), 7);
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_CANCELLED);
+	ck_assert_str_eq(str(member_result(&r, "a", NULL), "status"), "ok");
+	ck_assert_str_eq(str(member_result(&r, "b", NULL), "status"), "ok");
+	ck_assert_int_eq(count(&r, "round_completed", NULL, "independent_analysis"), 1);
+	ck_assert_int_eq(count(&r, "round_started", NULL, "peer_review"), 0);
+	const cJSON *err = first_error(&r);
+	ck_assert_str_eq(str(err, "kind"), "cancelled");
+	ck_assert_str_eq(str(err, "message"), "cancelled by request");
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(err, "member")));
+	ck_assert_str_eq(str(err, "round"), "peer_review");
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(terminal(&r), "result");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(result, "rounds")), 1);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_cancel_before_the_first_round_ends_the_run_at_once)
+{
+	struct run r;
+	run_start_with(&r, "{'id': 'early', 'default_profile': {'provider': 'mock'},"
+			   "'members': [{'id': 'a'}], 'rounds': [{'type': 'independent_analysis'}]}",
+		       "cancel\n");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_CANCELLED);
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert_str_eq(str(first_error(&r), "kind"), "cancelled");
+	ck_assert_str_eq(str(first_error(&r), "round"), "independent_analysis");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_worker_stops_when_the_supervisor_is_gone)
+{
+	struct run r;
+	run_start(&r, "{'id': 'orphan', 'members': [{'id': 'sleeper', 'profile':"
+		      "  {'provider': 'exec', 'command': ['sleep', '30']}}],"
+		      "'rounds': [{'type': 'independent_analysis'}]}");
+	await_event(&r, "member_started", "sleeper", NULL);
+	close(r.control);
+	r.control = -1;
+	run_wait(&r);
+	ck_assert(WIFEXITED(r.status));
+	ck_assert_int_eq(WEXITSTATUS(r.status), CX_EXIT_INTERNAL);
+	ck_assert_int_eq(count(&r, "run_completed", NULL, NULL) + count(&r, "run_failed", NULL, NULL), 0);
+	ck_assert_str_eq(error_kind(member_result(&r, "sleeper", NULL)), "aborted");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_mock_crash_takes_the_worker_down)
+{
+	struct run r;
+	run_start(&r, "{'id': 'crash', 'members': [{'id': 'a', 'profile':"
+		      "  {'provider': 'mock', 'fail': 'crash'}}],"
+		      "'rounds': [{'type': 'independent_analysis'}]}");
+	run_wait(&r);
+	ck_assert(WIFSIGNALED(r.status));
+	ck_assert_int_eq(WTERMSIG(r.status), SIGSEGV);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+/* ---- the exec provider ---- */
+
+/* One exec member running `sh member.sh` (body), with $STATE a file it may
+ * keep across attempts, in one round: its result. */
+static const cJSON *solo_exec(struct run *r, const char *body, const char *member_keys,
+			      int expect_exit)
+{
+	char *dir = script_dir(body);
+	char *spec = json_text("{'id': 'exec', 'members': [{'id': 'only', 'profile': "
+			       "{'provider': 'exec', 'command': ['sh', '%s/member.sh'], "
+			       "'env': {'STATE': '%s/state'}}, %s}],"
+			       "'rounds': [{'type': 'independent_analysis'}]}",
+			       dir, dir, member_keys);
+	run_start(r, spec);
+	free(spec);
+	ck_assert_int_eq(run_finish(r), expect_exit);
+	th_rm_rf(dir);
+	free(dir);
+	return member_result(r, "only", NULL);
+}
+
+START_TEST(test_exec_streams_json_tokens_then_final)
+{
+	struct run r;
+	const cJSON *res = solo_exec(&r,
+		"cat >/dev/null\n"
+		"echo '{\"token\": \"Hel\"}'\n"
+		"echo '{\"token\": \"lo\"}'\n"
+		"echo '{\"final\": \"Hello, council\"}'\n", "'stream': true", CX_EXIT_COMPLETED);
+	ck_assert_str_eq(str(res, "status"), "ok");
+	ck_assert_str_eq(str(res, "response"), "Hello, council");
+	ck_assert_int_eq(count(&r, "member_token", "only", NULL), 2);
+	char *streamed = tokens(&r, "only", NULL);
+	ck_assert_str_eq(streamed, "Hello");
+	free(streamed);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_exec_plain_text_lines_are_the_answer)
+{
+	struct run r;
+	const cJSON *res = solo_exec(&r, "echo 'first line'\necho \"$STATE\" | grep -q /state && "
+				     "echo 'env seen'\nprintf 'no newline'\n",
+				     "'stream': true", CX_EXIT_COMPLETED);
+	ck_assert_str_eq(str(res, "response"), "first line\nenv seen\nno newline");
+	char *streamed = tokens(&r, "only", NULL);
+	ck_assert_str_eq(streamed, "first line\nenv seen\nno newline");
+	free(streamed);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_exec_exit_75_is_retried_in_order)
+{
+	struct run r;
+	const cJSON *res = solo_exec(&r,
+		"n=$(( $(cat \"$STATE\" 2>/dev/null || echo 0) + 1 ))\n"
+		"echo $n > \"$STATE\"\n"
+		"echo \"{\\\"token\\\": \\\"try $n \\\"}\"\n"
+		"[ $n -ge 3 ] || exit 75\n"
+		"echo '{\"final\": \"third time lucky\"}'\n",
+		"'retry': {'max': 3, 'base_ms': 10}", CX_EXIT_COMPLETED);
+	ck_assert_str_eq(str(res, "status"), "ok");
+	ck_assert_str_eq(str(res, "response"), "third time lucky");
+	ck_assert_int_eq((int)num(res, "attempts"), 3);
+	char *streamed = tokens(&r, "only", NULL);
+	ck_assert_str_eq(streamed, "try 1 try 2 try 3 ");
+	free(streamed);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_exec_failure_carries_its_stderr)
+{
+	struct run r;
+	const cJSON *res = solo_exec(&r, "echo 'disk on fire' >&2\nexit 2\n",
+				     "'retry': {'max': 3, 'base_ms': 10}", CX_EXIT_FAILED);
+	ck_assert_str_eq(str(res, "status"), "error");
+	ck_assert_str_eq(error_kind(res), "permanent");
+	ck_assert_str_eq(error_message(res), "exited 2: disk on fire");
+	ck_assert_int_eq((int)num(res, "attempts"), 1);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_exec_member_past_its_timeout_is_killed)
+{
+	struct run r;
+	char *spec = json_text("{'id': 'slow', 'members': [{'id': 'only', 'timeout_ms': 300,"
+			       "  'profile': {'provider': 'exec', 'command': ['sleep', '30']}}],"
+			       "'rounds': [{'type': 'independent_analysis'}]}");
+	run_start(&r, spec);
+	free(spec);
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_FAILED);
+	const cJSON *res = member_result(&r, "only", NULL);
+	ck_assert_str_eq(str(res, "status"), "timeout");
+	ck_assert_int_eq((int)num(res, "attempts"), 1);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_exec_overlong_line_is_invalid_output)
+{
+	struct run r;
+	const cJSON *res = solo_exec(&r, "exec head -c 1100000 /dev/zero\n",
+				     "'stream': false", CX_EXIT_FAILED);
+	ck_assert_str_eq(str(res, "status"), "invalid_output");
+	ck_assert_str_eq(error_message(res), "output line over 1 MiB");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_exec_missing_command_fails_permanently)
+{
+	struct run r;
+	char *spec = json_text("{'id': 'nocmd', 'members': [{'id': 'only', 'profile':"
+			       "  {'provider': 'exec', 'command': ['/nonexistent/member']}}],"
+			       "'rounds': [{'type': 'independent_analysis'}]}");
+	run_start(&r, spec);
+	free(spec);
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_FAILED);
+	const cJSON *res = member_result(&r, "only", NULL);
+	ck_assert_str_eq(error_kind(res), "permanent");
+	ck_assert_ptr_nonnull(strstr(error_message(res), "exited 127"));
+	ck_assert_ptr_nonnull(strstr(error_message(res), "/nonexistent/member"));
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+static Suite *runner_suite(void)
+{
+	Suite *s = suite_create("runner");
+	TCase *tc = tcase_create("runner");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_events_follow_rounds_then_one_terminal_event);
+	tcase_add_test(tc, test_peer_review_shows_the_other_answers_not_ones_own);
+	tcase_add_test(tc, test_transient_failures_are_retried_until_success);
+	tcase_add_test(tc, test_transient_failure_uses_up_every_attempt);
+	tcase_add_test(tc, test_permanent_failure_is_not_retried);
+	tcase_add_test(tc, test_timed_out_attempt_ends_the_member_as_timeout);
+	tcase_add_test(tc, test_continue_completes_the_round_with_those_who_answered);
+	tcase_add_test(tc, test_fail_fast_fails_the_run_at_the_first_failure);
+	tcase_add_test(tc, test_fail_fast_aborts_members_that_stop_at_once);
+	tcase_add_test(tc, test_cancel_drains_the_round_in_flight_and_starts_no_other);
+	tcase_add_test(tc, test_cancel_before_the_first_round_ends_the_run_at_once);
+	tcase_add_test(tc, test_worker_stops_when_the_supervisor_is_gone);
+	tcase_add_test(tc, test_mock_crash_takes_the_worker_down);
+	tcase_add_test(tc, test_exec_streams_json_tokens_then_final);
+	tcase_add_test(tc, test_exec_plain_text_lines_are_the_answer);
+	tcase_add_test(tc, test_exec_exit_75_is_retried_in_order);
+	tcase_add_test(tc, test_exec_failure_carries_its_stderr);
+	tcase_add_test(tc, test_exec_member_past_its_timeout_is_killed);
+	tcase_add_test(tc, test_exec_overlong_line_is_invalid_output);
+	tcase_add_test(tc, test_exec_missing_command_fails_permanently);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(runner_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,568 @@
+/* The council spec contract (DESIGN §6, docs/spec.md): what parses into
+ * which typed values, and how every kind of mistake is reported. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "council/spec.h"
+#include "harness.h"
+
+/* Specs below are written with ' for " so they stay readable. */
+static char *unquote(const char *quoted)
+{
+	char *text = strdup(quoted);
+
+	ck_assert_ptr_nonnull(text);
+	for (char *p = text; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return text;
+}
+
+static int parse_quoted(const char *quoted, struct cx_spec **out,
+			struct cx_diags *diags)
+{
+	char *text = unquote(quoted);
+	int rc = cx_spec_parse(text, strlen(text), out, diags);
+
+	free(text);
+	return rc;
+}
+
+static const struct cx_diag *find_diag(const struct cx_diags *d,
+				       const char *path, const char *code)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->v[i].path, path) && !strcmp(d->v[i].code, code))
+			return &d->v[i];
+	return NULL;
+}
+
+/* "path: code: message" lines, for failure messages. */
+static const char *listed(const struct cx_diags *d)
+{
+	static char buf[4096];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < d->n; i++) {
+		char line[512];
+		snprintf(line, sizeof line, "\n    %s: %s: %s", d->v[i].path,
+			 d->v[i].code, d->v[i].message);
+		strlcat(buf, line, sizeof buf);
+	}
+	return d->n ? buf : " (none)";
+}
+
+/* Parses a spec that must be refused, and checks that one finding is
+ * exactly at path with code. The caller frees diags. */
+static void expect_refused(const char *what, const char *quoted,
+			   const char *path, const char *code,
+			   struct cx_diags *diags)
+{
+	struct cx_spec *spec = (struct cx_spec *)&spec; /* must become NULL */
+	int rc = parse_quoted(quoted, &spec, diags);
+
+	ck_assert_msg(rc == CX_EINVALID, "%s: parse returned %d, not CX_EINVALID; diags:%s",
+		      what, rc, listed(diags));
+	ck_assert_msg(spec == NULL, "%s: *out is not NULL after a refusal", what);
+	ck_assert_msg(find_diag(diags, path, code), "%s: no %s at %s; found:%s",
+		      what, code, path, listed(diags));
+}
+
+static struct cx_spec *parse_ok(const char *quoted)
+{
+	struct cx_diags diags = { 0 };
+	struct cx_spec *spec = NULL;
+	int rc = parse_quoted(quoted, &spec, &diags);
+
+	ck_assert_msg(rc == CX_OK, "valid spec refused (%d):%s", rc, listed(&diags));
+	ck_assert_ptr_nonnull(spec);
+	cx_diags_free(&diags);
+	return spec;
+}
+
+#define MOCK "'profile':{'provider':'mock'}"
+#define MEMBER_A "{'id':'a'," MOCK "}"
+#define CHAIR ",'chair':{'id':'ch'," MOCK "}"
+#define IA "{'type':'independent_analysis'}"
+#define SPEC(id, members, rounds, extra) \
+	"{'id':" id ",'members':[" members "],'rounds':[" rounds "]" extra "}"
+#define WITH(extra) SPEC("'c'", MEMBER_A, IA, extra)
+#define WITH_MEMBER(m) SPEC("'c'", m, IA, "")
+#define WITH_MEMBER_KEY(kv) WITH_MEMBER("{'id':'a'," MOCK "," kv "}")
+#define WITH_PROFILE(p) WITH_MEMBER("{'id':'a','profile':{" p "}}")
+#define WITH_EXEC(p) WITH_PROFILE("'provider':'exec','command':['cat']," p)
+#define WITH_DEFAULTS(d, m) SPEC("'c'", m, IA, ",'default_profile':{" d "}")
+#define WITH_ROUNDS(r) SPEC("'c'", MEMBER_A, r, "")
+
+static const struct bad_spec {
+	const char *spec, *path, *code;
+} bad_specs[] = {
+	/* the document */
+	{ "not json", "$", "invalid_json" },
+	{ "{'id':'c'} trailing", "$", "invalid_json" },
+	{ "[]", "$", "wrong_type" },
+	/* top-level keys */
+	{ "{'members':[" MEMBER_A "],'rounds':[" IA "]}", "id", "missing_key" },
+	{ SPEC("'a b'", MEMBER_A, IA, ""), "id", "invalid_name" },
+	{ SPEC("7", MEMBER_A, IA, ""), "id", "wrong_type" },
+	{ WITH(",'id':'d'"), "id", "invalid_value" },
+	{ WITH(",'colour':'red'"), "colour", "unknown_key" },
+	{ WITH(",'name':3"), "name", "wrong_type" },
+	{ WITH(",'description':true"), "description", "wrong_type" },
+	{ WITH(",'metadata':[]"), "metadata", "wrong_type" },
+	{ WITH(",'default_profile':'mock'"), "default_profile", "wrong_type" },
+	{ "{'id':'c','rounds':[" IA "]}", "members", "missing_key" },
+	{ SPEC("'c'", "", IA, ""), "members", "too_few" },
+	{ "{'id':'c','members':[" MEMBER_A "]}", "rounds", "missing_key" },
+	{ "{'id':'c','members':[" MEMBER_A "],'rounds':{}}", "rounds", "wrong_type" },
+	{ WITH_ROUNDS(""), "rounds", "too_few" },
+	/* members and the chair */
+	{ WITH_MEMBER("'a'"), "members[0]", "wrong_type" },
+	{ WITH_MEMBER("{" MOCK "}"), "members[0].id", "missing_key" },
+	{ WITH_MEMBER(MEMBER_A "," MEMBER_A), "members[1].id", "duplicate_id" },
+	{ WITH(",'chair':{'id':'a'," MOCK "}"), "chair.id", "duplicate_id" },
+	{ WITH_MEMBER_KEY("'colour':1"), "members[0].colour", "unknown_key" },
+	{ WITH_MEMBER_KEY("'system_prompt':1"), "members[0].system_prompt", "wrong_type" },
+	{ WITH_MEMBER_KEY("'retry':{'max':11}"), "members[0].retry.max", "out_of_range" },
+	{ WITH_MEMBER_KEY("'retry':{'max':0}"), "members[0].retry.max", "out_of_range" },
+	{ WITH_MEMBER_KEY("'retry':{'base_ms':1.5}"), "members[0].retry.base_ms", "wrong_type" },
+	{ WITH_MEMBER_KEY("'retry':{'base_ms':60001}"), "members[0].retry.base_ms", "out_of_range" },
+	{ WITH_MEMBER_KEY("'retry':{'tries':3}"), "members[0].retry.tries", "unknown_key" },
+	{ WITH_MEMBER_KEY("'retry':3"), "members[0].retry", "wrong_type" },
+	{ WITH_MEMBER_KEY("'timeout_ms':0"), "members[0].timeout_ms", "out_of_range" },
+	{ WITH_MEMBER_KEY("'timeout_ms':3600001"), "members[0].timeout_ms", "out_of_range" },
+	{ WITH_MEMBER_KEY("'stream':'yes'"), "members[0].stream", "wrong_type" },
+	{ WITH_MEMBER_KEY("'metadata':'x'"), "members[0].metadata", "wrong_type" },
+	{ WITH(",'chair':'ch'"), "chair", "wrong_type" },
+	{ WITH(",'chair':{" MOCK "}"), "chair.id", "missing_key" },
+	{ WITH(",'chair':{'id':'ch','colour':1," MOCK "}"), "chair.colour", "unknown_key" },
+	/* providers */
+	{ WITH_MEMBER("{'id':'a'}"), "members[0].profile.provider", "missing_provider" },
+	{ WITH_MEMBER("{'id':'a','profile':'mock'}"), "members[0].profile", "wrong_type" },
+	{ WITH_PROFILE("'provider':'openai'"), "members[0].profile.provider", "unsupported_provider" },
+	{ WITH_PROFILE("'provider':'gpt'"), "members[0].profile.provider", "unknown_provider" },
+	{ WITH_PROFILE("'provider':3"), "members[0].profile.provider", "wrong_type" },
+	{ WITH_DEFAULTS("'provider':'anthropic'", "{'id':'a'}"),
+	  "default_profile.provider", "unsupported_provider" },
+	/* mock profiles */
+	{ WITH_PROFILE("'provider':'mock','fail':'sometimes'"), "members[0].profile.fail", "invalid_value" },
+	{ WITH_PROFILE("'provider':'mock','fail_times':2"), "members[0].profile.fail_times", "invalid_value" },
+	{ WITH_PROFILE("'provider':'mock','words':0"), "members[0].profile.words", "out_of_range" },
+	{ WITH_PROFILE("'provider':'mock','words':'ten'"), "members[0].profile.words", "wrong_type" },
+	{ WITH_PROFILE("'provider':'mock','chunk_delay_ms':-1"), "members[0].profile.chunk_delay_ms", "out_of_range" },
+	{ WITH_PROFILE("'provider':'mock','latency_ms':600001"), "members[0].profile.latency_ms", "out_of_range" },
+	{ WITH_PROFILE("'provider':'mock','reply':['x']"), "members[0].profile.reply", "wrong_type" },
+	{ WITH_PROFILE("'provider':'mock','command':['cat']"), "members[0].profile.command", "unknown_key" },
+	/* default_profile */
+	{ WITH_DEFAULTS("'colour':1", MEMBER_A), "default_profile.colour", "unknown_key" },
+	{ WITH_DEFAULTS("'fail':'often'", MEMBER_A), "default_profile.fail", "invalid_value" },
+	{ WITH_DEFAULTS("'command':['cat']", MEMBER_A), "default_profile.command", "unknown_key" },
+	{ WITH_DEFAULTS("'provider':'mock','command':['cat']", "{'id':'a'}"),
+	  "default_profile.command", "unknown_key" },
+	{ WITH_DEFAULTS("'provider':'mock','fail_times':2", "{'id':'a'}"),
+	  "default_profile.fail_times", "invalid_value" },
+	/* exec profiles */
+	{ WITH_PROFILE("'provider':'exec'"), "members[0].profile.command", "missing_key" },
+	{ WITH_PROFILE("'provider':'exec','command':[]"), "members[0].profile.command", "too_few" },
+	{ WITH_PROFILE("'provider':'exec','command':'cat'"), "members[0].profile.command", "wrong_type" },
+	{ WITH_PROFILE("'provider':'exec','command':['cat','']"), "members[0].profile.command[1]", "invalid_value" },
+	{ WITH_PROFILE("'provider':'exec','command':['cat',3]"), "members[0].profile.command[1]", "wrong_type" },
+	{ WITH_EXEC("'env':{'1X':'a'}"), "members[0].profile.env.1X", "invalid_name" },
+	{ WITH_EXEC("'env':{'X':1}"), "members[0].profile.env.X", "wrong_type" },
+	{ WITH_EXEC("'env':['X']"), "members[0].profile.env", "wrong_type" },
+	{ WITH_EXEC("'words':3"), "members[0].profile.words", "unknown_key" },
+	/* rounds */
+	{ WITH_ROUNDS("'peer_review'"), "rounds[0]", "wrong_type" },
+	{ WITH_ROUNDS(IA ",{'type':'voet'}"), "rounds[1].type", "unknown_round" },
+	{ WITH_ROUNDS("{'type':'vote'}"), "rounds[0].type", "unsupported_round" },
+	{ WITH_ROUNDS("{'type':5}"), "rounds[0].type", "wrong_type" },
+	{ WITH_ROUNDS("{'name':'first'}"), "rounds[0].type", "missing_key" },
+	{ WITH_ROUNDS("{'type':'peer_review','name':'a b'}"), "rounds[0].name", "invalid_name" },
+	{ WITH_ROUNDS("{'type':'peer_review','failure_mode':'explode'}"),
+	  "rounds[0].failure_mode", "invalid_value" },
+	{ WITH_ROUNDS("{'type':'peer_review','when':'now'}"), "rounds[0].when", "unknown_key" },
+	{ WITH_ROUNDS("{'type':'synthesis'}"), "rounds[0].type", "chair_required" },
+	{ SPEC("'c'", MEMBER_A, "{'type':'synthesis'}," IA, CHAIR), "rounds[0].type", "misplaced_round" },
+};
+
+#define N_BAD_SPECS ((int)(sizeof bad_specs / sizeof bad_specs[0]))
+
+START_TEST(test_bad_spec_is_refused_with_its_path_and_code)
+{
+	const struct bad_spec *row = &bad_specs[_i];
+	struct cx_diags diags = { 0 };
+	char what[512];
+
+	snprintf(what, sizeof what, "row %d %s", _i, row->spec);
+	expect_refused(what, row->spec, row->path, row->code, &diags);
+	cx_diags_free(&diags);
+}
+END_TEST
+
+static int profile_int(const struct cx_member *m, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(m->profile, key);
+
+	ck_assert_msg(cJSON_IsNumber(item), "%s: profile has no number %s", m->id, key);
+	return item->valueint;
+}
+
+static const char *profile_string(const struct cx_member *m, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(m->profile, key);
+
+	ck_assert_msg(cJSON_IsString(item), "%s: profile has no string %s", m->id, key);
+	return item->valuestring;
+}
+
+static void expect_round(const struct cx_round *r, enum cx_round_type type,
+			 const char *name, enum cx_failure_mode mode)
+{
+	ck_assert_int_eq(r->type, type);
+	ck_assert_str_eq(r->name, name);
+	ck_assert_int_eq(r->failure_mode, mode);
+}
+
+static const char full_spec[] =
+	"{'id':'review','name':'Design review','description':'a test council',"
+	" 'default_profile':{'provider':'mock','model':'m1','words':5,'chunk_delay_ms':10},"
+	" 'members':["
+	"  {'id':'optimist','role':'Optimist','system_prompt':'Be kind.',"
+	"   'profile':{'words':7,'reply':'yes'},"
+	"   'retry':{'max':3,'base_ms':50},'timeout_ms':5000,'stream':false,"
+	"   'metadata':{'anything':[1,2]}},"
+	"  {'id':'skeptic'}],"
+	" 'rounds':[{'type':'independent_analysis'},"
+	"  {'type':'peer_review','name':'review','failure_mode':'fail_fast'}],"
+	" 'chair':{'id':'chair','system_prompt':'Sum up.','profile':{'latency_ms':3}},"
+	" 'metadata':{'owner':'me'}}";
+
+START_TEST(test_full_spec_parses_into_typed_values_with_defaults)
+{
+	struct cx_spec *spec = parse_ok(full_spec);
+	const struct cx_member *m = spec->members;
+
+	ck_assert_str_eq(spec->id, "review");
+	ck_assert_ptr_eq(spec->id, cJSON_GetObjectItemCaseSensitive(spec->json, "id")->valuestring);
+	ck_assert_str_eq(spec->name, "Design review");
+	ck_assert_uint_eq(spec->n_members, 2);
+
+	ck_assert_str_eq(m[0].id, "optimist");
+	ck_assert_str_eq(m[0].role, "Optimist");
+	ck_assert_str_eq(m[0].system_prompt, "Be kind.");
+	ck_assert_int_eq(m[0].provider, CX_PROVIDER_MOCK);
+	ck_assert_int_eq(m[0].retry.max_attempts, 3);
+	ck_assert_int_eq(m[0].retry.base_ms, 50);
+	ck_assert_int_eq(m[0].timeout_ms, 5000);
+	ck_assert(!m[0].stream);
+
+	ck_assert_str_eq(m[1].id, "skeptic");
+	ck_assert_str_eq(m[1].role, "");
+	ck_assert_str_eq(m[1].system_prompt, "");
+	ck_assert_int_eq(m[1].provider, CX_PROVIDER_MOCK);
+	ck_assert_int_eq(m[1].retry.max_attempts, 2);
+	ck_assert_int_eq(m[1].retry.base_ms, 1000);
+	ck_assert_int_eq(m[1].timeout_ms, 60000);
+	ck_assert(m[1].stream);
+
+	ck_assert_ptr_nonnull(spec->chair);
+	ck_assert_str_eq(spec->chair->id, "chair");
+	ck_assert_str_eq(spec->chair->system_prompt, "Sum up.");
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_member_profile_overrides_defaults_and_inherits_the_rest)
+{
+	struct cx_spec *spec = parse_ok(full_spec);
+	const struct cx_member *m = spec->members;
+
+	ck_assert_int_eq(profile_int(&m[0], "words"), 7);
+	ck_assert_str_eq(profile_string(&m[0], "reply"), "yes");
+	ck_assert_int_eq(profile_int(&m[0], "chunk_delay_ms"), 10);
+	ck_assert_str_eq(profile_string(&m[0], "provider"), "mock");
+	ck_assert_str_eq(profile_string(&m[0], "model"), "m1");
+	ck_assert_int_eq(cJSON_GetArraySize(m[0].profile), 5);
+
+	ck_assert_int_eq(profile_int(&m[1], "words"), 5);
+	ck_assert_int_eq(cJSON_GetArraySize(m[1].profile), 4);
+
+	ck_assert_int_eq(profile_int(spec->chair, "latency_ms"), 3);
+	ck_assert_int_eq(profile_int(spec->chair, "words"), 5);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_exec_member_inherits_shared_keys_of_a_providerless_default)
+{
+	struct cx_spec *spec = parse_ok(WITH_DEFAULTS("'model':'shared'",
+		"{'id':'tool','profile':{'provider':'exec','command':['cat','-u'],"
+		"'env':{'LANG':'C'}}}"));
+	const struct cx_member *m = &spec->members[0];
+
+	ck_assert_int_eq(m->provider, CX_PROVIDER_EXEC);
+	ck_assert_str_eq(profile_string(m, "model"), "shared");
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m->profile, "command")), 2);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_chair_synthesizes_after_the_listed_rounds)
+{
+	struct cx_spec *spec = parse_ok(full_spec);
+
+	ck_assert_uint_eq(spec->n_rounds, 3);
+	expect_round(&spec->rounds[0], CX_ROUND_INDEPENDENT_ANALYSIS,
+		     "independent_analysis", CX_FAILURE_CONTINUE);
+	expect_round(&spec->rounds[1], CX_ROUND_PEER_REVIEW, "review",
+		     CX_FAILURE_FAIL_FAST);
+	expect_round(&spec->rounds[2], CX_ROUND_SYNTHESIS, "synthesis",
+		     CX_FAILURE_FAIL_FAST);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_listed_synthesis_round_is_not_repeated)
+{
+	struct cx_spec *spec = parse_ok(SPEC("'c'", MEMBER_A,
+		IA ",{'type':'synthesis','name':'final'}", CHAIR));
+
+	ck_assert_uint_eq(spec->n_rounds, 2);
+	expect_round(&spec->rounds[1], CX_ROUND_SYNTHESIS, "final",
+		     CX_FAILURE_CONTINUE);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_council_without_chair_runs_only_its_rounds)
+{
+	struct cx_spec *spec = parse_ok(WITH_ROUNDS(IA ",{'type':'peer_review'}"));
+
+	ck_assert_ptr_null(spec->chair);
+	ck_assert_uint_eq(spec->n_rounds, 2);
+	ck_assert_str_eq(spec->name, "");
+	expect_round(&spec->rounds[1], CX_ROUND_PEER_REVIEW, "peer_review",
+		     CX_FAILURE_CONTINUE);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_every_error_is_reported_at_once)
+{
+	struct cx_diags diags = { 0 };
+	const char *spec = SPEC("'bad id'", "{'id':'a','profile':{'provider':'gpt'}}",
+				IA ",{'type':'voet'}", "");
+
+	expect_refused("three problems", spec, "id", "invalid_name", &diags);
+	ck_assert_msg(find_diag(&diags, "members[0].profile.provider", "unknown_provider") &&
+		      find_diag(&diags, "rounds[1].type", "unknown_round") &&
+		      diags.n >= 3, "not every problem reported:%s", listed(&diags));
+	cx_diags_free(&diags);
+}
+END_TEST
+
+START_TEST(test_unknown_round_is_refused_with_its_path)
+{
+	struct cx_diags diags = { 0 };
+
+	expect_refused("voet", WITH_ROUNDS(IA ",{'type':'voet'}"), "rounds[1].type",
+		       "unknown_round", &diags);
+	ck_assert_str_eq(find_diag(&diags, "rounds[1].type", "unknown_round")->message,
+			 "\"voet\" is not a round type");
+	cx_diags_free(&diags);
+}
+END_TEST
+
+START_TEST(test_councilex_rounds_and_providers_are_not_in_this_build_yet)
+{
+	struct cx_diags diags = { 0 };
+
+	expect_refused("critique", SPEC("'c'", "{'id':'a','profile':{'provider':'openai'}}",
+					"{'type':'critique'}", ""),
+		       "rounds[0].type", "unsupported_round", &diags);
+	ck_assert_ptr_nonnull(strstr(find_diag(&diags, "rounds[0].type",
+					       "unsupported_round")->message,
+				     "not available in this build yet"));
+	ck_assert_ptr_nonnull(strstr(find_diag(&diags, "members[0].profile.provider",
+					       "unsupported_provider")->message,
+				     "not available in this build yet"));
+	cx_diags_free(&diags);
+}
+END_TEST
+
+START_TEST(test_invalid_json_names_the_byte_offset)
+{
+	struct cx_diags diags = { 0 };
+
+	expect_refused("broken", "{'id': }", "$", "invalid_json", &diags);
+	ck_assert_uint_eq(diags.n, 1);
+	ck_assert_msg(strstr(diags.v[0].message, "byte 7"), "message: %s",
+		      diags.v[0].message);
+	cx_diags_free(&diags);
+}
+END_TEST
+
+/* A valid spec padded with spaces to exactly size bytes. */
+static char *padded_spec(size_t size)
+{
+	char *valid = unquote(WITH(""));
+	char *text = malloc(size);
+
+	ck_assert_ptr_nonnull(text);
+	memset(text, ' ', size);
+	memcpy(text, valid, strlen(valid));
+	free(valid);
+	return text;
+}
+
+START_TEST(test_spec_over_the_size_limit_is_too_large)
+{
+	struct cx_diags diags = { 0 };
+	struct cx_spec *spec = NULL;
+	char *text = padded_spec(CX_SPEC_MAX_BYTES + 1);
+
+	ck_assert_int_eq(cx_spec_parse(text, CX_SPEC_MAX_BYTES + 1, &spec, &diags),
+			 CX_EINVALID);
+	ck_assert_ptr_null(spec);
+	ck_assert_msg(diags.n == 1 && find_diag(&diags, "$", "too_large"),
+		      "found:%s", listed(&diags));
+	ck_assert_int_eq(cx_spec_parse(text, CX_SPEC_MAX_BYTES, &spec, NULL), CX_OK);
+	cx_spec_free(spec);
+	free(text);
+	cx_diags_free(&diags);
+}
+END_TEST
+
+START_TEST(test_too_many_members_are_refused)
+{
+	char members[(CX_SPEC_MAX_MEMBERS + 1) * 64] = "";
+	char text[sizeof members + 128];
+	struct cx_diags diags = { 0 };
+
+	for (int i = 0; i <= CX_SPEC_MAX_MEMBERS; i++) {
+		char one[64];
+		snprintf(one, sizeof one, "%s{'id':'m%d'," MOCK "}", i ? "," : "", i);
+		strlcat(members, one, sizeof members);
+	}
+	snprintf(text, sizeof text, SPEC("'c'", "%s", IA, ""), members);
+	expect_refused("65 members", text, "members", "too_many", &diags);
+	cx_diags_free(&diags);
+}
+END_TEST
+
+START_TEST(test_system_prompt_over_its_limit_is_too_large)
+{
+	char *prompt = malloc(CX_SPEC_MAX_PROMPT + 2);
+	char *text = malloc(CX_SPEC_MAX_PROMPT + 256);
+	struct cx_diags diags = { 0 };
+
+	ck_assert(prompt && text);
+	memset(prompt, 'x', CX_SPEC_MAX_PROMPT + 1);
+	prompt[CX_SPEC_MAX_PROMPT + 1] = '\0';
+	snprintf(text, CX_SPEC_MAX_PROMPT + 256,
+		 WITH_MEMBER("{'id':'a'," MOCK ",'system_prompt':'%s'}"), prompt);
+	expect_refused("long prompt", text, "members[0].system_prompt", "too_large", &diags);
+
+	prompt[CX_SPEC_MAX_PROMPT] = '\0';
+	snprintf(text, CX_SPEC_MAX_PROMPT + 256,
+		 WITH_MEMBER("{'id':'a'," MOCK ",'system_prompt':'%s'}"), prompt);
+	cx_spec_free(parse_ok(text));
+	free(prompt);
+	free(text);
+	cx_diags_free(&diags);
+}
+END_TEST
+
+START_TEST(test_findings_are_counted_without_a_diags_list)
+{
+	struct cx_spec *spec = NULL;
+	char *text = unquote(WITH_ROUNDS("{'type':'voet'}"));
+
+	ck_assert_int_eq(cx_spec_parse(text, strlen(text), &spec, NULL), CX_EINVALID);
+	ck_assert_ptr_null(spec);
+	ck_assert_int_eq(cx_spec_parse(text, strlen(text), NULL, NULL), CX_EUSAGE);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_free_accepts_null)
+{
+	cx_spec_free(NULL);
+}
+END_TEST
+
+START_TEST(test_round_types_and_providers_have_their_spec_names)
+{
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_INDEPENDENT_ANALYSIS),
+			 "independent_analysis");
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_PEER_REVIEW), "peer_review");
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_SYNTHESIS), "synthesis");
+	ck_assert_str_eq(cx_provider_name(CX_PROVIDER_MOCK), "mock");
+	ck_assert_str_eq(cx_provider_name(CX_PROVIDER_EXEC), "exec");
+}
+END_TEST
+
+START_TEST(test_example_review_council_is_valid)
+{
+	const char *path = th_source_path("examples/councils/review.json");
+	struct cx_diags diags = { 0 };
+	struct cx_spec *spec = NULL;
+	size_t len;
+	char *text = th_read_file(path, &len);
+
+	if (!text) {
+		fprintf(stderr, "SKIP test_example_review_council_is_valid: %s is absent\n",
+			path);
+		return;
+	}
+	int rc = cx_spec_parse(text, len, &spec, &diags);
+	ck_assert_msg(rc == CX_OK, "%s refused:%s", path, listed(&diags));
+	ck_assert_uint_ge(spec->n_members, 1);
+	cx_spec_free(spec);
+	cx_diags_free(&diags);
+	free(text);
+}
+END_TEST
+
+static Suite *spec_suite(void)
+{
+	Suite *s = suite_create("spec");
+	TCase *refused = tcase_create("refused");
+	TCase *parsed = tcase_create("parsed");
+
+	tcase_add_loop_test(refused, test_bad_spec_is_refused_with_its_path_and_code,
+			    0, N_BAD_SPECS);
+	tcase_add_test(refused, test_every_error_is_reported_at_once);
+	tcase_add_test(refused, test_unknown_round_is_refused_with_its_path);
+	tcase_add_test(refused, test_councilex_rounds_and_providers_are_not_in_this_build_yet);
+	tcase_add_test(refused, test_invalid_json_names_the_byte_offset);
+	tcase_add_test(refused, test_spec_over_the_size_limit_is_too_large);
+	tcase_add_test(refused, test_too_many_members_are_refused);
+	tcase_add_test(refused, test_system_prompt_over_its_limit_is_too_large);
+	tcase_add_test(refused, test_findings_are_counted_without_a_diags_list);
+	suite_add_tcase(s, refused);
+
+	tcase_add_test(parsed, test_full_spec_parses_into_typed_values_with_defaults);
+	tcase_add_test(parsed, test_member_profile_overrides_defaults_and_inherits_the_rest);
+	tcase_add_test(parsed, test_exec_member_inherits_shared_keys_of_a_providerless_default);
+	tcase_add_test(parsed, test_chair_synthesizes_after_the_listed_rounds);
+	tcase_add_test(parsed, test_listed_synthesis_round_is_not_repeated);
+	tcase_add_test(parsed, test_council_without_chair_runs_only_its_rounds);
+	tcase_add_test(parsed, test_free_accepts_null);
+	tcase_add_test(parsed, test_round_types_and_providers_have_their_spec_names);
+	tcase_add_test(parsed, test_example_review_council_is_valid);
+	suite_add_tcase(s, parsed);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner = srunner_create(spec_suite());
+
+	srunner_run_all(runner, CK_NORMAL);
+	int failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
