@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "proc.h"
 
 #define LINE_LIMIT (1u << 20)
@@ -32,17 +33,12 @@
 #define TAIL_BYTES 2048
 #define EXIT_TRANSIENT 75
 
-struct buf {
-	char *p;        /* NUL-terminated once anything was added */
-	size_t len, cap;
-};
-
 struct exec {
 	struct cx_call *call;
 	struct cx_proc proc;
 	struct cx_watch out, err, pid;
-	struct buf line;            /* stdout since its last newline */
-	struct buf text;            /* the plain-text lines, joined */
+	struct cx_buf line;         /* stdout since its last newline */
+	struct cx_buf text;         /* the plain-text lines, joined */
 	size_t n_plain;
 	char *final;
 	size_t total;               /* stdout bytes read */
@@ -52,24 +48,6 @@ struct exec {
 	enum cx_fail_kind verdict;
 	const char *why;
 };
-
-static int buf_add(struct buf *b, const char *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *v = realloc(b->p, cap);
-		if (!v)
-			return -ENOMEM;
-		b->p = v;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
 
 static void close_watch(struct exec *x, struct cx_watch *w)
 {
@@ -95,14 +73,15 @@ static void kill_for(struct exec *x, enum cx_fail_kind verdict, const char *why)
 
 static void plain_line(struct exec *x, const char *s, size_t n)
 {
-	if ((x->n_plain++ && buf_add(&x->text, "\n", 1) < 0) || buf_add(&x->text, s, n) < 0)
+	if ((x->n_plain++ && cx_buf_append(&x->text, "\n", 1) < 0) ||
+	    cx_buf_append(&x->text, s, n) < 0)
 		kill_for(x, CX_FAIL_PERMANENT, "exec: out of memory");
 }
 
 /* One stdout line, with its '\n' unless it ended the output. */
 static void take_line(struct exec *x)
 {
-	char *s = x->line.p;
+	char *s = x->line.data;
 	size_t n = x->line.len - (s[x->line.len - 1] == '\n');
 	cJSON *j = s[0] == '{' ? cJSON_ParseWithLength(s, n) : NULL;
 	const cJSON *token = cJSON_GetObjectItemCaseSensitive(j, "token");
@@ -118,7 +97,7 @@ static void take_line(struct exec *x)
 		cx_call_token(x->call, s);
 	}
 	cJSON_Delete(j);
-	x->line.len = 0;
+	cx_buf_clear(&x->line);
 }
 
 /* Reads once: returns > 0 for bytes read, 0 at the end, < 0 for nothing
@@ -150,7 +129,7 @@ static ssize_t pump_out(struct exec *x)
 	for (const char *p = chunk, *end = chunk + n; p < end && x->out.fd >= 0;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t seg = (size_t)((nl ? nl + 1 : end) - p);
-		if (buf_add(&x->line, p, seg) < 0)
+		if (cx_buf_append(&x->line, p, seg) < 0)
 			kill_for(x, CX_FAIL_PERMANENT, "exec: out of memory");
 		else if (x->line.len - (nl != NULL) > LINE_LIMIT)
 			kill_for(x, CX_FAIL_INVALID_OUTPUT, "output line over 1 MiB");
@@ -183,8 +162,8 @@ static void release(struct exec *x)
 	close_watch(x, &x->err);
 	cx_watch_del(cx_call_loop(x->call), &x->pid);
 	cx_proc_release(&x->proc);
-	free(x->line.p);
-	free(x->text.p);
+	cx_buf_free(&x->line);
+	cx_buf_free(&x->text);
 	free(x->final);
 }
 
@@ -227,8 +206,8 @@ static void conclude(struct exec *x, int reaped, const siginfo_t *info)
 			answer = x->final;
 			x->final = NULL;
 		} else {
-			answer = x->text.p;
-			x->text.p = NULL;
+			answer = x->text.data;
+			x->text = (struct cx_buf){ 0 };
 		}
 	} else {
 		if (info->si_code == CLD_EXITED && info->si_status == EXIT_TRANSIENT)

@@ -16,40 +16,18 @@ static void subscriber_drop(struct cx_subscriber *sub)
 	cx_watch_del(sub->relay->loop, &sub->watch);
 	close(sub->watch.fd);
 	LIST_REMOVE(sub, link);
-	free(sub->backlog);
+	cx_buf_free(&sub->backlog);
 	free(sub);
-}
-
-static int backlog_reserve(struct cx_subscriber *sub, size_t len)
-{
-	if (sub->off) {
-		memmove(sub->backlog, sub->backlog + sub->off, sub->len - sub->off);
-		sub->len -= sub->off;
-		sub->off = 0;
-	}
-	if (sub->cap - sub->len >= len)
-		return 0;
-	size_t cap = sub->cap ? sub->cap : READ_CHUNK;
-	while (cap - sub->len < len)
-		cap *= 2;
-	char *b = realloc(sub->backlog, cap);
-	if (!b)
-		return -ENOMEM;
-	sub->backlog = b;
-	sub->cap = cap;
-	return 0;
 }
 
 /* Appends whole lines. The bound is on what waits behind unsent bytes: an
  * empty backlog takes any one batch, so no event is too large to deliver. */
 static bool backlog_append(struct cx_subscriber *sub, const char *data, size_t len)
 {
-	size_t pending = sub->len - sub->off;
-	if ((pending && pending + len > CX_SUBSCRIBER_BACKLOG) || backlog_reserve(sub, len) < 0)
+	size_t pending = cx_buf_unread(&sub->backlog);
+	if (pending && pending + len > CX_SUBSCRIBER_BACKLOG)
 		return false;
-	memcpy(sub->backlog + sub->len, data, len);
-	sub->len += len;
-	return true;
+	return cx_buf_append(&sub->backlog, data, len) == 0;
 }
 
 static bool append_lagged(struct cx_subscriber *sub)
@@ -68,17 +46,18 @@ static bool append_lagged(struct cx_subscriber *sub)
  * Turns the subscriber live when the file has no more. */
 static int replay_more(struct cx_subscriber *sub)
 {
+	struct cx_buf *b = &sub->backlog;
 	size_t want = READ_CHUNK;
 	ssize_t got;
 	const char *end;
 	for (;;) {
-		sub->off = sub->len = 0;
-		if (backlog_reserve(sub, want) < 0)
+		cx_buf_clear(b);
+		if (cx_buf_reserve(b, want) < 0)
 			return -ENOMEM;
-		got = pread(sub->relay->events_fd, sub->backlog, want, sub->replay_off);
+		got = pread(sub->relay->events_fd, b->data, want, sub->replay_off);
 		if (got < 0)
 			return -errno;
-		end = got > 0 ? memrchr(sub->backlog, '\n', (size_t)got) : NULL;
+		end = got > 0 ? memrchr(b->data, '\n', (size_t)got) : NULL;
 		if (end || (size_t)got < want)
 			break;
 		want *= 2;
@@ -87,20 +66,20 @@ static int replay_more(struct cx_subscriber *sub)
 		sub->replay_off = -1;
 		return 0;
 	}
-	char *buf = sub->backlog;
-	size_t whole = (size_t)(end - buf) + 1, kept = 0;
+	size_t whole = (size_t)(end - b->data) + 1, kept = 0;
 	for (size_t pos = 0; pos < whole;) {
-		const char *nl = memchr(buf + pos, '\n', whole - pos);
-		size_t n = (size_t)(nl - (buf + pos)) + 1;
+		const char *nl = memchr(b->data + pos, '\n', whole - pos);
+		size_t n = (size_t)(nl - (b->data + pos)) + 1;
 		struct cx_event_header h;
-		if (cx_event_header_parse(buf + pos, n - 1, &h) == 0 && h.seq >= sub->since) {
-			memmove(buf + kept, buf + pos, n);
+		if (cx_event_header_parse(b->data + pos, n - 1, &h) == 0 && h.seq >= sub->since) {
+			memmove(b->data + kept, b->data + pos, n);
 			kept += n;
 		}
 		pos += n;
 	}
 	sub->replay_off += (off_t)whole;
-	sub->len = kept;
+	b->len = kept;
+	b->data[kept] = '\0';
 	return 0;
 }
 
@@ -109,9 +88,10 @@ static int replay_more(struct cx_subscriber *sub)
 static void subscriber_pump(struct cx_subscriber *sub)
 {
 	struct cx_loop *loop = sub->relay->loop;
+	struct cx_buf *b = &sub->backlog;
 	for (;;) {
-		if (sub->off < sub->len) {
-			ssize_t w = write(sub->watch.fd, sub->backlog + sub->off, sub->len - sub->off);
+		if (cx_buf_unread(b)) {
+			ssize_t w = write(sub->watch.fd, cx_buf_head(b), cx_buf_unread(b));
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0 && errno == EAGAIN) {
@@ -122,10 +102,9 @@ static void subscriber_pump(struct cx_subscriber *sub)
 				subscriber_drop(sub);
 				return;
 			}
-			sub->off += (size_t)w;
+			cx_buf_consume(b, (size_t)w);
 			continue;
 		}
-		sub->off = sub->len = 0;
 		if (sub->replay_off >= 0) {
 			if (replay_more(sub) < 0) {
 				subscriber_drop(sub);
@@ -222,45 +201,4 @@ void cx_relay_finish(struct cx_relay *relay)
 	struct cx_subscriber *sub, *next;
 	LIST_FOREACH_SAFE(sub, &relay->subscribers, link, next)
 		subscriber_pump(sub);
-}
-
-int cx_inbuf_reserve(struct cx_inbuf *in, size_t len)
-{
-	if (in->cap - in->len >= len)
-		return 0;
-	size_t cap = in->cap ? in->cap * 2 : 2 * READ_CHUNK;
-	while (cap - in->len < len)
-		cap *= 2;
-	char *data = realloc(in->data, cap);
-	if (!data)
-		return -ENOMEM;
-	in->data = data;
-	in->cap = cap;
-	return 0;
-}
-
-ssize_t cx_inbuf_fill(struct cx_inbuf *in, int fd)
-{
-	if (cx_inbuf_reserve(in, READ_CHUNK) < 0)
-		return -ENOMEM;
-	ssize_t got;
-	do
-		got = read(fd, in->data + in->len, in->cap - in->len);
-	while (got < 0 && errno == EINTR);
-	if (got < 0)
-		return -errno;
-	in->len += (size_t)got;
-	return got;
-}
-
-void cx_inbuf_consume(struct cx_inbuf *in, size_t n)
-{
-	memmove(in->data, in->data + n, in->len - n);
-	in->len -= n;
-}
-
-void cx_inbuf_free(struct cx_inbuf *in)
-{
-	free(in->data);
-	*in = (struct cx_inbuf){ 0 };
 }

@@ -15,25 +15,19 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "council/ids.h"
 #include "loop.h"
 
 /* Bytes that may wait for a slow reader before it starts losing events. */
 #define CX_SUBSCRIBER_BACKLOG (256 * 1024)
 
-/* Bytes read from a pipe that do not yet end in '\n'. */
-struct cx_inbuf {
-	char *data;
-	size_t len, cap;
-};
-
 struct cx_relay;
 
 struct cx_subscriber {
 	struct cx_watch watch;   /* the pipe's write end */
 	struct cx_relay *relay;
-	char *backlog;
-	size_t off, len, cap;    /* unsent bytes are backlog[off..len) */
+	struct cx_buf backlog;   /* whole lines not yet written */
 	uint64_t dropped;        /* events lost since the last lagged line */
 	uint64_t since;          /* replay: skip events before this seq */
 	off_t replay_off;        /* position in the events file; -1 once live */
@@ -60,13 +54,5 @@ void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
 		      unsigned n_events);
 /* The terminal event has been published. */
 void cx_relay_finish(struct cx_relay *relay);
-
-/* Reads what fd has into in (up to max bytes per line). Returns bytes read,
- * 0 at EOF, -EAGAIN when there is nothing, or -errno. */
-ssize_t cx_inbuf_fill(struct cx_inbuf *in, int fd);
-/* Makes room for len more bytes. Returns 0 or -ENOMEM. */
-int cx_inbuf_reserve(struct cx_inbuf *in, size_t len);
-void cx_inbuf_consume(struct cx_inbuf *in, size_t n);
-void cx_inbuf_free(struct cx_inbuf *in);
 
 #endif

@@ -38,7 +38,7 @@ struct cx_run {
 	bool drained;                  /* the event pipe reached EOF */
 	bool terminated;               /* terminate was asked for */
 	uint64_t rejected;             /* malformed or out-of-order lines refused */
-	struct cx_inbuf in;            /* bytes read from the worker, not yet a whole line */
+	struct cx_buf in;              /* bytes read from the worker, not yet a whole line */
 	struct cx_relay relay;         /* subscribers */
 	struct cx_run *hash_next;      /* registry bucket chain */
 	TAILQ_ENTRY(cx_run) link;      /* registry order: by start */

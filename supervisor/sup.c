@@ -25,6 +25,7 @@
 
 #define ANNOUNCE_DELAY_MS 250      /* coalesces status rewrites for minor events */
 #define EVENT_LINE_MAX (64 << 20)  /* a worker line longer than this is refused */
+#define READ_CHUNK (64 * 1024)
 
 struct cx_sup {
 	struct cx_loop *loop;
@@ -210,11 +211,11 @@ static void flush_batch(struct cx_run *run, const char *data, size_t len, unsign
  * else is refused and counted, and the run goes on. */
 static void relay_lines(struct cx_run *run)
 {
-	char *data = run->in.data;
-	size_t pos = 0, batch = 0;
+	char *data = cx_buf_head(&run->in);
+	size_t len = cx_buf_unread(&run->in), pos = 0, batch = 0;
 	unsigned n_batch = 0;
 	char *nl;
-	while ((nl = memchr(data + pos, '\n', run->in.len - pos))) {
+	while ((nl = memchr(data + pos, '\n', len - pos))) {
 		char *line = data + pos;
 		size_t n = (size_t)(nl - line) + 1;
 		struct cx_event_header h;
@@ -237,17 +238,17 @@ static void relay_lines(struct cx_run *run)
 		}
 	}
 	flush_batch(run, data + batch, pos - batch, n_batch);
-	cx_inbuf_consume(&run->in, pos);
-	if (run->in.len > EVENT_LINE_MAX) {
+	cx_buf_consume(&run->in, pos);
+	if (cx_buf_unread(&run->in) > EVENT_LINE_MAX) {
 		run->rejected++;
-		run->in.len = 0;
+		cx_buf_clear(&run->in);
 	}
 }
 
 static void on_worker_events(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct cx_run *run = w->data;
-	ssize_t got = cx_inbuf_fill(&run->in, w->fd);
+	ssize_t got = cx_buf_read(&run->in, w->fd, READ_CHUNK);
 	if (got == -EAGAIN)
 		return;
 	if (got > 0) {
@@ -255,9 +256,9 @@ static void on_worker_events(struct cx_loop *loop, struct cx_watch *w, uint32_t 
 		return;
 	}
 	/* EOF (or a broken pipe): a trailing partial line is refused. */
-	if (run->in.len)
+	if (cx_buf_unread(&run->in))
 		run->rejected++;
-	run->in.len = 0;
+	cx_buf_clear(&run->in);
 	cx_watch_del(loop, w);
 	close(w->fd);
 	w->fd = -1;
@@ -327,12 +328,9 @@ static void synthesize_failure(struct cx_run *run, const char *kind, const char 
 				     CX_EV_RUN_FAILED, fields, &len);
 	if (!line)
 		return;
-	run->in.len = 0;
-	if (cx_inbuf_reserve(&run->in, len) == 0) {
-		memcpy(run->in.data, line, len);
-		run->in.len = len;
+	cx_buf_clear(&run->in);
+	if (cx_buf_append(&run->in, line, len) == 0)
 		relay_lines(run);
-	}
 	free(line);
 }
 
@@ -362,7 +360,7 @@ static void run_finalize(struct cx_run *run)
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	run->control_fd = -1;
-	cx_inbuf_free(&run->in);
+	cx_buf_free(&run->in);
 	announce(run);
 	cx_relay_finish(&run->relay);
 }
@@ -382,7 +380,7 @@ static void run_free(struct cx_run *run)
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	cx_proc_release(&run->proc);
-	cx_inbuf_free(&run->in);
+	cx_buf_free(&run->in);
 	close(run->events_fd);
 	close(run->dir_fd);
 	free(run);

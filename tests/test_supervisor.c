@@ -21,14 +21,19 @@
 static char *scratch;
 static struct cx_sup *sup;
 
+static void open_sup(void)
+{
+	struct cx_error err = { 0 };
+	struct cx_sup_options opts = { .runtime_dir = scratch, .tenant = "t1", .shutdown_ms = 2000 };
+	ck_assert_msg(cx_sup_new(&opts, &sup, &err) == CX_OK, "cx_sup_new: %s", err.message);
+}
+
 static void setup(void)
 {
 	struct rlimit no_core = { 0, 0 };
 	setrlimit(RLIMIT_CORE, &no_core); /* the crash tests dump no core */
 	scratch = th_scratch_dir();
-	struct cx_error err = { 0 };
-	struct cx_sup_options opts = { .runtime_dir = scratch, .tenant = "t1", .shutdown_ms = 2000 };
-	ck_assert_msg(cx_sup_new(&opts, &sup, &err) == CX_OK, "cx_sup_new: %s", err.message);
+	open_sup();
 }
 
 static void teardown(void)
@@ -114,6 +119,25 @@ static char *run_file(const char *id, const char *name)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/runs/%s/%s", scratch, id, name);
 	return th_read_file(path, NULL);
+}
+
+/* Drives the supervisor until the run reaches status (by dispatching, or by
+ * polling cx_sup_fd() alone when poll_only). */
+static void await_status(const char *id, enum cx_run_status status, bool poll_only,
+			 struct cx_run_summary *s)
+{
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	for (;;) {
+		ck_assert_int_eq(cx_sup_state(sup, id, s), CX_OK);
+		if (s->status == status)
+			return;
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited run %s to be %s", id,
+			      cx_run_status_name(status));
+		struct pollfd p = { cx_sup_fd(sup), POLLIN, 0 };
+		if (poll_only)
+			ck_assert_msg(poll(&p, 1, DEADLINE_MS) == 1, "awaited the supervisor's fd");
+		cx_sup_dispatch(sup, poll_only ? 0 : 50);
+	}
 }
 
 /* Checks seq 1..N without gaps, exactly one terminal event, last. Returns it. */
@@ -228,12 +252,7 @@ static void check_death(const char *profile, int sig, const char *kind, const ch
 	start(profile, id, &sub);
 	if (sig) {
 		struct cx_run_summary s;
-		uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
-		do {
-			cx_sup_dispatch(sup, 50);
-			cx_sup_state(sup, id, &s);
-			ck_assert_msg(cx_mono_ms() < deadline, "awaited the run to be running");
-		} while (s.status != CX_RUN_RUNNING);
+		await_status(id, CX_RUN_RUNNING, false, &s);
 		kill(s.pid, sig);
 	}
 	char *seen = follow(sub);
@@ -363,12 +382,7 @@ START_TEST(test_terminate_kills_a_hung_worker)
 	int sub;
 	start("\"fail\":\"hang\"", id, &sub);
 	struct cx_run_summary s;
-	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
-	do {
-		cx_sup_dispatch(sup, 50);
-		cx_sup_state(sup, id, &s);
-		ck_assert_msg(cx_mono_ms() < deadline, "awaited the run to be running");
-	} while (s.status != CX_RUN_RUNNING);
+	await_status(id, CX_RUN_RUNNING, false, &s);
 	ck_assert_int_eq(cx_sup_cancel(sup, id, NULL), CX_OK); /* ignored by a hung worker */
 	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
 	char *seen = follow(sub);
@@ -389,23 +403,10 @@ START_TEST(test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller)
 	start("\"fail\":\"hang\"", id, &sub);
 	close(sub);
 	struct cx_run_summary s;
-	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
-	do {
-		struct pollfd p = { cx_sup_fd(sup), POLLIN, 0 };
-		ck_assert_msg(poll(&p, 1, DEADLINE_MS) == 1, "awaited the supervisor's fd");
-		cx_sup_dispatch(sup, 0);
-		cx_sup_state(sup, id, &s);
-		ck_assert_msg(cx_mono_ms() < deadline, "awaited the run to be running");
-	} while (s.status != CX_RUN_RUNNING);
+	await_status(id, CX_RUN_RUNNING, true, &s);
 	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
-	do {
-		struct pollfd p = { cx_sup_fd(sup), POLLIN, 0 };
-		ck_assert_msg(poll(&p, 1, DEADLINE_MS) == 1,
-			      "awaited the supervisor's fd to wake for the SIGKILL timer");
-		cx_sup_dispatch(sup, 0);
-		cx_sup_state(sup, id, &s);
-		ck_assert_msg(cx_mono_ms() < deadline, "awaited the run to be final");
-	} while (!strcmp(s.exit, "-"));
+	/* No terminal event of its own: the supervisor writes one when it reaps. */
+	await_status(id, CX_RUN_FAILED, true, &s);
 	ck_assert_str_eq(s.exit, "killed SIGKILL");
 	ck_assert_str_eq(cx_run_status_name(s.status), "failed");
 }
@@ -478,7 +479,7 @@ START_TEST(test_free_terminates_live_runs_and_finalizes_them)
 	ck_assert_str_eq(error_kind(terminal), "killed");
 	cJSON_Delete(terminal);
 	free(status); free(events);
-	setup(); /* teardown frees a supervisor */
+	open_sup(); /* teardown frees a supervisor */
 }
 END_TEST
 
