@@ -1,7 +1,8 @@
 #include "proc.h"
 
 #include <errno.h>
-#include <linux/sched.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -10,10 +11,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "containment.h"
+
 /* The build machine's headers are older than its kernel. */
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
 #define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2)
 #endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000ULL
+#endif
+#ifndef CLONE_NEWPID
+#define CLONE_NEWPID 0x20000000ULL
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* clone3's arguments up to the cgroup field (Linux 5.7), spelled out here
+ * because older headers lack that field. A kernel older than the struct
+ * accepts it as long as the fields it does not know are zero. */
+struct cx_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+	uint64_t stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
 
 static int sys_pidfd_open(pid_t pid)
 {
@@ -31,20 +51,51 @@ static void identify(struct cx_proc *p)
 	p->ino = fstat(p->pidfd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
-static long clone_with_pidfd(int *pidfd)
+/* The errors by which the kernel refuses an option of clone3 (or clone3
+ * itself: ENOSYS, or EPERM from a seccomp filter), as opposed to failing
+ * the fork (EAGAIN, ENOMEM). */
+static bool refused(int e)
 {
-	struct clone_args args = {
-		.flags = CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)pidfd,
-		.exit_signal = SIGCHLD,
-	};
-	long pid = syscall(SYS_clone3, &args, sizeof args);
-	if (pid >= 0 || (errno != ENOSYS && errno != EINVAL && errno != EPERM))
-		return pid < 0 ? -errno : pid;
+	return e == ENOSYS || e == EINVAL || e == EPERM || e == EACCES || e == EBUSY ||
+	       e == EOPNOTSUPP || e == ENOSPC || e == EUSERS;
+}
+
+/* Forks with the pidfd taken atomically, asking for what *flags holds
+ * (CLONE_INTO_CGROUP, CLONE_NEWPID) and dropping those one at a time as the
+ * kernel refuses them: the cgroup first, since the child can still move
+ * itself there, then the namespace, then clone3 itself. *flags is left with
+ * what the child got; out gets the refusals. */
+static long clone_with_pidfd(int *pidfd, int cgroup_fd, uint64_t *flags,
+			     struct cx_fork_outcome *out)
+{
+	for (;;) {
+		struct cx_clone_args args = {
+			.flags = CLONE_PIDFD | *flags,
+			.pidfd = (uint64_t)(uintptr_t)pidfd,
+			.exit_signal = SIGCHLD,
+			.cgroup = *flags & CLONE_INTO_CGROUP ? (uint64_t)cgroup_fd : 0,
+		};
+		long pid = syscall(SYS_clone3, &args, sizeof args);
+		if (pid >= 0)
+			return pid;
+		int e = errno;
+		if (!refused(e))
+			return -e;
+		uint64_t drop = e == ENOSYS ? *flags
+			      : *flags & CLONE_INTO_CGROUP ? CLONE_INTO_CGROUP
+			      : *flags & CLONE_NEWPID ? CLONE_NEWPID : 0;
+		if (drop & CLONE_INTO_CGROUP)
+			out->cgroup_error = -e;
+		if (drop & CLONE_NEWPID)
+			out->pidns_error = -e;
+		*flags &= ~drop;
+		if (!drop)
+			break;
+	}
 	/* clone3 refused (old kernel, seccomp): fork, then pidfd_open. This is
 	 * race-free because no code in this project reaps a pid it holds no
 	 * pidfd for, so the child cannot be reaped and its pid reused first. */
-	pid = fork();
+	long pid = fork();
 	if (pid <= 0)
 		return pid < 0 ? -errno : 0;
 	*pidfd = sys_pidfd_open((pid_t)pid);
@@ -57,35 +108,116 @@ static long clone_with_pidfd(int *pidfd)
 	return pid;
 }
 
+/* The parent's side of a child's move into its cgroup: 0 or the child's
+ * -errno, -ESRCH if it died first. */
+static int read_move_result(int fd)
+{
+	int r;
+	ssize_t n;
+	do
+		n = read(fd, &r, sizeof r);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof r ? r : -ESRCH;
+}
+
 /* Every signal is blocked across the fork: until cx_proc_child_init has
  * reset them, the child runs the parent's signal handlers, and a signal
  * meant for the child would run the parent's logic in it (a test runner's
  * SIGTERM handler killing its whole process group, say). The child keeps
  * them blocked, pending, until its handlers are the defaults. pidfds from
  * clone3 and pidfd_open are always close-on-exec. */
-int cx_proc_fork(struct cx_proc *p)
+int cx_proc_fork_opts(struct cx_proc *p, const struct cx_fork_opts *opts,
+		      struct cx_fork_outcome *out)
 {
+	struct cx_fork_outcome ignored;
+	if (!out)
+		out = &ignored;
+	*out = (struct cx_fork_outcome){ .cgroup = CX_FORK_CGROUP_NONE };
+	int cgroup_fd = opts ? opts->cgroup_fd : -1;
+	uint64_t flags = (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) |
+			 (opts && opts->new_pidns ? CLONE_NEWPID : 0);
+	/* A child that has to move itself into the cgroup says how that went
+	 * on this pipe, before it returns to run anything of the caller's. */
+	int moved[2] = { -1, -1 };
+	if (cgroup_fd >= 0 && pipe2(moved, O_CLOEXEC) < 0)
+		return -errno;
+
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	int pidfd = -1;
-	long pid = clone_with_pidfd(&pidfd);
-	if (pid == 0)
+	long pid = clone_with_pidfd(&pidfd, cgroup_fd, &flags, out);
+	if (pid == 0) {
+		if (cgroup_fd >= 0) {
+			if (!(flags & CLONE_INTO_CGROUP)) {
+				int r = cx_cgroup_move_self(cgroup_fd);
+				(void)!write(moved[1], &r, sizeof r);
+			}
+			close(moved[0]);
+			close(moved[1]);
+		}
 		return 0;
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0)
+	if (moved[1] >= 0)
+		close(moved[1]);
+	if (pid < 0) {
+		if (moved[0] >= 0)
+			close(moved[0]);
 		return (int)pid;
+	}
 	p->pid = (pid_t)pid;
 	p->pidfd = pidfd;
 	identify(p);
+	out->pidns = flags & CLONE_NEWPID;
+	if (cgroup_fd >= 0) {
+		int r = flags & CLONE_INTO_CGROUP ? 0 : read_move_result(moved[0]);
+		close(moved[0]);
+		out->cgroup = flags & CLONE_INTO_CGROUP ? CX_FORK_CGROUP_CLONE
+			    : r == 0 ? CX_FORK_CGROUP_MOVED : CX_FORK_CGROUP_FAILED;
+		if (r < 0)
+			out->cgroup_error = r;
+	}
 	return 1;
+}
+
+int cx_proc_fork(struct cx_proc *p)
+{
+	return cx_proc_fork_opts(p, NULL, NULL);
+}
+
+/* Our parent's pid, as the parent's namespace numbers it. In a new PID
+ * namespace the parent is outside and getppid() says 0; /proc, mounted by
+ * an ancestor namespace, still names it there. 0 if nothing can tell. */
+static pid_t parent_pid(void)
+{
+	pid_t ppid = getppid();
+	if (ppid != 0)
+		return ppid;
+	char buf[512];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *end = strrchr(buf, ')');
+	int parsed;
+	if (!end || sscanf(end + 1, " %*c %d", &parsed) != 1)
+		return 0;
+	return (pid_t)parsed;
 }
 
 bool cx_proc_child_init(pid_t parent)
 {
 	/* PDEATHSIG fires when the parent dies from now on; the re-check
 	 * catches a parent that died before prctl ran. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return false;
+	pid_t ppid = parent_pid();
+	if (ppid != 0 && ppid != parent)
 		return false;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	for (int sig = 1; sig < NSIG; sig++)
@@ -153,6 +285,20 @@ const char *cx_signal_name(int sig)
 	else
 		snprintf(buf, sizeof buf, "SIG%d", sig);
 	return buf;
+}
+
+int cx_signal_number(const char *name)
+{
+	if (!name)
+		return -1;
+	if (!strncmp(name, "SIG", 3))
+		name += 3;
+	for (int sig = 1; sig < NSIG; sig++) {
+		const char *abbrev = sigabbrev_np(sig);
+		if (abbrev && !strcmp(abbrev, name))
+			return sig;
+	}
+	return -1;
 }
 
 void cx_exit_describe(const siginfo_t *info, char *buf, size_t size)

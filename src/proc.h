@@ -23,10 +23,51 @@ struct cx_proc {
  * Returns 1 in the parent with *p filled, 0 in the child, -errno on failure. */
 int cx_proc_fork(struct cx_proc *p);
 
+/* Where and how to start a child (containment.h says why). */
+struct cx_fork_opts {
+	int cgroup_fd;      /* a cgroup2 directory to start the child in, or -1 */
+	bool new_pidns;     /* the child is pid 1 of a new PID namespace */
+};
+
+#define CX_FORK_OPTS_NONE ((struct cx_fork_opts){ .cgroup_fd = -1 })
+
+/* How the child got into opts->cgroup_fd. */
+enum cx_fork_cgroup {
+	CX_FORK_CGROUP_NONE,    /* none was asked for */
+	CX_FORK_CGROUP_CLONE,   /* born there: clone3 CLONE_INTO_CGROUP */
+	CX_FORK_CGROUP_MOVED,   /* the kernel refused that; the child moved
+				 * itself there before returning from the fork */
+	CX_FORK_CGROUP_FAILED,  /* the move failed too: the child runs in the
+				 * parent's cgroup (the caller may kill it) */
+};
+
+/* What cx_proc_fork_opts did, for the parent. */
+struct cx_fork_outcome {
+	enum cx_fork_cgroup cgroup;
+	int cgroup_error;   /* -errno: why CLONE_INTO_CGROUP (MOVED), or the
+			     * move as well (FAILED), was refused; else 0 */
+	bool pidns;         /* the child is pid 1 of a new PID namespace */
+	int pidns_error;    /* -errno if one was asked for and refused (EPERM
+			     * without CAP_SYS_ADMIN, ENOSPC, ENOSYS...); else 0 */
+};
+
+/* cx_proc_fork, with the child started in a cgroup and/or a new PID
+ * namespace where the kernel allows, and without them where it does not:
+ * a refused CLONE_INTO_CGROUP falls back to a fork whose child moves
+ * itself into the cgroup before anything of the caller's runs in it (the
+ * parent waits for that on a pipe, so *out is true when this returns); a
+ * refused CLONE_NEWPID falls back to no namespace. out may be NULL.
+ * Returns 1 in the parent, 0 in the child, -errno on failure. */
+int cx_proc_fork_opts(struct cx_proc *p, const struct cx_fork_opts *opts,
+		      struct cx_fork_outcome *out);
+
 /* Child side, right after cx_proc_fork: dies with the parent (PDEATHSIG
  * SIGKILL, then the getppid() re-check against parent), default signal
  * dispositions, then an empty mask (what arrived meanwhile is delivered
- * now, to the defaults). Returns false if the parent is already gone. */
+ * now, to the defaults). Returns false if the parent is already gone.
+ * In a new PID namespace getppid() is 0 (the parent is outside it): the
+ * re-check reads the parent from /proc/self/stat instead, and is skipped
+ * if /proc cannot tell (PDEATHSIG alone stands then). */
 bool cx_proc_child_init(pid_t parent);
 
 /* Opens a handle on an existing pid (pidfd_open). Returns 0 or -errno. */
@@ -49,5 +90,7 @@ void cx_proc_release(struct cx_proc *p);
 /* "exited 3", "killed SIGKILL" from a reaped waitid() result. */
 void cx_exit_describe(const siginfo_t *info, char *buf, size_t size);
 const char *cx_signal_name(int sig);
+/* "SIGUSR1" or "USR1" to its number; -1 when it names no signal. */
+int cx_signal_number(const char *name);
 
 #endif

@@ -37,6 +37,7 @@ struct cx_run {
 	bool terminal;                 /* a terminal event has been relayed */
 	bool drained;                  /* the event pipe reached EOF */
 	bool terminated;               /* terminate was asked for */
+	int shutdown_ms;               /* SIGTERM to SIGKILL */
 	uint64_t rejected;             /* malformed or out-of-order lines refused */
 	struct cx_buf in;              /* bytes read from the worker, not yet a whole line */
 	struct cx_relay relay;         /* subscribers */

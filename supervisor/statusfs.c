@@ -52,6 +52,7 @@ cJSON *cx_run_summary_json(const struct cx_run_summary *s)
 		cJSON_AddNullToObject(o, "finished_at");
 	cJSON_AddNumberToObject(o, "pid", s->pid);
 	cJSON_AddNumberToObject(o, "events", (double)s->events);
+	cJSON_AddStringToObject(o, "exit", s->exit);
 	return o;
 }
 

@@ -16,9 +16,11 @@
 #include "council/supervisor.h"
 #include "council/spec.h"
 #include "event.h"
+#include "finalize.h"
 #include "fsutil.h"
 #include "registry.h"
 #include "run.h"
+#include "sup.h"
 #include "rundir.h"
 #include "statusfs.h"
 #include "worker.h"
@@ -35,6 +37,8 @@ struct cx_sup {
 	char tenant[CX_NAME_MAX + 1];
 	int shutdown_ms;
 	unsigned live;
+	cx_run_down_fn *on_down;
+	void *on_down_data;
 };
 
 /* The lifecycle table. */
@@ -71,7 +75,7 @@ static void act_terminate(struct cx_run *run)
 	run->terminated = true;
 	run->phase = CX_PHASE_STOPPING;
 	cx_proc_signal_group(&run->proc, SIGTERM);
-	cx_timer_arm(run->sup->loop, &run->kill_timer, (uint64_t)run->sup->shutdown_ms);
+	cx_timer_arm(run->sup->loop, &run->kill_timer, (uint64_t)run->shutdown_ms);
 }
 
 static void act_kill(struct cx_run *run)
@@ -282,50 +286,12 @@ static void on_announce_due(struct cx_loop *loop, struct cx_timer *t)
 
 /* Finalizing: every run gets exactly one terminal event. */
 
-/* The round results the worker reported before it died, from its events. */
-static cJSON *partial_result(struct cx_run *run)
-{
-	cJSON *result = cJSON_CreateObject();
-	cJSON_AddStringToObject(result, "council", run->summary.council);
-	cJSON_AddNullToObject(result, "final");
-	cJSON *rounds = cJSON_AddArrayToObject(result, "rounds");
-	char *text;
-	size_t len;
-	if (cx_read_file(run->dir_fd, "events", SIZE_MAX, &text, &len) < 0)
-		return result;
-	for (char *line = text, *nl; (nl = memchr(line, '\n', len - (size_t)(line - text))); line = nl + 1) {
-		struct cx_event_header h;
-		if (cx_event_header_parse(line, (size_t)(nl - line), &h) < 0 ||
-		    h.type != CX_EV_ROUND_COMPLETED)
-			continue;
-		cJSON *ev = cJSON_ParseWithLength(line, (size_t)(nl - line));
-		cJSON *r = cJSON_DetachItemFromObject(ev, "result");
-		if (r)
-			cJSON_AddItemToArray(rounds, r);
-		cJSON_Delete(ev);
-	}
-	free(text);
-	return result;
-}
-
 /* Writes the run_failed the worker could not: kind killed or crashed (or
  * what the caller names), through the same path as the worker's own lines. */
 static void synthesize_failure(struct cx_run *run, const char *kind, const char *message)
 {
-	cJSON *fields = cJSON_CreateObject();
-	cJSON *err = cJSON_CreateObject();
-	cJSON_AddStringToObject(err, "kind", kind);
-	cJSON_AddStringToObject(err, "message", message);
-	cJSON_AddNullToObject(err, "member");
-	if (run->summary.round_idx >= 0)
-		cJSON_AddStringToObject(err, "round", run->summary.round);
-	else
-		cJSON_AddNullToObject(err, "round");
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(fields, "errors"), err);
-	cJSON_AddItemToObject(fields, "result", partial_result(run));
 	size_t len;
-	char *line = cx_event_format(run->summary.run_id, run->summary.events + 1,
-				     CX_EV_RUN_FAILED, fields, &len);
+	char *line = cx_failure_event(&run->summary, run->dir_fd, kind, message, &len);
 	if (!line)
 		return;
 	cx_buf_clear(&run->in);
@@ -363,6 +329,11 @@ static void run_finalize(struct cx_run *run)
 	cx_buf_free(&run->in);
 	announce(run);
 	cx_relay_finish(&run->relay);
+	if (run->sup->on_down) {
+		char reason[48];
+		cx_down_reason(&run->summary, run->terminated, reason, sizeof reason);
+		run->sup->on_down(run->sup->on_down_data, &run->summary, reason);
+	}
 }
 
 /* Creating and freeing runs. */
@@ -492,8 +463,7 @@ void cx_sup_free(struct cx_sup *sup)
 	if (!sup)
 		return;
 	struct cx_run *run, *next;
-	TAILQ_FOREACH(run, &sup->registry.runs, link)
-		run_handle(run, RUN_TERMINATE);
+	cx_sup_terminate_all(sup);
 	uint64_t deadline = cx_mono_ms() + (uint64_t)sup->shutdown_ms + 10000;
 	while (sup->live && cx_mono_ms() < deadline)
 		cx_loop_turn(sup->loop, 100);
@@ -505,6 +475,36 @@ void cx_sup_free(struct cx_sup *sup)
 	cx_loop_free(sup->loop);
 	cx_rundir_close(&sup->dir);
 	free(sup);
+}
+
+struct cx_loop *cx_sup_loop(struct cx_sup *sup)
+{
+	return sup->loop;
+}
+
+void cx_sup_on_down(struct cx_sup *sup, cx_run_down_fn *fn, void *data)
+{
+	sup->on_down = fn;
+	sup->on_down_data = data;
+}
+
+size_t cx_sup_runs(struct cx_sup *sup, bool live_only, struct cx_run_summary **out)
+{
+	*out = reallocarray(NULL, sup->registry.n ? sup->registry.n : 1, sizeof **out);
+	size_t n = 0;
+	struct cx_run *run;
+	if (*out)
+		TAILQ_FOREACH(run, &sup->registry.runs, link)
+			if (!live_only || run->phase != CX_PHASE_FINAL)
+				(*out)[n++] = run->summary;
+	return n;
+}
+
+void cx_sup_terminate_all(struct cx_sup *sup)
+{
+	struct cx_run *run;
+	TAILQ_FOREACH(run, &sup->registry.runs, link)
+		run_handle(run, RUN_TERMINATE);
 }
 
 int cx_sup_fd(const struct cx_sup *sup)
@@ -613,6 +613,7 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 		r = cx_fail(err, CX_ENOMEM, "out of memory");
 	}
 	if (r == CX_OK) {
+		run->shutdown_ms = req->shutdown_ms > 0 ? req->shutdown_ms : sup->shutdown_ms;
 		/* Subscribing before the fork: not even run_started can be missed. */
 		int q = req->subscribe ? cx_relay_subscribe(&run->relay, 1, subscriber_fd) : 0;
 		if (q < 0) {

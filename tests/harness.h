@@ -20,8 +20,9 @@ void th_write_file(const char *path, const char *text);
 /* Descendants of this process (children, grandchildren...) still alive or
  * unreaped, by walking /proc. */
 int th_descendants(pid_t *pids, int max);
-/* Waits up to timeout_ms for every descendant to be gone; on failure kills
- * them (so the next test starts clean) and returns false. */
+/* Waits up to timeout_ms for every descendant to be gone, reaping the
+ * zombies it has; on failure kills them (so the next test starts clean) and
+ * returns false. Call it when the test tracks no child of its own. */
 bool th_no_descendants(int timeout_ms);
 
 /* Polls pred every few ms until it holds or timeout_ms passes. */

@@ -1,21 +1,20 @@
 /* councilctl: the council command line (DESIGN §7).
  *
- * `run` embeds a supervisor, starts one run and follows its events in a
- * single poll loop until the terminal event, then prints the result. */
+ * `run` and `validate` work alone: `run` embeds a supervisor, starts one
+ * run and follows its events until the terminal event, then prints the
+ * result. Every other command asks councild (docs/protocol.md), starting it
+ * when none answers. This file holds the command table, the options and
+ * what the commands share; runs.c, ps.c and tenants.c the daemon commands. */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
-#include <cjson/cJSON.h>
 
-#include "council/council.h"
-#include "timeline.h"
+#include "ctl.h"
 
 #define RESULT_WAIT_MS 5000
 #define READ_CHUNK 65536
@@ -27,33 +26,59 @@ static const char usage_text[] =
 	"           [--json] [--runtime-dir DIR]\n"
 	"      run a council, follow it on stderr, print its result on stdout\n"
 	"  validate SPEC\n"
-	"      check a council spec and print every problem found\n";
+	"      check a council spec and print every problem found\n"
+	"\n"
+	"These ask councild, and start it when none answers:\n"
+	"  start SPEC [--input FILE|-] [--input-json JSON] [--tenant T] [--link]\n"
+	"             [--run-id ID]     start a run, print its run_id\n"
+	"  ps [--tenant T] [--all] [--json]   list runs (--all: finished ones too)\n"
+	"  state ID [--json]            a run's summary\n"
+	"  pid ID                       the pid of a run's worker\n"
+	"  runid PID                    the run a worker pid serves\n"
+	"  follow ID [--since SEQ] [--json]   follow a run's events until it ends\n"
+	"  result ID [--timeout MS]     wait for a run's result and print it\n"
+	"  cancel ID                    cancel a run (the round in flight drains)\n"
+	"  kill ID                      terminate a run (SIGTERM, then SIGKILL)\n"
+	"  tenant ls [--json] | start T | stop T | children T [--json] | terminate-all T\n"
+	"  tree                         councild, its tenant supervisors and their runs\n"
+	"Every one of them takes --runtime-dir DIR.\n"
+	"\n"
+	"Exit codes: 0 ok/completed, 1 run failed, 2 usage or invalid council,\n"
+	"3 cancelled, 4 unknown run or not found, 5 runner dead, 6 timeout,\n"
+	"7 permission denied, 8 supervisor unavailable.\n";
 
-struct run_options {
-	const char *spec_path;
-	const char *input_path;    /* "-": stdin */
-	const char *input_json;
-	const char *tenant;
-	const char *run_id;
-	const char *runtime_dir;
-	bool json;                 /* event lines on stdout instead of a timeline */
+/* Options every councild command takes. */
+#define DAEMON OPT_RUNTIME_DIR
+#define RUN_OPTIONS (OPT_INPUT | OPT_INPUT_JSON | OPT_TENANT | OPT_RUN_ID | OPT_RUNTIME_DIR)
+
+static const struct command {
+	const char *name;          /* one word, or two: "tenant ls" */
+	const char *args;          /* the positional arguments: "one SPEC" */
+	int n_args;
+	unsigned options;
+	bool daemon;               /* connects to councild (starting it) first */
+	int (*fn)(struct ctl *c);
+} commands[] = {
+	{ "run", "one SPEC", 1, RUN_OPTIONS | OPT_JSON, false, cmd_run },
+	{ "validate", "one SPEC", 1, 0, false, cmd_validate },
+	{ "start", "one SPEC", 1, RUN_OPTIONS | OPT_LINK, true, cmd_start },
+	{ "ps", "no arguments", 0, DAEMON | OPT_TENANT | OPT_ALL | OPT_JSON, true, cmd_ps },
+	{ "state", "one ID", 1, DAEMON | OPT_JSON, true, cmd_state },
+	{ "pid", "one ID", 1, DAEMON, true, cmd_pid },
+	{ "runid", "one PID", 1, DAEMON, true, cmd_runid },
+	{ "follow", "one ID", 1, DAEMON | OPT_SINCE | OPT_JSON, true, cmd_follow },
+	{ "result", "one ID", 1, DAEMON | OPT_TIMEOUT, true, cmd_result },
+	{ "cancel", "one ID", 1, DAEMON, true, cmd_cancel },
+	{ "kill", "one ID", 1, DAEMON, true, cmd_kill },
+	{ "tenant ls", "no arguments", 0, DAEMON | OPT_JSON, true, cmd_tenant_ls },
+	{ "tenant start", "one TENANT", 1, DAEMON, true, cmd_tenant_start },
+	{ "tenant stop", "one TENANT", 1, DAEMON, true, cmd_tenant_stop },
+	{ "tenant children", "one TENANT", 1, DAEMON | OPT_JSON, true, cmd_tenant_children },
+	{ "tenant terminate-all", "one TENANT", 1, DAEMON, true, cmd_tenant_terminate_all },
+	{ "tree", "no arguments", 0, DAEMON, true, cmd_tree },
 };
 
-/* A run being followed: its events, the signals that stop it, and where
- * its event lines go. */
-struct follow {
-	struct cx_sup *sup;
-	char run_id[CX_RUN_ID_MAX + 1];
-	int events_fd;             /* the subscriber pipe; -1 after EOF */
-	int signal_fd;
-	int signals;               /* SIGINT/SIGTERM received so far */
-	struct timeline *tl;       /* NULL with --json: lines go to stdout */
-	char *buf;                 /* a partial line, carried to the next read */
-	size_t len;
-};
-
-/* DESIGN §7: the exit code that goes with each error code. */
-static int exit_code(int code)
+int exit_code(int code)
 {
 	switch (code) {
 	case CX_OK: return 0;
@@ -67,7 +92,7 @@ static int exit_code(int code)
 	}
 }
 
-static int status_exit_code(enum cx_run_status status)
+int status_exit_code(enum cx_run_status status)
 {
 	switch (status) {
 	case CX_RUN_COMPLETED: return 0;
@@ -76,8 +101,7 @@ static int status_exit_code(enum cx_run_status status)
 	}
 }
 
-/* Prints "councilctl: <code word>: ..." and returns the exit code for code. */
-static int __attribute__((format(printf, 2, 3))) fail(int code, const char *fmt, ...)
+int fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "councilctl: %s: ", cx_code_word(code));
@@ -88,7 +112,7 @@ static int __attribute__((format(printf, 2, 3))) fail(int code, const char *fmt,
 	return exit_code(code);
 }
 
-static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
 	char message[256];
 	va_list ap;
@@ -100,8 +124,7 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 	return exit_code(CX_EUSAGE);
 }
 
-/* The whole of path ("-": stdin), NUL-terminated, in *text. */
-static int read_text(const char *path, char **text, size_t *len)
+int read_text(const char *path, char **text, size_t *len)
 {
 	FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!in)
@@ -141,8 +164,7 @@ static int read_text(const char *path, char **text, size_t *len)
 
 /* "SPEC: rounds[1].type: unknown_round: "voet" is not a round type", each
  * diagnostic named after the file it is about: the spec, or the input. */
-static int print_diags(const char *spec_path, const char *input_name,
-		       const struct cx_diags *diags)
+int print_diags(const char *spec_path, const char *input_name, const struct cx_diags *diags)
 {
 	for (size_t i = 0; i < diags->n; i++) {
 		const struct cx_diag *d = &diags->v[i];
@@ -153,11 +175,65 @@ static int print_diags(const char *spec_path, const char *input_name,
 	return exit_code(CX_EINVALID);
 }
 
-static int cmd_validate(int argc, char **argv)
+const char *input_name(const struct ctl *c)
 {
-	if (argc != 2)
-		return usage_error("validate takes one SPEC");
-	const char *path = argv[1];
+	if (c->input_json)
+		return "--input-json";
+	if (c->input_path)
+		return strcmp(c->input_path, "-") ? c->input_path : "stdin";
+	return NULL;
+}
+
+int read_spec_and_input(const struct ctl *c, char **spec, char **input)
+{
+	size_t len;
+	*spec = *input = NULL;
+	int rc = read_text(c->args[0], spec, &len);
+	if (!rc && c->input_path)
+		rc = read_text(c->input_path, input, &len);
+	if (!rc && c->input_json && !(*input = strdup(c->input_json)))
+		rc = fail(CX_ENOMEM, "input");
+	return rc;
+}
+
+cJSON *ctl_op(const char *op, const char *key, const char *value)
+{
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", op);
+	if (value)
+		cJSON_AddStringToObject(req, key, value);
+	return req;
+}
+
+int ctl_request(struct ctl *c, cJSON *request, cJSON **reply)
+{
+	struct cx_error err = { 0 };
+	int r = cx_client_call(c->cl, request, reply, NULL, CX_CLIENT_CALL_MS, &err);
+	if (r < 0) {
+		cJSON_Delete(*reply);
+		*reply = NULL;
+		return fail(r, "%s", err.message);
+	}
+	return 0;
+}
+
+const char *reply_str(const cJSON *obj, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+	return s ? s : "";
+}
+
+void print_json(const cJSON *json)
+{
+	char *text = cJSON_Print(json);
+	if (text)
+		puts(text);
+	free(text);
+}
+
+int cmd_validate(struct ctl *c)
+{
+	const char *path = c->args[0];
 	char *text;
 	size_t len;
 	int rc = read_text(path, &text, &len);
@@ -175,148 +251,6 @@ static int cmd_validate(int argc, char **argv)
 	     r < 0 ? fail(r, "%s: cannot validate", path) : 0;
 	cx_diags_free(&diags);
 	free(text);
-	return rc;
-}
-
-static int parse_run_options(int argc, char **argv, struct run_options *o)
-{
-	enum { OPT_INPUT = 256, OPT_INPUT_JSON, OPT_TENANT, OPT_RUN_ID, OPT_JSON, OPT_RUNTIME_DIR };
-	static const struct option longopts[] = {
-		{ "input", required_argument, NULL, OPT_INPUT },
-		{ "input-json", required_argument, NULL, OPT_INPUT_JSON },
-		{ "tenant", required_argument, NULL, OPT_TENANT },
-		{ "run-id", required_argument, NULL, OPT_RUN_ID },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
-		{ 0 },
-	};
-	int opt;
-	*o = (struct run_options){ 0 };
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_INPUT: o->input_path = optarg; break;
-		case OPT_INPUT_JSON: o->input_json = optarg; break;
-		case OPT_TENANT: o->tenant = optarg; break;
-		case OPT_RUN_ID: o->run_id = optarg; break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
-		case ':': return usage_error("%s needs a value", argv[optind - 1]);
-		default: return usage_error("unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return usage_error("run takes one SPEC");
-	if (o->input_path && o->input_json)
-		return usage_error("--input and --input-json exclude each other");
-	o->spec_path = argv[optind];
-	return 0;
-}
-
-/* SIGINT and SIGTERM, as a descriptor the loop polls. Called after the
- * worker is forked: it must not inherit a mask that blocks SIGTERM. */
-static int open_signal_fd(void)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
-/* First signal: cancel, cooperatively. Any after it: terminate. */
-static void on_signal(struct follow *f)
-{
-	struct signalfd_siginfo si;
-	struct cx_error err;
-	while (read(f->signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
-		bool forced = f->signals++ > 0;
-		/* Neither fails for a run this supervisor registered; for a
-		 * run already final they do nothing. */
-		if (forced)
-			cx_sup_terminate(f->sup, f->run_id, &err);
-		else
-			cx_sup_cancel(f->sup, f->run_id, &err);
-		if (f->tl)
-			timeline_stopping(f->tl, forced);
-	}
-}
-
-static void handle_line(struct follow *f, const char *line, size_t len)
-{
-	if (f->tl) {
-		timeline_feed(f->tl, line, len);
-	} else {
-		fwrite(line, 1, len, stdout);
-		putchar('\n');
-	}
-}
-
-/* Reads what the subscriber pipe has and hands on each whole line.
- * Returns 0, or an exit code. */
-static int read_events(struct follow *f)
-{
-	char *buf = realloc(f->buf, f->len + READ_CHUNK);
-	if (!buf)
-		return fail(CX_ENOMEM, "reading events");
-	f->buf = buf;
-	ssize_t n = read(f->events_fd, buf + f->len, READ_CHUNK);
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 0 :
-		       fail(CX_ESYS, "reading events: %s", strerror(errno));
-	if (n == 0) {
-		if (f->len)
-			handle_line(f, buf, f->len);
-		close(f->events_fd);
-		f->events_fd = -1;
-		return 0;
-	}
-	f->len += (size_t)n;
-	char *line = buf, *nl;
-	while ((nl = memchr(line, '\n', f->len - (size_t)(line - buf)))) {
-		handle_line(f, line, (size_t)(nl - line));
-		line = nl + 1;
-	}
-	f->len -= (size_t)(line - buf);
-	memmove(buf, line, f->len);
-	if (!f->tl && fflush(stdout) == EOF)
-		return fail(CX_ESYS, "writing events: %s", strerror(errno));
-	return 0;
-}
-
-/* The loop: supervisor, events and signals, until the events end.
- * Returns 0, or an exit code. */
-static int follow_run(struct follow *f, bool json)
-{
-	enum timeline_mode mode = isatty(STDERR_FILENO) ? TIMELINE_LIVE : TIMELINE_PLAIN;
-	if (!json && !(f->tl = timeline_new(mode, stderr, f->run_id)))
-		return fail(CX_ENOMEM, "timeline");
-	f->signal_fd = open_signal_fd();
-	if (f->signal_fd < 0)
-		return fail(CX_ESYS, "signalfd: %s", strerror(errno));
-	int rc = 0;
-	while (!rc && f->events_fd >= 0) {
-		struct pollfd fds[] = {
-			{ .fd = cx_sup_fd(f->sup), .events = POLLIN },
-			{ .fd = f->events_fd, .events = POLLIN },
-			{ .fd = f->signal_fd, .events = POLLIN },
-		};
-		int r = poll(fds, 3, f->tl ? timeline_wait_ms(f->tl) : -1);
-		if (r < 0 && errno != EINTR)
-			rc = fail(CX_ESYS, "poll: %s", strerror(errno));
-		else if (fds[0].revents && (r = cx_sup_dispatch(f->sup, 0)) < 0)
-			rc = fail(r, "the supervisor stopped");
-		if (fds[2].revents)
-			on_signal(f);
-		if (!rc && fds[1].revents)
-			rc = read_events(f);
-		if (f->tl)
-			timeline_tick(f->tl);
-	}
-	if (f->tl)
-		timeline_finish(f->tl);
 	return rc;
 }
 
@@ -350,23 +284,13 @@ static int finish_run(struct follow *f, bool json)
 	return status_exit_code(state.status);
 }
 
-/* What input diagnostics are reported against. */
-static const char *input_name(const struct run_options *o)
+static int run_council(struct ctl *c, const char *spec, const char *input)
 {
-	if (o->input_json)
-		return "--input-json";
-	if (o->input_path)
-		return strcmp(o->input_path, "-") ? o->input_path : "stdin";
-	return NULL;
-}
-
-static int run_council(const struct run_options *o, const char *spec, const char *input)
-{
-	struct cx_sup_options sup_options = { .runtime_dir = o->runtime_dir, .tenant = o->tenant };
+	struct cx_sup_options sup_options = { .runtime_dir = c->runtime_dir, .tenant = c->tenant };
 	struct cx_start req = {
-		.spec_json = spec, .input_json = input, .run_id = o->run_id, .subscribe = true,
+		.spec_json = spec, .input_json = input, .run_id = c->run_id, .subscribe = true,
 	};
-	struct follow f = { .events_fd = -1, .signal_fd = -1 };
+	struct follow f = FOLLOW_INIT;
 	struct cx_diags diags = { 0 };
 	struct cx_error err = { 0 };
 	int rc;
@@ -375,50 +299,121 @@ static int run_council(const struct run_options *o, const char *spec, const char
 		return fail(r == CX_ESYS || r == CX_ENOMEM ? CX_EUNAVAILABLE : r, "%s", err.message);
 	r = cx_sup_start(f.sup, &req, f.run_id, &f.events_fd, &diags, &err);
 	if (r == CX_EINVALID) {
-		print_diags(o->spec_path, input_name(o), &diags);
-		rc = fail(r, "%s: %zu problem%s", o->spec_path, diags.n, diags.n == 1 ? "" : "s");
+		print_diags(c->args[0], input_name(c), &diags);
+		rc = fail(r, "%s: %zu problem%s", c->args[0], diags.n, diags.n == 1 ? "" : "s");
 	} else if (r < 0) {
 		rc = fail(r, "%s", err.message);
 	} else {
-		rc = follow_run(&f, o->json);
+		rc = follow_run(&f, c->json);
 		if (!rc)
-			rc = finish_run(&f, o->json);
+			rc = finish_run(&f, c->json);
 	}
-	if (f.events_fd >= 0)
-		close(f.events_fd);
-	if (f.signal_fd >= 0)
-		close(f.signal_fd);
-	free(f.buf);
-	timeline_free(f.tl);
+	struct cx_sup *sup = f.sup;
+	follow_finish(&f);
 	cx_diags_free(&diags);
-	cx_sup_free(f.sup);
+	cx_sup_free(sup);
 	return rc;
 }
 
-static int cmd_run(int argc, char **argv)
+int cmd_run(struct ctl *c)
 {
-	struct run_options o;
-	char *spec = NULL, *input = NULL;
-	size_t len;
-	int rc = parse_run_options(argc, argv, &o);
+	char *spec, *input;
+	int rc = read_spec_and_input(c, &spec, &input);
 	if (!rc)
-		rc = read_text(o.spec_path, &spec, &len);
-	if (!rc && o.input_path)
-		rc = read_text(o.input_path, &input, &len);
-	if (!rc)
-		rc = run_council(&o, spec, input ? input : o.input_json);
+		rc = run_council(c, spec, input);
 	free(spec);
 	free(input);
 	return rc;
 }
 
-static const struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-} commands[] = {
-	{ "run", cmd_run },
-	{ "validate", cmd_validate },
-};
+/* A number option's value, or a usage error. */
+static int parse_number(const char *opt, const char *text, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || end == text || *end || *text == '-' || v > max)
+		return usage_error("%s needs a number up to %" PRIu64 ", not %s", opt, max, text);
+	*out = v;
+	return 0;
+}
+
+static int parse_options(const struct command *cmd, int argc, char **argv, struct ctl *c)
+{
+	static const struct option longopts[] = {
+		{ "input", required_argument, NULL, OPT_INPUT },
+		{ "input-json", required_argument, NULL, OPT_INPUT_JSON },
+		{ "tenant", required_argument, NULL, OPT_TENANT },
+		{ "run-id", required_argument, NULL, OPT_RUN_ID },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+		{ "link", no_argument, NULL, OPT_LINK },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ 0 },
+	};
+	int opt, rc = 0;
+	uint64_t n;
+	*c = (struct ctl){ .timeout_ms = -1 };
+	opterr = 0;
+	while (!rc && (opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (opt == ':')
+			return usage_error("%s needs a value", argv[optind - 1]);
+		if (opt == '?' || !(cmd->options & (unsigned)opt))
+			return usage_error("unknown option %s", argv[optind - 1]);
+		switch (opt) {
+		case OPT_INPUT: c->input_path = optarg; break;
+		case OPT_INPUT_JSON: c->input_json = optarg; break;
+		case OPT_TENANT: c->tenant = optarg; break;
+		case OPT_RUN_ID: c->run_id = optarg; break;
+		case OPT_JSON: c->json = true; break;
+		case OPT_RUNTIME_DIR: c->runtime_dir = optarg; break;
+		case OPT_LINK: c->link = true; break;
+		case OPT_ALL: c->all = true; break;
+		case OPT_SINCE:
+			if (!(rc = parse_number("--since", optarg, UINT64_MAX, &c->since)) && !c->since)
+				rc = usage_error("--since counts from 1");
+			break;
+		case OPT_TIMEOUT:
+			if (!(rc = parse_number("--timeout", optarg, INT32_MAX, &n)))
+				c->timeout_ms = (int)n;
+			break;
+		}
+	}
+	if (rc)
+		return rc;
+	if (argc - optind != cmd->n_args)
+		return usage_error("%s takes %s", cmd->name, cmd->args);
+	if (c->input_path && c->input_json)
+		return usage_error("--input and --input-json exclude each other");
+	for (int i = 0; i < cmd->n_args; i++)
+		c->args[i] = argv[optind + i];
+	c->n_args = cmd->n_args;
+	return 0;
+}
+
+static int connect_councild(struct ctl *c)
+{
+	struct cx_client_options options = { .runtime_dir = c->runtime_dir, .autostart = true };
+	struct cx_error err = { 0 };
+	int r = cx_client_connect(&options, &c->cl, &err);
+	return r < 0 ? fail(r, "%s", err.message) : 0;
+}
+
+/* The command argv names: "tenant ls" takes two words, the others one.
+ * *words says how many it took. */
+static const struct command *find_command(int argc, char **argv, int *words)
+{
+	char two[64];
+	snprintf(two, sizeof two, "%s %s", argv[1], argc > 2 ? argv[2] : "");
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+		*words = strchr(commands[i].name, ' ') ? 2 : 1;
+		if (!strcmp(*words == 2 ? two : argv[1], commands[i].name))
+			return &commands[i];
+	}
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -428,8 +423,18 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
-	return usage_error("unknown command %s", argv[1]);
+	int words;
+	const struct command *cmd = find_command(argc, argv, &words);
+	if (!cmd && !strcmp(argv[1], "tenant"))
+		return usage_error("tenant takes ls, start T, stop T, children T or terminate-all T");
+	if (!cmd)
+		return usage_error("unknown command %s", argv[1]);
+	struct ctl c;
+	int rc = parse_options(cmd, argc - words, argv + words, &c);
+	if (!rc && cmd->daemon)
+		rc = connect_councild(&c);
+	if (!rc)
+		rc = cmd->fn(&c);
+	cx_client_close(c.cl);
+	return rc;
 }

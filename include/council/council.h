@@ -2,6 +2,7 @@
 #ifndef COUNCIL_H
 #define COUNCIL_H
 
+#include "council/client.h"
 #include "council/error.h"
 #include "council/ids.h"
 #include "council/spec.h"

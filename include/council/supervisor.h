@@ -40,6 +40,7 @@ struct cx_start {
 	const char *input_json;   /* the run input, JSON text; NULL: {} */
 	const char *run_id;       /* NULL: generate one */
 	bool subscribe;           /* subscribe before the worker exists */
+	int shutdown_ms;          /* terminate's SIGTERM-to-SIGKILL grace; 0: the supervisor's */
 };
 
 /* Validates, registers and forks the run. On an invalid spec returns
@@ -99,6 +100,19 @@ int cx_sup_subscribe(struct cx_sup *sup, const char *run_id, uint64_t since,
 int cx_sup_cancel(struct cx_sup *sup, const char *run_id, struct cx_error *err);
 /* Forced: SIGTERM to the run's process group, SIGKILL after shutdown_ms. */
 int cx_sup_terminate(struct cx_sup *sup, const char *run_id, struct cx_error *err);
+
+/* Every run of this supervisor, in start order (live_only: those not yet
+ * final): a malloc'd array in *out. Returns how many. */
+size_t cx_sup_runs(struct cx_sup *sup, bool live_only, struct cx_run_summary **out);
+/* Starts terminating every live run; they are all final when cx_sup_live()
+ * is 0. */
+void cx_sup_terminate_all(struct cx_sup *sup);
+
+/* Called once per run when it is over for good (terminal event relayed,
+ * worker reaped), with the reason a monitor's DOWN carries: "normal",
+ * "exit N", "killed", "signal SIGNAME" (docs/protocol.md). */
+typedef void cx_run_down_fn(void *data, const struct cx_run_summary *run, const char *reason);
+void cx_sup_on_down(struct cx_sup *sup, cx_run_down_fn *fn, void *data);
 
 /* The runtime directory councild and councilctl use by default. */
 int cx_runtime_dir_default(char *buf, size_t size);

@@ -1,0 +1,795 @@
+/* The client of councild (docs/protocol.md): one connection, synchronous
+ * calls matched to their replies by id, and a queue for the messages
+ * (DOWN, EXIT) that arrive while a call waits. */
+#include "council/client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "autostart.h"
+#include "proc.h"
+#include "wire.h"
+
+#define SOCKET_NAME "councild.sock"
+#define NO_DEADLINE UINT64_MAX
+#define AUTOSTART_GRACE_MS 1000  /* councild failed to start: how long another may take */
+
+struct cx_client {
+	struct cx_wire wire;
+	int64_t last_id;            /* of the last request sent */
+	cJSON *messages;            /* DOWN/EXIT not yet taken, oldest first (an array) */
+	int call_timeout_ms;
+	pid_t server_pid;
+	char runtime_dir[PATH_MAX];
+};
+
+/* Deadlines are monotonic milliseconds; NO_DEADLINE waits forever. */
+
+static uint64_t deadline_after(int timeout_ms)
+{
+	return timeout_ms < 0 ? NO_DEADLINE : cx_mono_ms() + (uint64_t)timeout_ms;
+}
+
+/* Milliseconds left for poll(): -1 forever, 0 when past. */
+static int remaining_ms(uint64_t deadline)
+{
+	if (deadline == NO_DEADLINE)
+		return -1;
+	uint64_t now = cx_mono_ms();
+	return now >= deadline ? 0 : (int)(deadline - now < INT_MAX ? deadline - now : INT_MAX);
+}
+
+/* Waits for events on the socket until the deadline: 1 ready, 0 timed out, -errno. */
+static int wait_socket(struct cx_client *cl, short events, uint64_t deadline)
+{
+	struct pollfd p = { .fd = cl->wire.fd, .events = events };
+	int r = poll(&p, 1, remaining_ms(deadline));
+	if (r < 0)
+		return errno == EINTR ? 1 : -errno;
+	return r;
+}
+
+/* Reads what the server sent, waiting for it until the deadline. */
+static int fill(struct cx_client *cl, uint64_t deadline, struct cx_error *err)
+{
+	for (;;) {
+		ssize_t n = cx_wire_fill(&cl->wire);
+		if (n > 0)
+			return CX_OK;
+		if (n == 0)
+			return cx_fail(err, CX_EUNAVAILABLE, "councild closed the connection");
+		if (n != -EAGAIN)
+			return cx_fail(err, CX_EUNAVAILABLE, "reading from councild: %s",
+				       strerror((int)-n));
+		int r = wait_socket(cl, POLLIN, deadline);
+		if (r < 0)
+			return cx_fail(err, CX_ESYS, "poll: %s", strerror(-r));
+		if (r == 0)
+			return CX_ETIMEOUT;  /* the caller says what it waited for */
+	}
+}
+
+/* The number of descriptors a line announces ("fds":N). */
+static size_t line_fds(const cJSON *line)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(line, "fds");
+	if (!cJSON_IsNumber(n) || n->valuedouble < 1)
+		return 0;
+	return n->valuedouble > CX_WIRE_FDS_MAX ? CX_WIRE_FDS_MAX : (size_t)n->valuedouble;
+}
+
+/* Takes the descriptors line carries: the first into *keep (when keep is
+ * not NULL), the others closed. Descriptors come in line order, so every
+ * line must take its own, wanted or not. */
+static void take_fds(struct cx_client *cl, const cJSON *line, int *keep)
+{
+	for (size_t i = line_fds(line); i > 0; i--) {
+		int fd = cx_wire_take_fd(&cl->wire);
+		if (keep && *keep < 0)
+			*keep = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* Files every whole line received: a message (no "id") joins the queue, the
+ * reply with id `want` goes to *reply with its descriptor in *fd, and any
+ * other reply is stale (its call gave up waiting) and dropped. */
+static int file_lines(struct cx_client *cl, int64_t want, cJSON **reply, int *fd,
+		      struct cx_error *err)
+{
+	char why[128];
+	cJSON *line;
+	int r;
+	while ((r = cx_wire_next(&cl->wire, &line, why, sizeof why)) != 0) {
+		if (r == -2)
+			return cx_fail(err, CX_EUNAVAILABLE, "councild sent a %s", why);
+		if (r < 0)
+			continue;  /* not an object: nothing to file it under */
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(line, "id");
+		if (!id) {
+			cJSON_AddItemToArray(cl->messages, line);
+		} else if (want > 0 && !*reply && cJSON_IsNumber(id) && id->valuedouble == (double)want) {
+			take_fds(cl, line, fd);
+			*reply = line;
+		} else {
+			take_fds(cl, line, NULL);
+			cJSON_Delete(line);
+		}
+	}
+	return CX_OK;
+}
+
+/* Reads until the reply with id `want` is in *reply or, with want 0, until
+ * a message is queued; both before the deadline. */
+static int await(struct cx_client *cl, int64_t want, uint64_t deadline, cJSON **reply, int *fd,
+		 struct cx_error *err)
+{
+	for (;;) {
+		int r = file_lines(cl, want, reply, fd, err);
+		if (r < 0)
+			return r;
+		if (want ? *reply != NULL : cJSON_GetArraySize(cl->messages) > 0)
+			return CX_OK;
+		r = fill(cl, deadline, err);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* Queues the request and writes it all, reading meanwhile so that a server
+ * blocked on writing to us is never waited on. */
+static int send_request(struct cx_client *cl, const cJSON *request, uint64_t deadline,
+			struct cx_error *err)
+{
+	int r = cx_wire_send(&cl->wire, request, NULL, 0);
+	while (r == 1) {
+		r = wait_socket(cl, POLLOUT | POLLIN, deadline);
+		if (r == 0)
+			return CX_ETIMEOUT;
+		if (r > 0) {
+			ssize_t n = cx_wire_fill(&cl->wire);
+			if (n == 0)
+				r = -ECONNRESET;
+			else if (n < 0 && n != -EAGAIN)
+				r = (int)n;
+			else
+				r = cx_wire_flush(&cl->wire);
+		}
+	}
+	if (r < 0)
+		return cx_fail(err, r == -ENOMEM ? CX_ENOMEM : CX_EUNAVAILABLE,
+			       "writing to councild: %s", strerror(-r));
+	return CX_OK;
+}
+
+/* The error words of docs/protocol.md that are not cx_code_word() of a code. */
+static const struct {
+	const char *word;
+	int code;
+} error_aliases[] = {
+	{ "bad_request", CX_EUSAGE },
+	{ "unknown_op", CX_EUSAGE },
+	{ "unknown_tenant", CX_EUSAGE },
+	{ "too_large", CX_EUSAGE },
+};
+
+static int code_of_word(const char *word)
+{
+	for (int code = CX_EINVALID; code >= CX_ENOT_FINISHED; code--)
+		if (!strcmp(word, cx_code_word(code)))
+			return code;
+	for (size_t i = 0; i < sizeof error_aliases / sizeof *error_aliases; i++)
+		if (!strcmp(word, error_aliases[i].word))
+			return error_aliases[i].code;
+	return CX_ESYS;
+}
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+	return s ? s : "";
+}
+
+/* CX_OK for an ok:true reply, else its error as a code and message. */
+static int reply_code(const cJSON *reply, const char *op, struct cx_error *err)
+{
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")))
+		return CX_OK;
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(reply, "error");
+	const char *word = json_str(error, "code"), *message = json_str(error, "message");
+	int code = code_of_word(word);
+	if (*message)
+		return cx_fail(err, code, "%s", message);
+	return cx_fail(err, code, "%s: %s", op, *word ? word : "failed without an error");
+}
+
+int cx_client_call(struct cx_client *cl, cJSON *request, cJSON **reply, int *fd,
+		   int timeout_ms, struct cx_error *err)
+{
+	cJSON *got = NULL;
+	int got_fd = -1;
+	if (reply)
+		*reply = NULL;
+	if (fd)
+		*fd = -1;
+	if (!request)
+		return cx_fail(err, CX_ENOMEM, "building a request");
+	char op[32];
+	strlcpy(op, json_str(request, "op"), sizeof op);
+	int64_t id = ++cl->last_id;
+	cJSON_DeleteItemFromObjectCaseSensitive(request, "id");
+	if (!cJSON_AddNumberToObject(request, "id", (double)id)) {
+		cJSON_Delete(request);
+		return cx_fail(err, CX_ENOMEM, "building %s", op);
+	}
+	uint64_t deadline = deadline_after(timeout_ms);
+	int r = send_request(cl, request, deadline, err);
+	cJSON_Delete(request);
+	if (r == CX_OK)
+		r = await(cl, id, deadline, &got, fd ? &got_fd : NULL, err);
+	if (r == CX_ETIMEOUT && !got)
+		return cx_fail(err, CX_ETIMEOUT, "councild did not answer %s within %d ms", op,
+			       timeout_ms);
+	if (r < 0)
+		return r;
+	/* The lines that came with the reply: their messages wait in the
+	 * queue, so the socket not being readable means nothing is missed. */
+	r = file_lines(cl, 0, NULL, NULL, err);
+	if (r == CX_OK)
+		r = reply_code(got, op, err);
+	if (fd)
+		*fd = got_fd;
+	if (reply)
+		*reply = got;
+	else
+		cJSON_Delete(got);
+	return r;
+}
+
+int cx_client_next_message(struct cx_client *cl, int timeout_ms, cJSON **msg,
+			   struct cx_error *err)
+{
+	*msg = NULL;
+	int r = await(cl, 0, deadline_after(timeout_ms), NULL, NULL, err);
+	if (r == CX_ETIMEOUT)
+		return cx_fail(err, CX_ETIMEOUT, "no message within %d ms", timeout_ms);
+	if (r < 0)
+		return r;
+	*msg = cJSON_DetachItemFromArray(cl->messages, 0);
+	return CX_OK;
+}
+
+/* Connecting */
+
+/* A connected, non-blocking socket at dir/councild.sock, or -errno. */
+static int connect_socket(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, SOCKET_NAME) >=
+	    sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int r;
+	do
+		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	while (r < 0 && errno == EINTR);
+	if (r == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		r = -1;
+	if (r < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Nobody answers there (as opposed to: something is wrong with the path). */
+static bool nobody_listens(int r)
+{
+	return r == -ENOENT || r == -ECONNREFUSED;
+}
+
+static int connect_error(const char *dir, int r, struct cx_error *err)
+{
+	if (nobody_listens(r))
+		return cx_fail(err, CX_EUNAVAILABLE, "no councild answers on %s/%s", dir, SOCKET_NAME);
+	return cx_fail(err, r == -EACCES || r == -EPERM ? CX_EPERM : CX_EUNAVAILABLE,
+		       "connecting to %s/%s: %s", dir, SOCKET_NAME, strerror(-r));
+}
+
+/* Starts councild, then connects with backoff until it answers. */
+static int autostart(struct cx_client *cl, const struct cx_client_options *opts,
+		     struct cx_error *err)
+{
+	char why[256] = "";
+	uint64_t deadline = deadline_after(CX_CLIENT_AUTOSTART_MS);
+	/* Another client may be starting one too: councild's pidfile lets one
+	 * win, and the connect loop below finds the winner either way. */
+	int started = cx_councild_start(opts ? opts->councild_path : NULL, cl->runtime_dir,
+				       deadline, why, sizeof why);
+	if (started < 0 && remaining_ms(deadline) > AUTOSTART_GRACE_MS)
+		deadline = deadline_after(AUTOSTART_GRACE_MS);  /* the winner is binding, if any */
+	int fd = -ENOENT;
+	for (unsigned backoff_ms = 5; ; backoff_ms = backoff_ms < 200 ? backoff_ms * 2 : 200) {
+		fd = connect_socket(cl->runtime_dir);
+		if (fd >= 0 || !nobody_listens(fd) || remaining_ms(deadline) == 0)
+			break;
+		struct timespec ts = { 0, (long)backoff_ms * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (fd >= 0) {
+		cx_wire_init(&cl->wire, fd);
+		return CX_OK;
+	}
+	if (!nobody_listens(fd))
+		return connect_error(cl->runtime_dir, fd, err);
+	if (started < 0)
+		return cx_fail(err, CX_EUNAVAILABLE, "councild did not start: %s", why);
+	return cx_fail(err, CX_EUNAVAILABLE, "councild did not start: nothing answered on %s/%s "
+		       "within %d ms", cl->runtime_dir, SOCKET_NAME, CX_CLIENT_AUTOSTART_MS);
+}
+
+static int hello(struct cx_client *cl, struct cx_error *err)
+{
+	cJSON *req = cJSON_CreateObject(), *reply;
+	cJSON_AddStringToObject(req, "op", "hello");
+	cJSON_AddNumberToObject(req, "version", CX_PROTOCOL_VERSION);
+	int r = cx_client_call(cl, req, &reply, NULL, cl->call_timeout_ms, err);
+	if (r == CX_OK) {
+		const cJSON *version = cJSON_GetObjectItemCaseSensitive(reply, "version");
+		if (!cJSON_IsNumber(version) || version->valueint != CX_PROTOCOL_VERSION)
+			r = cx_fail(err, CX_EUNAVAILABLE, "councild speaks protocol version %s, "
+				    "this client %d", cJSON_IsNumber(version) ? "another" : "no",
+				    CX_PROTOCOL_VERSION);
+		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(reply, "pid");
+		cl->server_pid = cJSON_IsNumber(pid) ? (pid_t)pid->valueint : 0;
+	}
+	cJSON_Delete(reply);
+	return r;
+}
+
+int cx_client_connect(const struct cx_client_options *opts, struct cx_client **out,
+		      struct cx_error *err)
+{
+	*out = NULL;
+	struct cx_client *cl = calloc(1, sizeof *cl);
+	if (!cl || !(cl->messages = cJSON_CreateArray())) {
+		free(cl);
+		return cx_fail(err, CX_ENOMEM, "client");
+	}
+	cx_wire_init(&cl->wire, -1);
+	cl->call_timeout_ms = opts && opts->call_timeout_ms ? opts->call_timeout_ms
+							    : CX_CLIENT_CALL_MS;
+	int r = opts && opts->runtime_dir
+		? (strlcpy(cl->runtime_dir, opts->runtime_dir, sizeof cl->runtime_dir) <
+		   sizeof cl->runtime_dir ? 0 : -ENAMETOOLONG)
+		: cx_runtime_dir_default(cl->runtime_dir, sizeof cl->runtime_dir);
+	if (r < 0) {
+		cx_client_close(cl);
+		return cx_fail(err, CX_EUSAGE, "runtime directory: %s", strerror(-r));
+	}
+	/* Writing to a socket councild closed must be an error, not a death. */
+	struct sigaction old;
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+	int fd = connect_socket(cl->runtime_dir);
+	if (fd >= 0)
+		cx_wire_init(&cl->wire, fd);
+	r = fd >= 0 ? CX_OK
+	    : nobody_listens(fd) && opts && opts->autostart ? autostart(cl, opts, err)
+	    : connect_error(cl->runtime_dir, fd, err);
+	if (r == CX_OK)
+		r = hello(cl, err);
+	if (r < 0) {
+		cx_client_close(cl);
+		return r;
+	}
+	*out = cl;
+	return CX_OK;
+}
+
+void cx_client_close(struct cx_client *cl)
+{
+	if (!cl)
+		return;
+	cx_wire_close(&cl->wire);
+	cJSON_Delete(cl->messages);
+	free(cl);
+}
+
+int cx_client_fd(const struct cx_client *cl)
+{
+	return cl->wire.fd;
+}
+
+pid_t cx_client_server_pid(const struct cx_client *cl)
+{
+	return cl->server_pid;
+}
+
+const char *cx_client_runtime_dir(const struct cx_client *cl)
+{
+	return cl->runtime_dir;
+}
+
+/* Replies into C types */
+
+/* "2026-11-24T10:00:00.123Z" as wall-clock milliseconds; 0 for anything else. */
+static int64_t parse_ts(const char *ts)
+{
+	struct tm tm = { 0 };
+	int ms = 0, end = 0;
+	if (sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &end) != 7 || !end)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+static int64_t json_int(const cJSON *obj, const char *key, int64_t dflt)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsNumber(n) ? (int64_t)n->valuedouble : dflt;
+}
+
+int cx_run_status_parse(const char *name, enum cx_run_status *out)
+{
+	for (enum cx_run_status s = CX_RUN_PENDING; s <= CX_RUN_CANCELLED; s++) {
+		if (name && !strcmp(name, cx_run_status_name(s))) {
+			*out = s;
+			return CX_OK;
+		}
+	}
+	return CX_EUSAGE;
+}
+
+int cx_run_summary_from_json(const cJSON *json, struct cx_run_summary *out)
+{
+	*out = (struct cx_run_summary){ .round_idx = -1 };
+	if (!cJSON_IsObject(json) ||
+	    cx_run_status_parse(json_str(json, "status"), &out->status) < 0)
+		return CX_EUSAGE;
+	strlcpy(out->run_id, json_str(json, "run_id"), sizeof out->run_id);
+	strlcpy(out->council, json_str(json, "council"), sizeof out->council);
+	strlcpy(out->tenant, json_str(json, "tenant"), sizeof out->tenant);
+	const cJSON *round = cJSON_GetObjectItemCaseSensitive(json, "current_round");
+	if (cJSON_IsObject(round)) {
+		strlcpy(out->round, json_str(round, "name"), sizeof out->round);
+		out->round_idx = (int)json_int(round, "idx", -1);
+	}
+	out->rounds_completed = (int)json_int(json, "rounds_completed", 0);
+	out->started_at_ms = parse_ts(json_str(json, "started_at"));
+	out->finished_at_ms = parse_ts(json_str(json, "finished_at"));
+	out->pid = (pid_t)json_int(json, "pid", 0);
+	out->events = (uint64_t)json_int(json, "events", 0);
+	strlcpy(out->exit, *json_str(json, "exit") ? json_str(json, "exit") : "-",
+		sizeof out->exit);
+	return CX_OK;
+}
+
+/* Typed calls: request() builds, call() sends and waits, the parsers below
+ * read the reply. */
+
+/* {"op": op, key: value} (without key when value is NULL); NULL when out
+ * of memory, which cx_client_call reports. */
+static cJSON *request(const char *op, const char *key, const char *value)
+{
+	cJSON *req = cJSON_CreateObject();
+	if (req && (!cJSON_AddStringToObject(req, "op", op) ||
+		    (key && value && !cJSON_AddStringToObject(req, key, value)))) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return req;
+}
+
+/* req with key: number added; NULL (req freed) when out of memory. */
+static cJSON *with_number(cJSON *req, const char *key, double number)
+{
+	if (req && !cJSON_AddNumberToObject(req, key, number)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return req;
+}
+
+static cJSON *with_true(cJSON *req, const char *key)
+{
+	if (req && !cJSON_AddTrueToObject(req, key)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return req;
+}
+
+static int call(struct cx_client *cl, cJSON *req, cJSON **reply, int *fd, struct cx_error *err)
+{
+	return cx_client_call(cl, req, reply, fd, cl->call_timeout_ms, err);
+}
+
+/* A request about one run, whose reply has nothing the caller needs. */
+static int run_op(struct cx_client *cl, const char *op, const char *run_id, struct cx_error *err)
+{
+	return call(cl, request(op, "run_id", run_id), NULL, NULL, err);
+}
+
+static int tenant_op(struct cx_client *cl, const char *op, const char *tenant,
+		     struct cx_error *err)
+{
+	return call(cl, request(op, "tenant", tenant), NULL, NULL, err);
+}
+
+/* The diagnostics of an invalid_council reply (in its error, or beside it). */
+static void reply_diags(const cJSON *reply, struct cx_diags *diags)
+{
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(reply, "error");
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(error, "diagnostics");
+	const cJSON *d;
+	if (!list)
+		list = cJSON_GetObjectItemCaseSensitive(reply, "diagnostics");
+	cJSON_ArrayForEach(d, list)
+		cx_diags_add(diags, json_str(d, "path"), json_str(d, "code"), "%s",
+			     json_str(d, "message"));
+}
+
+/* JSON text as a value for the request: CX_EINVALID with a diagnostic at
+ * path when it is not JSON (councild is never asked), worded as the
+ * embedded supervisor words it. */
+static int parse_text(const char *text, const char *path, const char *what, cJSON **out,
+		      struct cx_diags *diags, struct cx_error *err)
+{
+	const char *end = NULL;
+	*out = cJSON_ParseWithOpts(text, &end, 1);
+	if (*out)
+		return CX_OK;
+	size_t at = end ? (size_t)(end - text) : 0;
+	cx_diags_add(diags, path, "invalid_json", "%s (at byte %zu)", what, at);
+	return cx_fail(err, CX_EINVALID, "%s (at byte %zu)", what, at);
+}
+
+static cJSON *start_request(const struct cx_client_start *req, bool link, struct cx_diags *diags,
+			    int *code, struct cx_error *err)
+{
+	cJSON *spec = NULL, *input = NULL;
+	*code = parse_text(req->spec_json ? req->spec_json : "", "", "not valid JSON", &spec, diags,
+			   err);
+	if (*code == CX_OK && req->input_json)
+		*code = parse_text(req->input_json, "input", "input is not JSON", &input, diags, err);
+	cJSON *r = *code == CX_OK ? request("start", "tenant", req->tenant) : NULL;
+	if (!r) {
+		cJSON_Delete(spec);
+		cJSON_Delete(input);
+		return NULL;
+	}
+	cJSON_AddItemToObject(r, "spec", spec);
+	if (input)
+		cJSON_AddItemToObject(r, "input", input);
+	if (req->run_id)
+		cJSON_AddStringToObject(r, "run_id", req->run_id);
+	if (link)
+		r = with_true(r, "link");
+	if (link && req->exit_signal > 0)
+		cJSON_AddStringToObject(r, "exit_signal", cx_signal_name(req->exit_signal));
+	if (req->subscribe)
+		r = with_true(r, "subscribe");
+	if (req->shutdown_ms > 0)
+		r = with_number(r, "shutdown_ms", req->shutdown_ms);
+	return r;
+}
+
+static int start(struct cx_client *cl, const struct cx_client_start *req, bool link,
+		 struct cx_started *out, struct cx_diags *diags, struct cx_error *err)
+{
+	*out = (struct cx_started){ .subscriber_fd = -1 };
+	int code;
+	cJSON *r = start_request(req, link, diags, &code, err), *reply;
+	if (code == CX_EINVALID)
+		return code;
+	code = call(cl, r, &reply, req->subscribe ? &out->subscriber_fd : NULL, err);
+	if (code == CX_EINVALID)
+		reply_diags(reply, diags);
+	if (code == CX_OK) {
+		strlcpy(out->run_id, json_str(reply, "run_id"), sizeof out->run_id);
+		strlcpy(out->tenant, json_str(reply, "tenant"), sizeof out->tenant);
+		out->pid = (pid_t)json_int(reply, "pid", 0);
+		if (req->subscribe && out->subscriber_fd < 0)
+			code = cx_fail(err, CX_ESYS, "councild started %s without its event pipe",
+				       out->run_id);
+	}
+	cJSON_Delete(reply);
+	return code;
+}
+
+int cx_start(struct cx_client *cl, const struct cx_client_start *req, struct cx_started *out,
+	     struct cx_diags *diags, struct cx_error *err)
+{
+	return start(cl, req, false, out, diags, err);
+}
+
+int cx_start_link(struct cx_client *cl, const struct cx_client_start *req,
+		  struct cx_started *out, struct cx_diags *diags, struct cx_error *err)
+{
+	return start(cl, req, true, out, diags, err);
+}
+
+int cx_pid_for(struct cx_client *cl, const char *run_id, pid_t *pid, struct cx_error *err)
+{
+	cJSON *reply;
+	int r = call(cl, request("pid_for", "run_id", run_id), &reply, NULL, err);
+	*pid = r == CX_OK ? (pid_t)json_int(reply, "pid", 0) : 0;
+	cJSON_Delete(reply);
+	return r;
+}
+
+int cx_run_id(struct cx_client *cl, pid_t pid, char run_id[CX_RUN_ID_MAX + 1],
+	      struct cx_error *err)
+{
+	cJSON *reply;
+	int r = call(cl, with_number(request("run_id", NULL, NULL), "pid", pid), &reply, NULL, err);
+	strlcpy(run_id, r == CX_OK ? json_str(reply, "run_id") : "", CX_RUN_ID_MAX + 1);
+	cJSON_Delete(reply);
+	return r;
+}
+
+int cx_state(struct cx_client *cl, const char *run_id, struct cx_run_summary *out,
+	     struct cx_error *err)
+{
+	cJSON *reply;
+	int r = call(cl, request("state", "run_id", run_id), &reply, NULL, err);
+	if (r == CX_OK &&
+	    cx_run_summary_from_json(cJSON_GetObjectItemCaseSensitive(reply, "summary"), out) < 0)
+		r = cx_fail(err, CX_ESYS, "councild's state of %s has no run summary", run_id);
+	cJSON_Delete(reply);
+	return r;
+}
+
+int cx_fetch_result(struct cx_client *cl, const char *run_id, int timeout_ms,
+		    char **result_json, enum cx_run_status *status, struct cx_error *err)
+{
+	cJSON *req = with_number(request("fetch_result", "run_id", run_id), "timeout_ms",
+				 timeout_ms), *reply;
+	*result_json = NULL;
+	/* The server waits timeout_ms; the reply gets the usual time on top. */
+	int wait = timeout_ms < 0 ? -1 : timeout_ms + cl->call_timeout_ms;
+	int r = cx_client_call(cl, req, &reply, NULL, wait, err);
+	if (r == CX_OK) {
+		const cJSON *result = cJSON_GetObjectItemCaseSensitive(reply, "result");
+		*result_json = result ? cJSON_PrintUnformatted(result) : NULL;
+		if (!*result_json)
+			r = cx_fail(err, result ? CX_ENOMEM : CX_ESYS, "the result of %s", run_id);
+		if (status && cx_run_status_parse(json_str(reply, "status"), status) < 0)
+			*status = CX_RUN_FAILED;
+	}
+	cJSON_Delete(reply);
+	return r;
+}
+
+int cx_cancel(struct cx_client *cl, const char *run_id, struct cx_error *err)
+{
+	return run_op(cl, "cancel", run_id, err);
+}
+
+int cx_terminate_run(struct cx_client *cl, const char *run_id, struct cx_error *err)
+{
+	return run_op(cl, "terminate", run_id, err);
+}
+
+int cx_subscribe(struct cx_client *cl, const char *run_id, uint64_t since, int *fd,
+		 struct cx_error *err)
+{
+	cJSON *req = with_number(request("subscribe", "run_id", run_id), "since",
+				 (double)(since ? since : 1));
+	int r = call(cl, req, NULL, fd, err);
+	if (r == CX_OK && *fd < 0)
+		r = cx_fail(err, CX_ESYS, "councild's subscribe reply for %s carried no pipe", run_id);
+	return r;
+}
+
+int cx_monitor(struct cx_client *cl, const char *run_id, uint64_t *ref, struct cx_error *err)
+{
+	cJSON *reply;
+	int r = call(cl, request("monitor", "run_id", run_id), &reply, NULL, err);
+	*ref = r == CX_OK ? (uint64_t)json_int(reply, "ref", 0) : 0;
+	cJSON_Delete(reply);
+	return r;
+}
+
+int cx_demonitor(struct cx_client *cl, uint64_t ref, struct cx_error *err)
+{
+	return call(cl, with_number(request("demonitor", NULL, NULL), "ref", (double)ref), NULL,
+		    NULL, err);
+}
+
+/* The array at key of reply, each element parsed into an n-element malloc'd
+ * vector of `size`-byte items by parse (which returns < 0 to skip one). */
+static int reply_list(const cJSON *reply, const char *key, size_t size,
+		      int (*parse)(const cJSON *, void *), void **out, size_t *n,
+		      struct cx_error *err)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(reply, key), *item;
+	size_t count = (size_t)cJSON_GetArraySize(list);
+	char *v = count ? calloc(count, size) : NULL;
+	*out = NULL;
+	*n = 0;
+	if (count && !v)
+		return cx_fail(err, CX_ENOMEM, "%zu %s", count, key);
+	cJSON_ArrayForEach(item, list)
+		if (parse(item, v + *n * size) == CX_OK)
+			(*n)++;
+	*out = v;
+	return CX_OK;
+}
+
+static int parse_summary(const cJSON *json, void *out)
+{
+	return cx_run_summary_from_json(json, out);
+}
+
+int cx_ps(struct cx_client *cl, const char *tenant, bool all, struct cx_run_summary **runs,
+	  size_t *n, struct cx_error *err)
+{
+	cJSON *req = request("ps", "tenant", tenant), *reply;
+	if (all)
+		req = with_true(req, "all");
+	*runs = NULL;
+	*n = 0;
+	int r = call(cl, req, &reply, NULL, err);
+	if (r == CX_OK)
+		r = reply_list(reply, "runs", sizeof **runs, parse_summary, (void **)runs, n, err);
+	cJSON_Delete(reply);
+	return r;
+}
+
+static int parse_child(const cJSON *json, void *out)
+{
+	struct cx_child *c = out;
+	if (cx_run_status_parse(json_str(json, "status"), &c->status) < 0)
+		return CX_EUSAGE;
+	strlcpy(c->run_id, json_str(json, "run_id"), sizeof c->run_id);
+	c->pid = (pid_t)json_int(json, "pid", 0);
+	return CX_OK;
+}
+
+int cx_which_children(struct cx_client *cl, const char *tenant, struct cx_child **children,
+		      size_t *n, struct cx_error *err)
+{
+	cJSON *reply;
+	*children = NULL;
+	*n = 0;
+	int r = call(cl, request("which_children", "tenant", tenant), &reply, NULL, err);
+	if (r == CX_OK)
+		r = reply_list(reply, "children", sizeof **children, parse_child,
+			       (void **)children, n, err);
+	cJSON_Delete(reply);
+	return r;
+}
+
+int cx_terminate_all(struct cx_client *cl, const char *tenant, struct cx_error *err)
+{
+	return tenant_op(cl, "terminate_all", tenant, err);
+}
+
+int cx_tenant_stop(struct cx_client *cl, const char *tenant, struct cx_error *err)
+{
+	return tenant_op(cl, "tenant_stop", tenant, err);
+}
+
+int cx_tenant_start(struct cx_client *cl, const char *tenant, struct cx_error *err)
+{
+	return tenant_op(cl, "tenant_start", tenant, err);
+}

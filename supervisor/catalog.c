@@ -1,0 +1,231 @@
+#include "catalog.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "finalize.h"
+#include "fsutil.h"
+#include "statusfs.h"
+
+#define SUMMARY_MAX (64 * 1024)
+
+static const char *json_str(const cJSON *o, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+	return s ? s : "";
+}
+
+static int64_t ts_parse(const char *ts)
+{
+	struct tm tm = { 0 };
+	int ms = 0;
+	if (sscanf(ts, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+static int summary_from_json(const cJSON *o, struct cx_run_summary *s)
+{
+	*s = (struct cx_run_summary){ .round_idx = -1 };
+	strlcpy(s->run_id, json_str(o, "run_id"), sizeof s->run_id);
+	strlcpy(s->council, json_str(o, "council"), sizeof s->council);
+	strlcpy(s->tenant, json_str(o, "tenant"), sizeof s->tenant);
+	const char *status = json_str(o, "status");
+	for (int st = CX_RUN_PENDING; st <= CX_RUN_CANCELLED; st++)
+		if (!strcmp(status, cx_run_status_name(st)))
+			s->status = st;
+	const cJSON *round = cJSON_GetObjectItemCaseSensitive(o, "current_round");
+	if (cJSON_IsObject(round)) {
+		strlcpy(s->round, json_str(round, "name"), sizeof s->round);
+		s->round_idx = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(round, "idx"));
+	}
+	s->rounds_completed = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "rounds_completed"));
+	s->started_at_ms = ts_parse(json_str(o, "started_at"));
+	s->finished_at_ms = ts_parse(json_str(o, "finished_at"));
+	s->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "pid"));
+	s->events = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "events"));
+	strlcpy(s->exit, cJSON_GetStringValue(cJSON_GetObjectItem(o, "exit")) ?: "-", sizeof s->exit);
+	return s->run_id[0] ? 0 : -EINVAL;
+}
+
+static cJSON *read_summary_json(int root_fd, const char *run_id)
+{
+	char path[CX_RUN_ID_MAX + 32], *text;
+	snprintf(path, sizeof path, "runs/%s/summary.json", run_id);
+	if (!cx_run_id_valid(run_id) || cx_read_file(root_fd, path, SUMMARY_MAX, &text, NULL) < 0)
+		return NULL;
+	cJSON *o = cJSON_Parse(text);
+	free(text);
+	return o;
+}
+
+int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out)
+{
+	cJSON *o = read_summary_json(root_fd, run_id);
+	if (!o)
+		return -ENOENT;
+	int r = summary_from_json(o, out);
+	cJSON_Delete(o);
+	return r;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The run ids under runs/ (or tenants/<t>/runs/), sorted. */
+static char **run_ids(int root_fd, const char *tenant, size_t *n)
+{
+	char path[CX_NAME_MAX + 32];
+	if (tenant)
+		snprintf(path, sizeof path, "tenants/%s/runs", tenant);
+	else
+		strcpy(path, "runs");
+	int fd = openat(root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	char **ids = NULL;
+	*n = 0;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	size_t cap = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.' || !cx_run_id_valid(e->d_name))
+			continue;
+		if (*n == cap) {
+			char **v = reallocarray(ids, cap = cap ? cap * 2 : 64, sizeof *v);
+			if (!v)
+				break;
+			ids = v;
+		}
+		ids[(*n)++] = strdup(e->d_name);
+	}
+	closedir(d);
+	if (ids)
+		qsort(ids, *n, sizeof *ids, by_name);
+	return ids;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+static bool is_final(const cJSON *summary)
+{
+	const char *status = json_str(summary, "status");
+	return !strcmp(status, "completed") || !strcmp(status, "failed") ||
+	       !strcmp(status, "cancelled");
+}
+
+cJSON *cx_catalog_list(int root_fd, const char *tenant, bool live_only)
+{
+	size_t n;
+	char **ids = run_ids(root_fd, tenant, &n);
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = read_summary_json(root_fd, ids[i]);
+		if (o && !(live_only && is_final(o)))
+			cJSON_AddItemToArray(list, o);
+		else
+			cJSON_Delete(o);
+	}
+	free_ids(ids, n);
+	return list;
+}
+
+/* The seq of the last whole event in the file; a torn last line (its writer
+ * died mid-write) is cut off, so the file stays whole lines. */
+static uint64_t last_seq(int dir_fd)
+{
+	char *text;
+	size_t len;
+	if (cx_read_file(dir_fd, "events", SIZE_MAX, &text, &len) < 0)
+		return 0;
+	size_t end = len;
+	while (end && text[end - 1] != '\n')
+		end--;
+	if (end < len) {
+		int fd = openat(dir_fd, "events", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (ftruncate(fd, (off_t)end) < 0)
+				end = len; /* leave it: the line stays refused by readers */
+			close(fd);
+		}
+	}
+	uint64_t seq = 0;
+	for (size_t start = 0; start < end;) {
+		char *nl = memchr(text + start, '\n', end - start);
+		struct cx_event_header h;
+		if (cx_event_header_parse(text + start, (size_t)(nl - text) - start, &h) == 0)
+			seq = h.seq;
+		start = (size_t)(nl - text) + 1;
+	}
+	free(text);
+	return seq;
+}
+
+static int recover_run(int root_fd, const char *run_id, const char *kind, const char *message)
+{
+	struct cx_run_summary s;
+	char path[CX_RUN_ID_MAX + 8];
+	snprintf(path, sizeof path, "runs/%s", run_id);
+	int dir_fd = openat(root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0 || cx_catalog_read(root_fd, run_id, &s) < 0 || cx_run_status_final(s.status)) {
+		if (dir_fd >= 0)
+			close(dir_fd);
+		return 0;
+	}
+	s.events = last_seq(dir_fd);
+	size_t len;
+	char *line = cx_failure_event(&s, dir_fd, kind, message, &len);
+	int events = line ? openat(dir_fd, "events", O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+	if (events >= 0 && cx_write_all(events, line, len) == 0) {
+		cJSON *ev = cJSON_ParseWithLength(line, len);
+		char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
+		if (result)
+			cx_write_atomic(dir_fd, "result.json", result, strlen(result));
+		free(result);
+		cJSON_Delete(ev);
+		s.events++;
+		s.status = CX_RUN_FAILED;
+		s.finished_at_ms = cx_wall_ms();
+		s.round[0] = '\0';
+		s.round_idx = -1;
+		if (!strcmp(s.exit, "-"))
+			strcpy(s.exit, "killed SIGKILL");
+		cx_statusfs_write_run(dir_fd, &s);
+	}
+	if (events >= 0)
+		close(events);
+	free(line);
+	close(dir_fd);
+	return 1;
+}
+
+int cx_catalog_recover(int root_fd, const char *tenant, const char *kind, const char *message)
+{
+	size_t n;
+	char **ids = run_ids(root_fd, tenant, &n);
+	int done = 0;
+	for (size_t i = 0; i < n; i++)
+		done += recover_run(root_fd, ids[i], kind, message);
+	free_ids(ids, n);
+	return done;
+}

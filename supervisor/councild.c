@@ -1,0 +1,146 @@
+/* councild: the root supervisor (DESIGN §1). One per runtime directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "council/supervisor.h"
+#include "daemon.h"
+#include "fsutil.h"
+
+static const char usage[] =
+	"usage: councild [--runtime-dir DIR] [--foreground]\n"
+	"\n"
+	"  --runtime-dir DIR  serve DIR (default: $COUNCIL_RUNTIME_DIR, $XDG_RUNTIME_DIR/council,\n"
+	"                     /run/council for root, else /tmp/council-<uid>)\n"
+	"  --foreground       do not detach; log to stderr\n";
+
+/* systemd's readiness protocol, by hand: one datagram to $NOTIFY_SOCKET. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (!path || !*path || strlen(path) >= sizeof addr.sun_path)
+		return;
+	memcpy(addr.sun_path, path, strlen(path));
+	if (addr.sun_path[0] == '@')
+		addr.sun_path[0] = '\0'; /* abstract namespace */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&addr, len) < 0)
+		fprintf(stderr, "councild: notifying systemd: %s\n", strerror(errno));
+	close(fd);
+}
+
+/* Detaches: the caller's process waits for the daemon's ready byte and
+ * exits 0 once its socket accepts (so `councild && councilctl ...` works),
+ * 1 if it died first. Returns the ready pipe's write end in the daemon. */
+static int detach(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		char c;
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0 || (pid = fork()) < 0)
+		_exit(1);
+	if (pid > 0)
+		_exit(0); /* the daemon is no session leader: it can never get a tty */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+	}
+	if (chdir("/") < 0)
+		_exit(1);
+	return p[1];
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "runtime-dir", required_argument, NULL, 'd' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char root[PATH_MAX] = "";
+	bool foreground = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			if (!realpath(optarg, root) && (cx_mkdir_p(optarg, 0755) < 0 || !realpath(optarg, root))) {
+				fprintf(stderr, "councild: runtime directory %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (!root[0] && cx_runtime_dir_default(root, sizeof root) < 0) {
+		fprintf(stderr, "councild: runtime directory: name too long\n");
+		return 2;
+	}
+	int r = cx_mkdir_p(root, 0755);
+	if (r < 0) {
+		fprintf(stderr, "councild: runtime directory %s: %s\n", root, strerror(-r));
+		return 1;
+	}
+	char pidpath[PATH_MAX + 16];
+	snprintf(pidpath, sizeof pidpath, "%s/councild.pid", root);
+	pid_t other;
+	struct pidfh *pidfile = pidfile_open(pidpath, 0644, &other);
+	if (!pidfile) {
+		if (errno == EEXIST)
+			fprintf(stderr, "councild: already running on %s as pid %d\n", root, (int)other);
+		else
+			fprintf(stderr, "councild: %s: %s\n", pidpath, strerror(errno));
+		return 1;
+	}
+	int ready = foreground ? -1 : detach();
+	if (!foreground && ready < 0) {
+		fprintf(stderr, "councild: detaching: %s\n", strerror(errno));
+		pidfile_remove(pidfile);
+		return 1;
+	}
+	pidfile_write(pidfile);
+	setproctitle("-councild %s", root);
+	if (foreground)
+		fprintf(stderr, "councild: serving %s (pid %d)\n", root, (int)getpid());
+	notify_ready();
+	r = cx_daemon_run(root, ready);
+	if (r)
+		fprintf(stderr, "councild: %s: %s\n", root, strerror(r));
+	pidfile_remove(pidfile);
+	return r ? 1 : 0;
+}

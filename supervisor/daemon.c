@@ -1,0 +1,875 @@
+/* councild's core. Requests about a run go to its tenant's supervisor,
+ * found through the run's status files; what a dead supervisor cannot
+ * answer, the status files do. Monitors and links live here, with the
+ * client connections they belong to, so they outlive a tenant supervisor
+ * that crashes: its runs' monitors get DOWN `supervisor_down`. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "fsutil.h"
+#include "loop.h"
+#include "proc.h"
+#include "request.h"
+#include "tenants.h"
+#include "wire.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+#define PROTOCOL_VERSION 1
+#define STOP_GRACE_MS 10000  /* beyond shutdown_ms, before a tenant is killed */
+
+struct daemon;
+
+struct client {
+	struct daemon *d;
+	struct cx_wire wire;
+	struct cx_watch watch;
+	LIST_ENTRY(client) link;
+};
+
+/* A request forwarded to a tenant, until its reply comes back. */
+struct pending {
+	uint64_t id;              /* ours, on the tenant's channel */
+	struct client *client;    /* NULL once the client is gone */
+	cJSON *req;               /* the client's request, its own id */
+	struct cx_tenant *tenant;
+	LIST_ENTRY(pending) link;
+};
+
+struct monitor {
+	uint64_t ref;
+	struct client *client;
+	char run_id[CX_RUN_ID_MAX + 1];
+	struct cx_tenant *tenant;
+	LIST_ENTRY(monitor) link;
+};
+
+/* A start_link caller, for the EXIT message; its pidfd is the tenant's. */
+struct linked {
+	struct client *client;
+	char run_id[CX_RUN_ID_MAX + 1];
+	struct cx_tenant *tenant;
+	LIST_ENTRY(linked) link;
+};
+
+struct daemon {
+	struct cx_loop *loop;
+	char root[PATH_MAX];
+	int root_fd;
+	struct cx_watch listener;
+	struct cx_watch signals;
+	LIST_HEAD(, client) clients;
+	struct cx_tenant_list tenants;
+	LIST_HEAD(, pending) pending;
+	LIST_HEAD(, monitor) monitors;
+	LIST_HEAD(, linked) links;
+	uint64_t next_id;
+	bool stopping;
+	uint64_t stop_deadline;
+	struct cx_tenant_events tenant_events;
+};
+
+/* Sending. */
+
+static void client_send(struct client *c, cJSON *msg, int fd)
+{
+	if (c && c->wire.fd >= 0 && cx_wire_send(&c->wire, msg, fd >= 0 ? &fd : NULL, fd >= 0) > 0)
+		cx_watch_mod(c->d->loop, &c->watch, EPOLLIN | EPOLLOUT);
+	cJSON_Delete(msg);
+}
+
+static void send_message(struct client *c, const char *type, const char *run_id,
+			 const char *reason, uint64_t ref)
+{
+	cJSON *msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "msg", type);
+	if (ref)
+		cJSON_AddNumberToObject(msg, "ref", (double)ref);
+	cJSON_AddStringToObject(msg, "run_id", run_id);
+	cJSON_AddStringToObject(msg, "reason", reason);
+	client_send(c, msg, -1);
+}
+
+/* Monitors and links. */
+
+static uint64_t monitor_add(struct daemon *d, struct client *c, const char *run_id,
+			    struct cx_tenant *t)
+{
+	struct monitor *m = calloc(1, sizeof *m);
+	if (!m)
+		return 0;
+	m->ref = ++d->next_id;
+	m->client = c;
+	m->tenant = t;
+	strlcpy(m->run_id, run_id, sizeof m->run_id);
+	LIST_INSERT_HEAD(&d->monitors, m, link);
+	return m->ref;
+}
+
+/* The run is over: one DOWN per monitor, EXIT to an abnormally ended
+ * run's linked caller. run_id NULL: every run of tenant t. */
+static void run_down(struct daemon *d, struct cx_tenant *t, const char *run_id, const char *reason)
+{
+	struct monitor *m, *mn;
+	LIST_FOREACH_SAFE(m, &d->monitors, link, mn) {
+		if (run_id ? strcmp(m->run_id, run_id) != 0 : m->tenant != t)
+			continue;
+		send_message(m->client, "DOWN", m->run_id, reason, m->ref);
+		LIST_REMOVE(m, link);
+		free(m);
+	}
+	struct linked *l, *ln;
+	LIST_FOREACH_SAFE(l, &d->links, link, ln) {
+		if (run_id ? strcmp(l->run_id, run_id) != 0 : l->tenant != t)
+			continue;
+		if (strcmp(reason, "normal"))
+			send_message(l->client, "EXIT", l->run_id, reason, 0);
+		LIST_REMOVE(l, link);
+		free(l);
+	}
+}
+
+/* Forwarding to tenants. */
+
+/* Sends req to t as op (NULL: its own op), remembering the client's own
+ * request to answer; fd (or -1) travels with it. */
+static void forward(struct daemon *d, struct client *c, const cJSON *req, const char *op,
+		    struct cx_tenant *t, int fd)
+{
+	struct pending *p = calloc(1, sizeof *p);
+	cJSON *copy = cJSON_Duplicate(req, true);
+	if (!p || !copy) {
+		free(p);
+		cJSON_Delete(copy);
+		client_send(c, cx_reply_error(req, "system_error", "out of memory"), -1);
+		return;
+	}
+	p->id = ++d->next_id;
+	p->client = c;
+	p->req = cJSON_Duplicate(req, true);
+	p->tenant = t;
+	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_CreateNumber((double)p->id));
+	if (op)
+		cJSON_ReplaceItemInObjectCaseSensitive(copy, "op", cJSON_CreateString(op));
+	if (fd >= 0)
+		cJSON_AddNumberToObject(copy, "fds", 1);
+	int r = cx_tenant_send(t, copy, fd >= 0 ? &fd : NULL, fd >= 0);
+	cJSON_Delete(copy);
+	if (r < 0) {
+		client_send(c, cx_reply_error(req, "supervisor_unavailable", "tenant %s: %s",
+					      t->name, strerror(-r)), -1);
+		cJSON_Delete(p->req);
+		free(p);
+		return;
+	}
+	LIST_INSERT_HEAD(&d->pending, p, link);
+}
+
+static void pending_free(struct pending *p)
+{
+	LIST_REMOVE(p, link);
+	cJSON_Delete(p->req);
+	free(p);
+}
+
+/* A tenant's reply to a forwarded request: back to the client, in its own
+ * id, with what the op needs done here. */
+static void on_reply(struct daemon *d, struct cx_tenant *t, struct pending *p, cJSON *reply)
+{
+	const char *op = cx_req_string(p->req, "op");
+	int fd = cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "fds")) == 1
+		 ? cx_wire_take_fd(&t->wire) : -1;
+	bool ok = cx_req_bool(reply, "ok");
+	cJSON_ReplaceItemInObjectCaseSensitive(reply, "id",
+		cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p->req, "id"), true));
+	if (ok && !strcmp(op, "start") && cx_req_bool(p->req, "link") && p->client) {
+		struct linked *l = calloc(1, sizeof *l);
+		if (l) {
+			l->client = p->client;
+			l->tenant = t;
+			strlcpy(l->run_id, cx_req_string(reply, "run_id") ?: "", sizeof l->run_id);
+			LIST_INSERT_HEAD(&d->links, l, link);
+		}
+	}
+	if (!strcmp(op, "monitor")) {
+		const char *run_id = cx_req_string(p->req, "run_id");
+		bool alive = ok && cx_req_bool(reply, "alive");
+		uint64_t ref = p->client ? monitor_add(d, p->client, run_id, t) : 0;
+		cJSON_Delete(reply);
+		reply = cx_reply_ok(p->req);
+		cJSON_AddNumberToObject(reply, "ref", (double)ref);
+		client_send(p->client, reply, -1);
+		if (!alive && ref)
+			run_down(d, NULL, run_id, "noproc");
+		pending_free(p);
+		return;
+	}
+	if (!strcmp(op, "which_children")) {
+		cJSON *runs = cJSON_DetachItemFromObjectCaseSensitive(reply, "runs");
+		cJSON *children = cJSON_AddArrayToObject(reply, "children");
+		cJSON *r;
+		cJSON_ArrayForEach(r, runs) {
+			cJSON *child = cJSON_CreateObject();
+			cJSON_AddStringToObject(child, "run_id", cx_req_string(r, "run_id"));
+			cJSON_AddNumberToObject(child, "pid", cJSON_GetNumberValue(cJSON_GetObjectItem(r, "pid")));
+			cJSON_AddStringToObject(child, "status", cx_req_string(r, "status"));
+			cJSON_AddItemToArray(children, child);
+		}
+		cJSON_Delete(runs);
+	}
+	if (p->client)
+		client_send(p->client, reply, fd);
+	else
+		cJSON_Delete(reply);
+	if (fd >= 0)
+		close(fd);
+	pending_free(p);
+}
+
+static void on_tenant_message(void *data, struct cx_tenant *t, cJSON *msg)
+{
+	struct daemon *d = data;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	if (cJSON_IsNumber(id)) {
+		struct pending *p;
+		LIST_FOREACH(p, &d->pending, link)
+			if (p->id == (uint64_t)id->valuedouble && p->tenant == t)
+				break;
+		if (p)
+			on_reply(d, t, p, msg);
+		else
+			cJSON_Delete(msg); /* a stop councild sent on its own */
+		return;
+	}
+	if (!strcmp(cx_req_string(msg, "msg") ?: "", "down"))
+		run_down(d, t, cx_req_string(msg, "run_id") ?: "", cx_req_string(msg, "reason") ?: "");
+	cJSON_Delete(msg);
+}
+
+/* Tenant lifecycle. */
+
+static bool may_restart(struct cx_tenant *t)
+{
+	uint64_t now = cx_mono_ms();
+	unsigned recent = 0;
+	for (unsigned i = 0; i < CX_TENANT_MAX_RESTARTS + 1; i++)
+		recent += t->recent[i] && now - t->recent[i] < CX_TENANT_RESTART_PERIOD_MS;
+	if (recent >= CX_TENANT_MAX_RESTARTS)
+		return false;
+	t->recent[t->restarts % (CX_TENANT_MAX_RESTARTS + 1)] = now;
+	return true;
+}
+
+/* The group's processes that outlived their supervisor: the workers die by
+ * PDEATHSIG; anything of their process groups is killed here. */
+static void kill_leftovers(struct daemon *d, struct cx_tenant *t)
+{
+	cJSON *live = cx_catalog_list(d->root_fd, t->name, true);
+	cJSON *s;
+	cJSON_ArrayForEach(s, live) {
+		pid_t pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
+		if (pid > 0)
+			killpg(pid, SIGKILL);
+	}
+	cJSON_Delete(live);
+}
+
+static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
+{
+	struct daemon *d = data;
+	struct pending *p, *pn;
+	if (crashed) {
+		kill_leftovers(d, t);
+		cx_catalog_recover(d->root_fd, t->name, "supervisor_down",
+				   "its tenant supervisor died");
+	}
+	run_down(d, t, NULL, "supervisor_down");
+	LIST_FOREACH_SAFE(p, &d->pending, link, pn) {
+		if (p->tenant != t)
+			continue;
+		const char *op = cx_req_string(p->req, "op");
+		/* Its runs are final now: a bulk stop has what it asked for. */
+		if (!strcmp(op, "stop") || !strcmp(op, "tenant_stop") || !strcmp(op, "terminate_all"))
+			client_send(p->client, cx_reply_ok(p->req), -1);
+		else
+			client_send(p->client, cx_reply_error(p->req, "supervisor_unavailable",
+							      "tenant %s went down", t->name), -1);
+		pending_free(p);
+	}
+	if (crashed && !d->stopping && may_restart(t)) {
+		struct cx_tenant *again;
+		t->restarts++;
+		if (cx_tenants_spawn(&d->tenants, t->name, 0, d->loop, d->root, &d->tenant_events, &again) == 0)
+			return;
+	}
+	cx_tenant_announce_down(t);
+}
+
+/* Requests. */
+
+static struct cx_tenant *tenant_for_start(struct daemon *d, const cJSON *req, const char *name,
+					  struct client *c, bool create)
+{
+	if (!cx_name_valid(name)) {
+		client_send(c, cx_reply_error(req, "usage", "invalid tenant name \"%s\"", name), -1);
+		return NULL;
+	}
+	struct cx_tenant *t = cx_tenants_find(&d->tenants, name);
+	if (t && t->status == CX_TENANT_FAILED && !create) {
+		client_send(c, cx_reply_error(req, "supervisor_unavailable",
+					      "tenant %s failed; `councilctl tenant start %s` restarts it",
+					      name, name), -1);
+		return NULL;
+	}
+	int64_t shutdown_ms;
+	if (!cx_req_int(req, "shutdown_ms", 1, 3600000, 0, &shutdown_ms)) {
+		client_send(c, cx_reply_error(req, "usage", "\"shutdown_ms\" out of range"), -1);
+		return NULL;
+	}
+	if (t && t->status == CX_TENANT_STOPPING) {
+		client_send(c, cx_reply_error(req, "supervisor_unavailable", "tenant %s is stopping", name), -1);
+		return NULL;
+	}
+	int r = cx_tenants_spawn(&d->tenants, name, (int)shutdown_ms, d->loop, d->root,
+				&d->tenant_events, &t);
+	if (r < 0) {
+		client_send(c, cx_reply_error(req, "system_error", "starting tenant %s: %s", name,
+					      strerror(-r)), -1);
+		return NULL;
+	}
+	return t;
+}
+
+/* The caller's pidfd: SO_PEERPIDFD, else SO_PEERCRED + pidfd_open. */
+static int peer_pidfd(int sock)
+{
+	int fd = -1;
+	socklen_t len = sizeof fd;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0)
+		return fd;
+	struct ucred cred;
+	len = sizeof cred;
+	struct cx_proc p;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cx_proc_open(&p, cred.pid) < 0)
+		return -1;
+	return p.pidfd;
+}
+
+static void do_start(struct daemon *d, struct client *c, const cJSON *req)
+{
+	const char *name = cx_req_string(req, "tenant") ?: "default";
+	struct cx_tenant *t = tenant_for_start(d, req, name, c, false);
+	if (!t)
+		return;
+	int fd = cx_req_bool(req, "link") ? peer_pidfd(c->wire.fd) : -1;
+	if (cx_req_bool(req, "link") && fd < 0) {
+		client_send(c, cx_reply_error(req, "system_error", "cannot take the caller's pidfd"), -1);
+		return;
+	}
+	forward(d, c, req, NULL, t, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A run's record on disk, and its tenant when that one is up. */
+static bool find_run(struct daemon *d, const char *run_id, struct cx_run_summary *s,
+		     struct cx_tenant **t)
+{
+	if (!run_id || cx_catalog_read(d->root_fd, run_id, s) < 0)
+		return false;
+	*t = cx_tenants_find(&d->tenants, s->tenant);
+	if (*t && !cx_tenant_is_up(*t))
+		*t = NULL;
+	return true;
+}
+
+/* Answers about a run that is over, from its files. */
+static cJSON *answer_final(struct daemon *d, const cJSON *req, const char *op,
+			   const struct cx_run_summary *s)
+{
+	cJSON *reply = cx_reply_ok(req);
+	if (!strcmp(op, "state")) {
+		char path[CX_RUN_ID_MAX + 32], *text;
+		snprintf(path, sizeof path, "runs/%s/summary.json", s->run_id);
+		if (cx_read_file(d->root_fd, path, 1 << 20, &text, NULL) == 0) {
+			cJSON_AddItemToObject(reply, "summary", cJSON_Parse(text));
+			free(text);
+		}
+	} else if (!strcmp(op, "fetch_result")) {
+		char path[CX_RUN_ID_MAX + 32], *text;
+		snprintf(path, sizeof path, "runs/%s/result.json", s->run_id);
+		if (cx_read_file(d->root_fd, path, SIZE_MAX, &text, NULL) == 0) {
+			cJSON_AddItemToObject(reply, "result", cJSON_Parse(text));
+			free(text);
+		}
+		cJSON_AddStringToObject(reply, "status", cx_run_status_name(s->status));
+	} else if (!strcmp(op, "pid_for")) {
+		cJSON_Delete(reply);
+		reply = cx_reply_error(req, "runner_dead", "run %s has exited", s->run_id);
+	}
+	return reply;
+}
+
+static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, const char *op)
+{
+	const char *run_id = cx_req_string(req, "run_id");
+	struct cx_run_summary s;
+	struct cx_tenant *t;
+	if (!find_run(d, run_id, &s, &t)) {
+		bool lookup = !strcmp(op, "state") || !strcmp(op, "fetch_result");
+		client_send(c, cx_reply_error(req, lookup ? "not_found" : "unknown_run", "no run %s",
+					      run_id ? run_id : "(none given)"), -1);
+		return;
+	}
+	bool over = cx_run_status_final(s.status) && strcmp(s.exit, "-");
+	if (!strcmp(op, "monitor") && (!t || over)) {
+		uint64_t ref = monitor_add(d, c, run_id, t);
+		cJSON *reply = cx_reply_ok(req);
+		cJSON_AddNumberToObject(reply, "ref", (double)ref);
+		client_send(c, reply, -1);
+		run_down(d, NULL, run_id, "noproc");
+		return;
+	}
+	if (t && (!over || !strcmp(op, "subscribe"))) {
+		/* A monitor asks the tenant whether the run still lives. */
+		forward(d, c, req, !strcmp(op, "monitor") ? "alive" : NULL, t, -1);
+		return;
+	}
+	if (!strcmp(op, "subscribe")) {
+		client_send(c, cx_reply_error(req, "not_found",
+					      "run %s is over and its supervisor is gone: read runs/%s/events",
+					      run_id, run_id), -1);
+		return;
+	}
+	client_send(c, answer_final(d, req, op, &s), -1);
+}
+
+static void do_run_id(struct daemon *d, struct client *c, const cJSON *req)
+{
+	int64_t pid;
+	if (!cx_req_int(req, "pid", 1, INT32_MAX, 0, &pid) || !pid) {
+		client_send(c, cx_reply_error(req, "usage", "\"pid\" must be a process id"), -1);
+		return;
+	}
+	/* Workers carry their run id in their title: "council-run <id> <council>". */
+	char path[64], *cmdline = NULL, id[CX_RUN_ID_MAX + 1];
+	snprintf(path, sizeof path, "/proc/%lld/cmdline", (long long)pid);
+	struct cx_run_summary s;
+	struct cx_tenant *t = NULL;
+	bool found = cx_read_file(AT_FDCWD, path, 4096, &cmdline, NULL) == 0 &&
+		     sscanf(cmdline, "council-run %64s", id) == 1 && find_run(d, id, &s, &t) && t;
+	if (found)
+		forward(d, c, req, NULL, t, -1); /* its registry has the last word */
+	else
+		client_send(c, cx_reply_error(req, "unknown_run", "no run has pid %lld", (long long)pid), -1);
+	free(cmdline);
+}
+
+static cJSON *tenant_json(struct daemon *d, struct cx_tenant *t, bool with_runs)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *runs = cx_catalog_list(d->root_fd, t->name, true);
+	cJSON_AddStringToObject(o, "tenant", t->name);
+	cJSON_AddNumberToObject(o, "pid", cx_tenant_is_up(t) ? t->proc.pid : 0);
+	cJSON_AddStringToObject(o, "status", cx_tenant_status_name(t->status));
+	cJSON_AddNumberToObject(o, "restarts", t->restarts);
+	if (with_runs)
+		cJSON_AddItemToObject(o, "runs", runs);
+	else {
+		cJSON_AddNumberToObject(o, "runs", cJSON_GetArraySize(runs));
+		cJSON_Delete(runs);
+	}
+	return o;
+}
+
+static void do_tenants(struct daemon *d, struct client *c, const cJSON *req, const char *op)
+{
+	cJSON *reply = cx_reply_ok(req);
+	cJSON *list = cJSON_AddArrayToObject(reply, "tenants");
+	struct cx_tenant *t;
+	LIST_FOREACH(t, &d->tenants, link)
+		cJSON_AddItemToArray(list, tenant_json(d, t, !strcmp(op, "tree")));
+	if (!strcmp(op, "tree"))
+		cJSON_AddNumberToObject(reply, "pid", getpid());
+	client_send(c, reply, -1);
+}
+
+/* tenant_stop, terminate_all, which_children: the group as a whole. */
+static void do_group_op(struct daemon *d, struct client *c, const cJSON *req, const char *op)
+{
+	const char *name = cx_req_string(req, "tenant");
+	struct cx_tenant *t = name ? cx_tenants_find(&d->tenants, name) : NULL;
+	if (!name || !cx_name_valid(name)) {
+		client_send(c, cx_reply_error(req, "usage", "\"tenant\" must name a tenant"), -1);
+		return;
+	}
+	if (!t || !cx_tenant_is_up(t)) {
+		cJSON *reply = cx_reply_ok(req);
+		if (!strcmp(op, "which_children"))
+			cJSON_AddArrayToObject(reply, "children");
+		client_send(c, reply, -1);
+		return;
+	}
+	if (!strcmp(op, "tenant_stop"))
+		t->status = CX_TENANT_STOPPING;
+	forward(d, c, req, !strcmp(op, "tenant_stop") ? "stop" : NULL, t, -1);
+}
+
+static void do_tenant_start(struct daemon *d, struct client *c, const cJSON *req)
+{
+	struct cx_tenant *t = tenant_for_start(d, req, cx_req_string(req, "tenant") ?: "", c, true);
+	if (!t)
+		return;
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddStringToObject(reply, "tenant", t->name);
+	cJSON_AddNumberToObject(reply, "pid", t->proc.pid);
+	client_send(c, reply, -1);
+}
+
+static void do_ps(struct daemon *d, struct client *c, const cJSON *req)
+{
+	const char *tenant = cx_req_string(req, "tenant");
+	if (tenant && !cx_name_valid(tenant)) {
+		client_send(c, cx_reply_error(req, "usage", "invalid tenant name"), -1);
+		return;
+	}
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddItemToObject(reply, "runs", cx_catalog_list(d->root_fd, tenant, !cx_req_bool(req, "all")));
+	client_send(c, reply, -1);
+}
+
+static void do_demonitor(struct daemon *d, struct client *c, const cJSON *req)
+{
+	int64_t ref;
+	struct monitor *m;
+	if (!cx_req_int(req, "ref", 1, INT64_MAX / 2, 0, &ref)) {
+		client_send(c, cx_reply_error(req, "usage", "\"ref\" must be a monitor reference"), -1);
+		return;
+	}
+	LIST_FOREACH(m, &d->monitors, link) {
+		if (m->ref == (uint64_t)ref && m->client == c) {
+			LIST_REMOVE(m, link);
+			free(m);
+			break;
+		}
+	}
+	client_send(c, cx_reply_ok(req), -1);
+}
+
+static void handle(struct daemon *d, struct client *c, const cJSON *req)
+{
+	const char *op = cx_req_string(req, "op");
+	if (!op) {
+		client_send(c, cx_reply_error(req, "bad_request", "a request needs \"op\""), -1);
+	} else if (!strcmp(op, "hello")) {
+		cJSON *reply = cx_reply_ok(req);
+		cJSON_AddNumberToObject(reply, "version", PROTOCOL_VERSION);
+		cJSON_AddStringToObject(reply, "server", "councild 0.1.0");
+		cJSON_AddNumberToObject(reply, "pid", getpid());
+		client_send(c, reply, -1);
+	} else if (d->stopping) {
+		client_send(c, cx_reply_error(req, "supervisor_unavailable", "councild is stopping"), -1);
+	} else if (!strcmp(op, "start")) {
+		do_start(d, c, req);
+	} else if (!strcmp(op, "state") || !strcmp(op, "pid_for") || !strcmp(op, "fetch_result") ||
+		   !strcmp(op, "subscribe") || !strcmp(op, "cancel") || !strcmp(op, "terminate") ||
+		   !strcmp(op, "monitor")) {
+		do_run_op(d, c, req, op);
+	} else if (!strcmp(op, "run_id")) {
+		do_run_id(d, c, req);
+	} else if (!strcmp(op, "demonitor")) {
+		do_demonitor(d, c, req);
+	} else if (!strcmp(op, "ps")) {
+		do_ps(d, c, req);
+	} else if (!strcmp(op, "tenant_ls") || !strcmp(op, "tree")) {
+		do_tenants(d, c, req, op);
+	} else if (!strcmp(op, "tenant_start")) {
+		do_tenant_start(d, c, req);
+	} else if (!strcmp(op, "tenant_stop") || !strcmp(op, "terminate_all") ||
+		   !strcmp(op, "which_children")) {
+		do_group_op(d, c, req, op);
+	} else {
+		client_send(c, cx_reply_error(req, "unknown_op", "unknown op \"%s\"", op), -1);
+	}
+}
+
+/* Clients. */
+
+static void client_close(struct client *c)
+{
+	struct daemon *d = c->d;
+	struct monitor *m, *mn;
+	LIST_FOREACH_SAFE(m, &d->monitors, link, mn) {
+		if (m->client == c) {
+			LIST_REMOVE(m, link);
+			free(m);
+		}
+	}
+	struct linked *l, *ln;
+	LIST_FOREACH_SAFE(l, &d->links, link, ln) {
+		if (l->client == c) {
+			LIST_REMOVE(l, link);
+			free(l);
+		}
+	}
+	struct pending *p;
+	LIST_FOREACH(p, &d->pending, link)
+		if (p->client == c)
+			p->client = NULL;
+	cx_watch_del(d->loop, &c->watch);
+	cx_wire_close(&c->wire);
+	LIST_REMOVE(c, link);
+	free(c);
+}
+
+static void on_client(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct client *c = w->data;
+	if ((events & EPOLLOUT) && cx_wire_flush(&c->wire) == 0)
+		cx_watch_mod(loop, w, EPOLLIN);
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	ssize_t got = cx_wire_fill(&c->wire);
+	if (got == 0 || (got < 0 && got != -EAGAIN)) {
+		client_close(c);
+		return;
+	}
+	cJSON *req;
+	char why[128];
+	int r;
+	while ((r = cx_wire_next(&c->wire, &req, why, sizeof why)) != 0) {
+		int stray;
+		while ((stray = cx_wire_take_fd(&c->wire)) >= 0)
+			close(stray); /* clients send no descriptors */
+		if (r == -2) {
+			client_send(c, cx_reply_error(NULL, "too_large", "%s", why), -1);
+			cx_wire_flush(&c->wire);
+			client_close(c);
+			return;
+		}
+		if (r < 0) {
+			client_send(c, cx_reply_error(NULL, "bad_request", "%s", why), -1);
+			continue;
+		}
+		handle(c->d, c, req);
+		cJSON_Delete(req);
+	}
+}
+
+static void on_accept(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct daemon *d = w->data;
+	int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct client *c = calloc(1, sizeof *c);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->d = d;
+	cx_wire_init(&c->wire, fd);
+	c->watch = (struct cx_watch){ fd, on_client, c };
+	LIST_INSERT_HEAD(&d->clients, c, link);
+	cx_watch_add(loop, &c->watch, EPOLLIN);
+}
+
+/* Signals: stop on SIGTERM/SIGINT; reap orphans on SIGCHLD. */
+
+static void stop_all(struct daemon *d)
+{
+	d->stopping = true;
+	d->stop_deadline = cx_mono_ms() + STOP_GRACE_MS;
+	cx_watch_del(d->loop, &d->listener);
+	close(d->listener.fd);
+	d->listener.fd = -1;
+	struct cx_tenant *t;
+	LIST_FOREACH(t, &d->tenants, link) {
+		if (!cx_tenant_is_up(t))
+			continue;
+		if ((uint64_t)t->shutdown_ms + STOP_GRACE_MS > d->stop_deadline - cx_mono_ms())
+			d->stop_deadline = cx_mono_ms() + (uint64_t)t->shutdown_ms + STOP_GRACE_MS;
+		cJSON *stop = cJSON_CreateObject();
+		cJSON_AddNumberToObject(stop, "id", 0);
+		cJSON_AddStringToObject(stop, "op", "stop");
+		t->status = CX_TENANT_STOPPING;
+		cx_tenant_send(t, stop, NULL, 0);
+		cJSON_Delete(stop);
+	}
+}
+
+/* Adopted orphans (members left behind by a dead worker, workers of a dead
+ * tenant) are found without reaping anything blindly: WNOWAIT shows a
+ * zombie; a tenant's is reaped through its pidfd, any other by its pid. */
+static void reap_orphans(struct daemon *d)
+{
+	for (int guard = 0; guard < 4096; guard++) {
+		siginfo_t info = { 0 };
+		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || !info.si_pid)
+			return;
+		struct cx_tenant *t;
+		LIST_FOREACH(t, &d->tenants, link)
+			if (cx_tenant_is_up(t) && t->proc.pid == info.si_pid)
+				break;
+		if (t)
+			cx_tenant_reap(t);
+		else
+			waitid(P_PID, (id_t)info.si_pid, &info, WEXITED | WNOHANG);
+	}
+}
+
+static void on_signal(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct daemon *d = w->data;
+	struct signalfd_siginfo si;
+	while (read(w->fd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGCHLD)
+			reap_orphans(d);
+		else if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) && !d->stopping)
+			stop_all(d);
+	}
+}
+
+static bool tenants_up(struct daemon *d)
+{
+	struct cx_tenant *t;
+	LIST_FOREACH(t, &d->tenants, link)
+		if (cx_tenant_is_up(t))
+			return true;
+	return false;
+}
+
+/* Setup and teardown. */
+
+static int listen_on(struct daemon *d)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/councild.sock", d->root) >=
+	    sizeof addr.sun_path)
+		return -ENAMETOOLONG;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(addr.sun_path); /* ours: the pidfile is held */
+	mode_t old = umask(0177);
+	int r = bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 128) < 0 ? -errno : 0;
+	umask(old);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	d->listener = (struct cx_watch){ fd, on_accept, d };
+	return cx_watch_add(d->loop, &d->listener, EPOLLIN);
+}
+
+static int open_signals(struct daemon *d)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d->signals = (struct cx_watch){ fd, on_signal, d };
+	return cx_watch_add(d->loop, &d->signals, EPOLLIN);
+}
+
+static void daemon_free(struct daemon *d)
+{
+	while (!LIST_EMPTY(&d->clients))
+		client_close(LIST_FIRST(&d->clients));
+	while (!LIST_EMPTY(&d->pending))
+		pending_free(LIST_FIRST(&d->pending));
+	while (!LIST_EMPTY(&d->monitors)) {
+		struct monitor *m = LIST_FIRST(&d->monitors);
+		LIST_REMOVE(m, link);
+		free(m);
+	}
+	while (!LIST_EMPTY(&d->links)) {
+		struct linked *l = LIST_FIRST(&d->links);
+		LIST_REMOVE(l, link);
+		free(l);
+	}
+	while (!LIST_EMPTY(&d->tenants))
+		cx_tenant_free(LIST_FIRST(&d->tenants));
+	if (d->listener.fd >= 0) {
+		cx_watch_del(d->loop, &d->listener);
+		close(d->listener.fd);
+	}
+	if (d->signals.fd >= 0) {
+		cx_watch_del(d->loop, &d->signals);
+		close(d->signals.fd);
+	}
+	if (d->root_fd >= 0)
+		close(d->root_fd);
+	cx_loop_free(d->loop);
+}
+
+int cx_daemon_run(const char *root, int ready_fd)
+{
+	struct daemon d = { .root_fd = -1, .listener.fd = -1, .signals.fd = -1 };
+	LIST_INIT(&d.clients);
+	LIST_INIT(&d.tenants);
+	LIST_INIT(&d.pending);
+	LIST_INIT(&d.monitors);
+	LIST_INIT(&d.links);
+	d.tenant_events = (struct cx_tenant_events){ on_tenant_message, on_tenant_down, &d };
+	strlcpy(d.root, root, sizeof d.root);
+	/* Orphans of everything below come to councild, not to init. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	int r = cx_loop_new(&d.loop);
+	if (r == 0 && (d.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = -errno;
+	if (r == 0)
+		r = open_signals(&d);
+	if (r == 0) /* runs a previous councild left live died with it */
+		cx_catalog_recover(d.root_fd, NULL, "supervisor_down", "councild died");
+	if (r == 0)
+		r = listen_on(&d);
+	if (r < 0) {
+		daemon_free(&d);
+		return -r;
+	}
+	if (ready_fd >= 0) {
+		ssize_t w = write(ready_fd, "1", 1);
+		(void)w;
+		close(ready_fd);
+	}
+	while (!d.stopping || tenants_up(&d)) {
+		if (d.stopping && cx_mono_ms() >= d.stop_deadline) {
+			struct cx_tenant *t;
+			LIST_FOREACH(t, &d.tenants, link)
+				if (cx_tenant_is_up(t))
+					cx_proc_signal(&t->proc, SIGKILL);
+			d.stop_deadline = UINT64_MAX;
+		}
+		if (cx_loop_turn(d.loop, d.stopping ? 100 : -1) < 0)
+			break;
+	}
+	char sock[PATH_MAX];
+	snprintf(sock, sizeof sock, "%s/councild.sock", root);
+	unlink(sock);
+	daemon_free(&d);
+	return 0;
+}

@@ -1,0 +1,22 @@
+/* The terminal event a supervisor writes for a run whose worker could not:
+ * killed, crashed, never forked, or lost with its supervisor. Shared by the
+ * supervisor that reaps the worker and by councild's recovery. */
+#ifndef CX_SUP_FINALIZE_H
+#define CX_SUP_FINALIZE_H
+
+#include <stddef.h>
+
+#include "council/supervisor.h"
+
+/* A run_failed line (with '\n') for run s, seq s->events + 1, with one error
+ * {kind, message, member: null, round: the round in flight or null} and the
+ * partial result rebuilt from the round_completed events in dir_fd/events.
+ * NULL when out of memory. */
+char *cx_failure_event(const struct cx_run_summary *s, int dir_fd, const char *kind,
+		       const char *message, size_t *len);
+
+/* The DOWN/EXIT reason (docs/protocol.md) for a reaped worker: "normal",
+ * "exit N", "killed", "signal SIGNAME". terminated: ended on request. */
+void cx_down_reason(const struct cx_run_summary *s, bool terminated, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,440 @@
+/* The tenant supervisor process. councild forwards it every request about
+ * its runs (docs/protocol.md) and it answers on the same channel; requests
+ * that wait (fetch_result, terminate_all, stop) are answered when their run,
+ * or the whole group, is over. It tells councild of every run that ends
+ * ({"msg":"down"}), so councild can deliver monitors' DOWN and links' EXIT. */
+#include "tenant_sup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "loop.h"
+#include "proc.h"
+#include "request.h"
+#include "statusfs.h"
+#include "sup.h"
+#include "wire.h"
+
+#define FETCH_TIMEOUT_MAX_MS (24 * 3600 * 1000)
+
+struct tenant;
+
+/* A request answered later: fetch_result (for one run), terminate_all and
+ * stop (for the group). */
+struct waiter {
+	struct tenant *t;
+	cJSON *req;
+	char run_id[CX_RUN_ID_MAX + 1];  /* "" for the group */
+	struct cx_timer timer;           /* fetch_result's timeout */
+	LIST_ENTRY(waiter) link;
+};
+
+/* A run started with link: the caller's pidfd, watched for its exit. */
+struct link {
+	struct tenant *t;
+	char run_id[CX_RUN_ID_MAX + 1];
+	struct cx_proc caller;
+	struct cx_watch watch;
+	int exit_signal;
+	LIST_ENTRY(link) next;
+};
+
+struct tenant {
+	struct cx_sup *sup;
+	struct cx_loop *loop;
+	const struct cx_sup_options *opts;
+	struct cx_wire wire;
+	struct cx_watch channel;
+	LIST_HEAD(, waiter) waiters;
+	LIST_HEAD(, link) links;
+	int64_t started_at_ms;
+	bool stopping;
+	bool done;
+};
+
+/* councild went away: the group ends, and nothing more is sent. */
+static void channel_lost(struct tenant *t)
+{
+	cx_watch_del(t->loop, &t->channel);
+	cx_wire_close(&t->wire);
+	t->stopping = true;
+	t->done = true;
+	cx_sup_terminate_all(t->sup);
+}
+
+static void send_msg(struct tenant *t, cJSON *msg, int fd)
+{
+	int r = t->wire.fd < 0 ? 0 : cx_wire_send(&t->wire, msg, fd >= 0 ? &fd : NULL, fd >= 0);
+	cJSON_Delete(msg);
+	if (r < 0)
+		channel_lost(t);
+	else if (r > 0)
+		cx_watch_mod(t->loop, &t->channel, EPOLLIN | EPOLLOUT);
+}
+
+/* tenants/<t>/status: Pid, Status, Runs (live), StartedAt. */
+static void announce(struct tenant *t)
+{
+	char path[4096], started[CX_TS_LEN + 1], text[256];
+	cx_ts_format(t->started_at_ms, started);
+	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t%d\nStatus:\t%s\nRuns:\t%u\nStartedAt:\t%s\n",
+			 t->opts->tenant, (int)getpid(), t->stopping ? "stopping" : "running",
+			 cx_sup_live(t->sup), started);
+	snprintf(path, sizeof path, "%s/tenants/%s", cx_sup_runtime_dir(t->sup), t->opts->tenant);
+	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir >= 0) {
+		cx_write_atomic(dir, "status", text, (size_t)n);
+		close(dir);
+	}
+}
+
+/* Waiters. */
+
+static void waiter_free(struct waiter *w)
+{
+	cx_timer_disarm(w->t->loop, &w->timer);
+	LIST_REMOVE(w, link);
+	cJSON_Delete(w->req);
+	free(w);
+}
+
+/* Answers a fetch_result if its run is over; false while it is not. */
+static bool answer_fetch(struct tenant *t, struct waiter *w)
+{
+	char *result = NULL;
+	struct cx_error err = { 0 };
+	cJSON *reply;
+	int r = cx_sup_fetch_result(t->sup, w->run_id, 0, &result, &err);
+	if (r == CX_ETIMEOUT)
+		return false;
+	if (r == CX_OK) {
+		struct cx_run_summary s;
+		cx_sup_state(t->sup, w->run_id, &s);
+		reply = cx_reply_ok(w->req);
+		cJSON_AddItemToObject(reply, "result", cJSON_Parse(result));
+		cJSON_AddStringToObject(reply, "status", cx_run_status_name(s.status));
+	} else {
+		reply = cx_reply_fail(w->req, &err);
+	}
+	free(result);
+	send_msg(t, reply, -1);
+	waiter_free(w);
+	return true;
+}
+
+static void on_fetch_timeout(struct cx_loop *loop, struct cx_timer *timer)
+{
+	struct waiter *w = timer->data;
+	send_msg(w->t, cx_reply_error(w->req, "timeout", "run %s not finished in time", w->run_id), -1);
+	waiter_free(w);
+}
+
+static struct waiter *waiter_new(struct tenant *t, const cJSON *req, const char *run_id)
+{
+	struct waiter *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	w->t = t;
+	w->req = cJSON_Duplicate(req, true);
+	strlcpy(w->run_id, run_id ? run_id : "", sizeof w->run_id);
+	w->timer = CX_TIMER_INIT(on_fetch_timeout, w);
+	LIST_INSERT_HEAD(&t->waiters, w, link);
+	return w;
+}
+
+/* Answers what waited for this run, or for the whole group once nothing
+ * is live. */
+static void wake_waiters(struct tenant *t, const char *run_id)
+{
+	struct waiter *w, *next;
+	LIST_FOREACH_SAFE(w, &t->waiters, link, next) {
+		if (run_id && w->run_id[0] && !strcmp(w->run_id, run_id)) {
+			answer_fetch(t, w);
+		} else if (!w->run_id[0] && cx_sup_live(t->sup) == 0) {
+			t->done |= !strcmp(cx_req_string(w->req, "op"), "stop");
+			send_msg(t, cx_reply_ok(w->req), -1);
+			waiter_free(w);
+		}
+	}
+}
+
+/* Links. */
+
+static void link_free(struct link *l)
+{
+	cx_watch_del(l->t->loop, &l->watch);
+	cx_proc_release(&l->caller);
+	LIST_REMOVE(l, next);
+	free(l);
+}
+
+/* The linked caller exited: its run is terminated (DESIGN §2). */
+static void on_caller_exit(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct link *l = w->data;
+	cx_sup_terminate(l->t->sup, l->run_id, NULL);
+	cx_watch_del(loop, w);
+}
+
+static void link_add(struct tenant *t, const char *run_id, int pidfd, int exit_signal)
+{
+	struct link *l = calloc(1, sizeof *l);
+	if (!l) {
+		close(pidfd);
+		return;
+	}
+	l->t = t;
+	strlcpy(l->run_id, run_id, sizeof l->run_id);
+	l->caller = (struct cx_proc){ .pid = 0, .pidfd = pidfd };
+	l->exit_signal = exit_signal;
+	l->watch = (struct cx_watch){ pidfd, on_caller_exit, l };
+	LIST_INSERT_HEAD(&t->links, l, next);
+	cx_watch_add(t->loop, &l->watch, EPOLLIN);
+}
+
+/* A run is over: its link signals the caller if the run ended abnormally
+ * and asked for it; councild hears of it; whoever waited is answered. */
+static void on_run_down(void *data, const struct cx_run_summary *s, const char *reason)
+{
+	struct tenant *t = data;
+	struct link *l, *next;
+	LIST_FOREACH_SAFE(l, &t->links, next, next) {
+		if (strcmp(l->run_id, s->run_id))
+			continue;
+		if (l->exit_signal && strcmp(reason, "normal"))
+			cx_proc_signal(&l->caller, l->exit_signal);
+		link_free(l);
+	}
+	cJSON *msg = cJSON_CreateObject();
+	cJSON_AddStringToObject(msg, "msg", "down");
+	cJSON_AddStringToObject(msg, "run_id", s->run_id);
+	cJSON_AddStringToObject(msg, "reason", reason);
+	send_msg(t, msg, -1);
+	announce(t);
+	wake_waiters(t, s->run_id);
+}
+
+/* Requests. */
+
+static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(req, "spec");
+	const cJSON *input = cJSON_GetObjectItemCaseSensitive(req, "input");
+	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(req, "exit_signal");
+	int64_t signo = -1;
+	int exit_signal = !sig ? 0 : cJSON_IsString(sig) ? cx_signal_number(sig->valuestring)
+			: cx_req_int(req, "exit_signal", 1, NSIG - 1, 0, &signo) ? (int)signo : -1;
+	int64_t shutdown_ms;
+	if (!cJSON_IsObject(spec))
+		return cx_reply_error(req, "usage", "start needs \"spec\", an object");
+	if (!cx_req_int(req, "shutdown_ms", 1, 3600000, 0, &shutdown_ms))
+		return cx_reply_error(req, "usage", "\"shutdown_ms\" out of range");
+	if (exit_signal < 0)
+		return cx_reply_error(req, "usage", "\"exit_signal\" must be a signal: \"SIGUSR1\" or its number");
+	char *spec_text = cJSON_PrintUnformatted(spec);
+	char *input_text = input ? cJSON_PrintUnformatted(input) : NULL;
+	struct cx_start start = {
+		.spec_json = spec_text,
+		.input_json = input_text,
+		.run_id = cx_req_string(req, "run_id"),
+		.subscribe = cx_req_bool(req, "subscribe"),
+		.shutdown_ms = (int)shutdown_ms,
+	};
+	char run_id[CX_RUN_ID_MAX + 1];
+	struct cx_diags diags = { 0 };
+	struct cx_error err = { 0 };
+	int r = cx_sup_start(t->sup, &start, run_id, fd, &diags, &err);
+	free(spec_text);
+	free(input_text);
+	cJSON *reply;
+	if (r == CX_OK) {
+		struct cx_run_summary s;
+		cx_sup_state(t->sup, run_id, &s);
+		reply = cx_reply_ok(req);
+		cJSON_AddStringToObject(reply, "run_id", run_id);
+		cJSON_AddNumberToObject(reply, "pid", s.pid);
+		cJSON_AddStringToObject(reply, "tenant", s.tenant);
+		if (start.subscribe)
+			cJSON_AddNumberToObject(reply, "fds", 1);
+		if (cx_req_bool(req, "link") && cJSON_GetNumberValue(cJSON_GetObjectItem(req, "fds")) == 1)
+			link_add(t, run_id, cx_wire_take_fd(&t->wire), exit_signal);
+		announce(t);
+	} else {
+		reply = cx_reply_fail(req, &err);
+		if (r == CX_EINVALID) {
+			cJSON *list = cJSON_AddArrayToObject(reply, "diagnostics");
+			for (size_t i = 0; i < diags.n; i++) {
+				cJSON *d = cJSON_CreateObject();
+				cJSON_AddStringToObject(d, "path", diags.v[i].path);
+				cJSON_AddStringToObject(d, "code", diags.v[i].code);
+				cJSON_AddStringToObject(d, "message", diags.v[i].message);
+				cJSON_AddItemToArray(list, d);
+			}
+		}
+	}
+	cx_diags_free(&diags);
+	return reply;
+}
+
+static cJSON *summaries(struct tenant *t, bool live_only)
+{
+	struct cx_run_summary *v;
+	size_t n = cx_sup_runs(t->sup, live_only, &v);
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(list, cx_run_summary_json(&v[i]));
+	free(v);
+	return list;
+}
+
+/* Handles one request; returns its reply, or NULL when it will come later. */
+static cJSON *handle(struct tenant *t, const cJSON *req, int *fd)
+{
+	const char *op = cx_req_string(req, "op");
+	const char *run_id = cx_req_string(req, "run_id");
+	struct cx_error err = { 0 };
+	struct cx_run_summary s;
+	cJSON *reply;
+	int r;
+	if (!op)
+		return cx_reply_error(req, "bad_request", "no \"op\"");
+	if (!strcmp(op, "start"))
+		return do_start(t, req, fd);
+	if (!strcmp(op, "state")) {
+		if (cx_sup_state(t->sup, run_id, &s) != CX_OK)
+			return cx_reply_error(req, "not_found", "no run %s", run_id ? run_id : "");
+		reply = cx_reply_ok(req);
+		cJSON_AddItemToObject(reply, "summary", cx_run_summary_json(&s));
+		return reply;
+	}
+	if (!strcmp(op, "pid_for") || !strcmp(op, "alive")) {
+		pid_t pid = 0;
+		r = cx_sup_pid_for(t->sup, run_id, &pid);
+		if (!strcmp(op, "alive")) {
+			reply = cx_reply_ok(req);
+			cJSON_AddBoolToObject(reply, "alive", r == CX_OK);
+			return reply;
+		}
+		if (r != CX_OK)
+			return cx_reply_error(req, cx_code_word(r), "run %s: %s", run_id ? run_id : "",
+					      cx_code_word(r));
+		reply = cx_reply_ok(req);
+		cJSON_AddNumberToObject(reply, "pid", pid);
+		return reply;
+	}
+	if (!strcmp(op, "run_id")) {
+		int64_t pid;
+		char id[CX_RUN_ID_MAX + 1];
+		if (!cx_req_int(req, "pid", 1, INT32_MAX, 0, &pid) ||
+		    cx_sup_run_id(t->sup, (pid_t)pid, id) != CX_OK)
+			return cx_reply_error(req, "unknown_run", "no run has pid %lld", (long long)pid);
+		reply = cx_reply_ok(req);
+		cJSON_AddStringToObject(reply, "run_id", id);
+		return reply;
+	}
+	if (!strcmp(op, "fetch_result")) {
+		int64_t timeout;
+		if (!cx_req_int(req, "timeout_ms", 0, FETCH_TIMEOUT_MAX_MS, 5000, &timeout))
+			return cx_reply_error(req, "usage", "\"timeout_ms\" out of range");
+		if (cx_sup_state(t->sup, run_id, &s) != CX_OK)
+			return cx_reply_error(req, "not_found", "no run %s", run_id ? run_id : "");
+		struct waiter *w = waiter_new(t, req, run_id);
+		if (!w)
+			return cx_reply_error(req, "system_error", "out of memory");
+		if (!answer_fetch(t, w))
+			cx_timer_arm(t->loop, &w->timer, (uint64_t)timeout);
+		return NULL;
+	}
+	if (!strcmp(op, "subscribe")) {
+		int64_t since;
+		if (!cx_req_int(req, "since", 1, INT64_MAX / 2, 1, &since))
+			return cx_reply_error(req, "usage", "\"since\" must be a seq");
+		if (cx_sup_subscribe(t->sup, run_id, (uint64_t)since, fd, &err) != CX_OK)
+			return cx_reply_fail(req, &err);
+		reply = cx_reply_ok(req);
+		cJSON_AddNumberToObject(reply, "fds", 1);
+		return reply;
+	}
+	if (!strcmp(op, "cancel") || !strcmp(op, "terminate")) {
+		r = !strcmp(op, "cancel") ? cx_sup_cancel(t->sup, run_id, &err)
+					  : cx_sup_terminate(t->sup, run_id, &err);
+		return r == CX_OK ? cx_reply_ok(req) : cx_reply_fail(req, &err);
+	}
+	if (!strcmp(op, "ps") || !strcmp(op, "which_children")) {
+		reply = cx_reply_ok(req);
+		cJSON_AddItemToObject(reply, "runs", summaries(t, !cx_req_bool(req, "all")));
+		return reply;
+	}
+	if (!strcmp(op, "terminate_all") || !strcmp(op, "stop")) {
+		t->stopping |= !strcmp(op, "stop");
+		if (!waiter_new(t, req, NULL))
+			return cx_reply_error(req, "system_error", "out of memory");
+		cx_sup_terminate_all(t->sup);
+		announce(t);
+		wake_waiters(t, NULL);
+		return NULL;
+	}
+	return cx_reply_error(req, "unknown_op", "unknown op \"%s\"", op);
+}
+
+static void on_channel(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct tenant *t = w->data;
+	if ((events & EPOLLOUT) && cx_wire_flush(&t->wire) == 0)
+		cx_watch_mod(loop, w, EPOLLIN);
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	ssize_t got = cx_wire_fill(&t->wire);
+	if (got == 0 || (got < 0 && got != -EAGAIN)) {
+		channel_lost(t); /* PDEATHSIG is on its way too */
+		return;
+	}
+	cJSON *req;
+	char why[128];
+	int r;
+	while ((r = cx_wire_next(&t->wire, &req, why, sizeof why)) != 0) {
+		if (r < 0)
+			continue; /* councild only sends whole objects */
+		int fd = -1;
+		cJSON *reply = handle(t, req, &fd);
+		if (reply)
+			send_msg(t, reply, fd);
+		if (fd >= 0)
+			close(fd);
+		cJSON_Delete(req);
+	}
+}
+
+int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
+{
+	struct tenant t = { .opts = opts, .started_at_ms = cx_wall_ms() };
+	struct cx_error err = { 0 };
+	LIST_INIT(&t.waiters);
+	LIST_INIT(&t.links);
+	if (cx_sup_new(opts, &t.sup, &err) != CX_OK)
+		return 1;
+	t.loop = cx_sup_loop(t.sup);
+	cx_sup_on_down(t.sup, on_run_down, &t);
+	cx_wire_init(&t.wire, channel);
+	t.channel = (struct cx_watch){ channel, on_channel, &t };
+	cx_watch_add(t.loop, &t.channel, EPOLLIN);
+	announce(&t);
+	while (!t.done || cx_sup_live(t.sup) || cx_wire_pending(&t.wire))
+		if (cx_sup_dispatch(t.sup, -1) < 0)
+			break;
+	while (!LIST_EMPTY(&t.links))
+		link_free(LIST_FIRST(&t.links));
+	while (!LIST_EMPTY(&t.waiters))
+		waiter_free(LIST_FIRST(&t.waiters));
+	cx_watch_del(t.loop, &t.channel);
+	cx_wire_close(&t.wire);
+	cx_sup_free(t.sup);
+	return 0;
+}

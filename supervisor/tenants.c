@@ -1,0 +1,180 @@
+#include "tenants.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "tenant_sup.h"
+
+static const char *const status_names[] = {
+	[CX_TENANT_RUNNING] = "running",
+	[CX_TENANT_STOPPING] = "stopping",
+	[CX_TENANT_STOPPED] = "stopped",
+	[CX_TENANT_FAILED] = "failed",
+};
+
+const char *cx_tenant_status_name(enum cx_tenant_status status)
+{
+	return status_names[status];
+}
+
+bool cx_tenant_is_up(const struct cx_tenant *t)
+{
+	return t->proc.pidfd >= 0;
+}
+
+struct cx_tenant *cx_tenants_find(struct cx_tenant_list *list, const char *name)
+{
+	struct cx_tenant *t;
+	LIST_FOREACH(t, list, link)
+		if (!strcmp(t->name, name))
+			return t;
+	return NULL;
+}
+
+void cx_tenant_announce_down(struct cx_tenant *t)
+{
+	char path[PATH_MAX], text[160];
+	snprintf(path, sizeof path, "%s/tenants/%s", t->root, t->name);
+	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t0\nStatus:\t%s\nRuns:\t0\nStartedAt:\t-\n",
+			 t->name, cx_tenant_status_name(t->status));
+	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir >= 0) {
+		cx_write_atomic(dir, "status", text, (size_t)n);
+		close(dir);
+	}
+}
+
+static void on_channel(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct cx_tenant *t = w->data;
+	if ((events & EPOLLOUT) && cx_wire_flush(&t->wire) == 0)
+		cx_watch_mod(loop, w, EPOLLIN);
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	ssize_t got = cx_wire_fill(&t->wire);
+	if (got == 0 || (got < 0 && got != -EAGAIN)) {
+		/* Its exit (the pidfd) says the rest. */
+		cx_watch_del(loop, w);
+		return;
+	}
+	cJSON *msg;
+	char why[128];
+	int r;
+	while ((r = cx_wire_next(&t->wire, &msg, why, sizeof why)) != 0)
+		if (r > 0)
+			t->ev->message(t->ev->data, t, msg);
+}
+
+void cx_tenant_reap(struct cx_tenant *t)
+{
+	siginfo_t info;
+	if (cx_proc_reap(&t->proc, &info) <= 0)
+		return;
+	/* Drain what it said before it died: replies and "down" messages. */
+	on_channel(t->loop, &t->channel, EPOLLIN);
+	cx_watch_del(t->loop, &t->channel);
+	cx_watch_del(t->loop, &t->exit_watch);
+	cx_wire_close(&t->wire);
+	cx_proc_release(&t->proc);
+	bool crashed = t->status != CX_TENANT_STOPPING ||
+		       info.si_code != CLD_EXITED || info.si_status != 0;
+	t->status = crashed ? CX_TENANT_FAILED : CX_TENANT_STOPPED;
+	t->ev->down(t->ev->data, t, crashed);
+}
+
+static void on_exit_ready(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	cx_tenant_reap(w->data);
+}
+
+/* The child: becomes `council-sup <tenant>`, dies with councild. */
+static void __attribute__((noreturn))
+tenant_main(pid_t parent, int channel, const char *root, const char *name, int shutdown_ms)
+{
+	if (!cx_proc_child_init(parent))
+		_exit(1);
+	setproctitle("-council-sup %s", name);
+	prctl(PR_SET_NAME, "council-sup");
+	/* Orphans of its runs (members whose worker died) come back to it. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	int fd = fcntl(channel, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0 || dup3(fd, 3, O_CLOEXEC) < 0)
+		_exit(1);
+	closefrom(4);
+	struct cx_sup_options opts = { .runtime_dir = root, .tenant = name, .shutdown_ms = shutdown_ms };
+	_exit(cx_tenant_sup_main(3, &opts));
+}
+
+int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, int shutdown_ms,
+		    struct cx_loop *loop, const char *root, const struct cx_tenant_events *ev,
+		    struct cx_tenant **out)
+{
+	struct cx_tenant *t = cx_tenants_find(list, name);
+	if (t && cx_tenant_is_up(t)) {
+		*out = t;
+		return 0;
+	}
+	if (!t) {
+		if (!(t = calloc(1, sizeof *t)))
+			return -ENOMEM;
+		strlcpy(t->name, name, sizeof t->name);
+		t->proc = CX_PROC_NULL;
+		t->wire.fd = -1;
+		t->ev = ev;
+		t->loop = loop;
+		t->root = root;
+		LIST_INSERT_HEAD(list, t, link);
+	}
+	if (shutdown_ms > 0)
+		t->shutdown_ms = shutdown_ms;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid_t parent = getpid();
+	int r = cx_proc_fork(&t->proc);
+	if (r == 0)
+		tenant_main(parent, sv[1], root, t->name, t->shutdown_ms);
+	close(sv[1]);
+	if (r < 0) {
+		close(sv[0]);
+		return r;
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	cx_wire_init(&t->wire, sv[0]);
+	t->channel = (struct cx_watch){ sv[0], on_channel, t };
+	t->exit_watch = (struct cx_watch){ t->proc.pidfd, on_exit_ready, t };
+	cx_watch_add(loop, &t->channel, EPOLLIN);
+	cx_watch_add(loop, &t->exit_watch, EPOLLIN);
+	t->status = CX_TENANT_RUNNING;
+	t->started_at_ms = cx_wall_ms();
+	*out = t;
+	return 0;
+}
+
+int cx_tenant_send(struct cx_tenant *t, const cJSON *msg, const int *fds, size_t n_fds)
+{
+	if (!cx_tenant_is_up(t))
+		return -ESRCH;
+	int r = cx_wire_send(&t->wire, msg, fds, n_fds);
+	if (r > 0)
+		cx_watch_mod(t->loop, &t->channel, EPOLLIN | EPOLLOUT);
+	return r < 0 ? r : 0;
+}
+
+void cx_tenant_free(struct cx_tenant *t)
+{
+	cx_watch_del(t->loop, &t->channel);
+	cx_watch_del(t->loop, &t->exit_watch);
+	cx_wire_close(&t->wire);
+	cx_proc_release(&t->proc);
+	LIST_REMOVE(t, link);
+	free(t);
+}

@@ -1,0 +1,481 @@
+/* The supervision tree (DESIGN §1-§2): councild, tenant supervisor groups,
+ * links, monitors, shutdown, and no orphan ever. Each test starts its own
+ * councild in a private runtime directory and leaves no process behind. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "council/council.h"
+#include "council/client.h"
+#include "harness.h"
+
+#define DEADLINE_MS 30000
+
+static char *scratch;
+static pid_t councild;
+static struct cx_client *cl;
+
+static void councild_start(void)
+{
+	councild = fork();
+	ck_assert(councild >= 0);
+	if (councild == 0) {
+		char log[4096];
+		snprintf(log, sizeof log, "%s/councild.log", scratch);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, STDERR_FILENO);
+		execl(getenv("COUNCILD"), "councild", "--foreground", "--runtime-dir", scratch, NULL);
+		_exit(127);
+	}
+	struct cx_client_options opts = { .runtime_dir = scratch };
+	struct cx_error err = { 0 };
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (cx_client_connect(&opts, &cl, &err) != CX_OK) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited councild's socket: %s", err.message);
+		usleep(20000);
+	}
+}
+
+/* SIGTERM, and councild exits 0 once every tenant has stopped. */
+static void councild_stop(void)
+{
+	cx_client_close(cl);
+	cl = NULL;
+	if (councild <= 0)
+		return;
+	kill(councild, SIGTERM);
+	int status = 0;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (waitpid(councild, &status, WNOHANG) == 0) {
+		if (cx_mono_ms() > deadline) {
+			kill(councild, SIGKILL);
+			waitpid(councild, &status, 0);
+			ck_abort_msg("councild did not stop on SIGTERM");
+		}
+		usleep(20000);
+	}
+	councild = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "councild ended with status %#x", status);
+}
+
+static void setup(void)
+{
+	struct rlimit no_core = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &no_core);
+	/* Whatever escapes its group comes here, where the test can see it. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	scratch = th_scratch_dir();
+	councild_start();
+}
+
+static void teardown(void)
+{
+	councild_stop();
+	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
+	th_rm_rf(scratch);
+	free(scratch);
+}
+
+/* A council of one mock member with `profile` spliced into its profile. */
+static char *council(const char *profile)
+{
+	char *s;
+	if (asprintf(&s, "{\"id\":\"c\",\"members\":[{\"id\":\"m\",\"retry\":{\"max\":1},"
+		     "\"profile\":{\"provider\":\"mock\"%s%s}}],"
+		     "\"rounds\":[{\"type\":\"independent_analysis\"}]}",
+		     *profile ? "," : "", profile) < 0)
+		abort();
+	return s;
+}
+
+static void start_in(struct cx_client *c, const char *tenant, const char *profile, bool link,
+		     int exit_signal, struct cx_started *out)
+{
+	char *spec = council(profile);
+	struct cx_client_start req = { .spec_json = spec, .tenant = tenant, .exit_signal = exit_signal };
+	struct cx_error err = { 0 };
+	int r = link ? cx_start_link(c, &req, out, NULL, &err) : cx_start(c, &req, out, NULL, &err);
+	ck_assert_msg(r == CX_OK, "start: %s", err.message);
+	free(spec);
+}
+
+static enum cx_run_status await_result(const char *run_id)
+{
+	char *result = NULL;
+	enum cx_run_status status;
+	struct cx_error err = { 0 };
+	int r = cx_fetch_result(cl, run_id, DEADLINE_MS, &result, &status, &err);
+	ck_assert_msg(r == CX_OK, "awaited the result of %s: %s", run_id, err.message);
+	free(result);
+	return status;
+}
+
+static char *run_file(const char *run_id, const char *name)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/%s/%s", scratch, run_id, name);
+	return th_read_file(path, NULL);
+}
+
+/* The kind of the run's one terminal event (which must be its last line). */
+static char *terminal_kind(const char *run_id)
+{
+	char *events = run_file(run_id, "events");
+	ck_assert_msg(events && *events, "run %s has no events", run_id);
+	size_t n = strlen(events);
+	ck_assert_msg(events[n - 1] == '\n', "events of %s end in a torn line", run_id);
+	events[n - 1] = '\0';
+	char *last = strrchr(events, '\n');
+	last = last ? last + 1 : events;
+	ck_assert_msg(strstr(last, "\"type\":\"run_failed\"") || strstr(last, "\"type\":\"run_completed\""),
+		      "the last event of %s is not terminal: %s", run_id, last);
+	int terminals = 0;
+	for (char *p = events; (p = strstr(p, "\"type\":\"run_")); p++)
+		terminals += !strncmp(p, "\"type\":\"run_failed\"", 19) ||
+			     !strncmp(p, "\"type\":\"run_completed\"", 22);
+	ck_assert_msg(terminals == 1, "run %s has %d terminal events", run_id, terminals);
+	cJSON *ev = cJSON_Parse(last);
+	const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "errors"), 0);
+	char *kind = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")) ?: "none");
+	cJSON_Delete(ev);
+	free(events);
+	return kind;
+}
+
+static void assert_final_with_kind(const char *run_id, const char *kind)
+{
+	char *status = run_file(run_id, "status");
+	ck_assert_msg(status && (strstr(status, "Status:\tfailed\n") || strstr(status, "Status:\tcancelled\n") ||
+				 strstr(status, "Status:\tcompleted\n")) && !strstr(status, "Exit:\t-\n"),
+		      "status of %s is not final: %s", run_id, status ? status : "(none)");
+	char *got = terminal_kind(run_id);
+	ck_assert_msg(!strcmp(got, kind), "run %s ended with kind %s, expected %s", run_id, got, kind);
+	free(got);
+	free(status);
+}
+
+static bool pid_gone(void *arg)
+{
+	return kill(*(pid_t *)arg, 0) < 0;
+}
+
+/* Dead and reaped: councild reaps what is orphaned to it within a turn. */
+static void assert_gone(pid_t pid, const char *what)
+{
+	ck_assert_msg(th_wait_until(pid_gone, &pid, DEADLINE_MS), "%s %d is still there", what, (int)pid);
+}
+
+static cJSON *next_message(struct cx_client *c, const char *what)
+{
+	cJSON *msg = NULL;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_client_next_message(c, DEADLINE_MS, &msg, &err) == CX_OK,
+		      "awaited %s: %s", what, err.message);
+	return msg;
+}
+
+/* A process that connects, starts a slow run (linked or not), reports its
+ * run id on a pipe and waits to be killed. */
+static pid_t caller_with_run(bool link, const char *profile, int exit_signal, char run_id[CX_RUN_ID_MAX + 1])
+{
+	int p[2];
+	ck_assert(pipe(p) == 0);
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		struct cx_client *mine;
+		struct cx_client_options opts = { .runtime_dir = scratch };
+		struct cx_started st;
+		if (cx_client_connect(&opts, &mine, NULL) != CX_OK)
+			_exit(1);
+		char *spec = council(profile);
+		struct cx_client_start req = { .spec_json = spec, .exit_signal = exit_signal };
+		if ((link ? cx_start_link(mine, &req, &st, NULL, NULL) : cx_start(mine, &req, &st, NULL, NULL)) != CX_OK)
+			_exit(2);
+		if (write(p[1], st.run_id, strlen(st.run_id) + 1) < 0)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	ssize_t n = read(p[0], run_id, CX_RUN_ID_MAX + 1);
+	close(p[0]);
+	ck_assert_msg(n > 1, "the caller could not start its run");
+	return pid;
+}
+
+START_TEST(test_linked_run_dies_with_its_caller)
+{
+	char run_id[CX_RUN_ID_MAX + 1];
+	pid_t caller = caller_with_run(true, "\"latency_ms\":60000", 0, run_id);
+	kill(caller, SIGKILL);
+	waitpid(caller, NULL, 0);
+	ck_assert_int_eq(await_result(run_id), CX_RUN_FAILED);
+	assert_final_with_kind(run_id, "killed");
+}
+END_TEST
+
+START_TEST(test_unlinked_run_survives_its_caller)
+{
+	char run_id[CX_RUN_ID_MAX + 1];
+	pid_t caller = caller_with_run(false, "\"latency_ms\":1500", 0, run_id);
+	kill(caller, SIGKILL);
+	waitpid(caller, NULL, 0);
+	pid_t pid;
+	ck_assert_int_eq(cx_pid_for(cl, run_id, &pid, NULL), CX_OK);
+	ck_assert_int_eq(await_result(run_id), CX_RUN_COMPLETED);
+	ck_assert_int_eq(cx_pid_for(cl, run_id, &pid, NULL), CX_ERUNNER_DEAD);
+}
+END_TEST
+
+START_TEST(test_exit_signal_reaches_a_linked_caller_when_its_run_crashes)
+{
+	char run_id[CX_RUN_ID_MAX + 1];
+	pid_t caller = caller_with_run(true, "\"latency_ms\":300,\"fail\":\"crash\"", SIGUSR1, run_id);
+	int status;
+	ck_assert(waitpid(caller, &status, 0) == caller);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1,
+		      "the caller should die of SIGUSR1, status %#x", status);
+	assert_final_with_kind(run_id, "crashed");
+}
+END_TEST
+
+START_TEST(test_linked_caller_gets_an_exit_message)
+{
+	struct cx_started st;
+	start_in(cl, NULL, "\"latency_ms\":200,\"fail\":\"crash\"", true, 0, &st);
+	cJSON *msg = next_message(cl, "EXIT");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "msg")), "EXIT");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "run_id")), st.run_id);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "reason")), "signal SIGSEGV");
+	cJSON_Delete(msg);
+}
+END_TEST
+
+START_TEST(test_monitor_gets_exactly_one_down_with_its_reason)
+{
+	struct cx_started a, b;
+	uint64_t ra, rb, rb2;
+	start_in(cl, NULL, "\"latency_ms\":300", false, 0, &a);
+	start_in(cl, NULL, "\"latency_ms\":60000", false, 0, &b);
+	ck_assert_int_eq(cx_monitor(cl, a.run_id, &ra, NULL), CX_OK);
+	ck_assert_int_eq(cx_monitor(cl, b.run_id, &rb, NULL), CX_OK);
+	ck_assert_int_eq(cx_monitor(cl, b.run_id, &rb2, NULL), CX_OK);
+	ck_assert_msg(rb != rb2, "each monitor is its own reference");
+	ck_assert_int_eq(cx_demonitor(cl, rb2, NULL), CX_OK);
+	cJSON *msg = next_message(cl, "DOWN of the quick run");
+	ck_assert_int_eq((uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(msg, "ref")), ra);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "reason")), "normal");
+	cJSON_Delete(msg);
+	ck_assert_int_eq(cx_terminate_run(cl, b.run_id, NULL), CX_OK);
+	msg = next_message(cl, "DOWN of the terminated run");
+	ck_assert_int_eq((uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(msg, "ref")), rb);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "reason")), "killed");
+	cJSON_Delete(msg);
+	/* Nothing more: the demonitored reference stays silent. */
+	ck_assert_int_eq(cx_client_next_message(cl, 1000, &msg, NULL), CX_ETIMEOUT);
+}
+END_TEST
+
+START_TEST(test_monitor_of_a_dead_run_is_noproc)
+{
+	struct cx_started st;
+	uint64_t ref;
+	start_in(cl, NULL, "", false, 0, &st);
+	await_result(st.run_id);
+	ck_assert_int_eq(cx_monitor(cl, st.run_id, &ref, NULL), CX_OK);
+	cJSON *msg = next_message(cl, "DOWN noproc");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "reason")), "noproc");
+	cJSON_Delete(msg);
+}
+END_TEST
+
+START_TEST(test_shutdown_ms_is_honoured_for_a_worker_that_ignores_sigterm)
+{
+	char *spec = council("\"fail\":\"hang\"");
+	struct cx_client_start req = { .spec_json = spec, .tenant = "slow", .shutdown_ms = 500 };
+	struct cx_started st;
+	ck_assert_int_eq(cx_start(cl, &req, &st, NULL, NULL), CX_OK);
+	free(spec);
+	struct cx_run_summary s;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	do {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the run to be running");
+		usleep(20000);
+	} while (cx_state(cl, st.run_id, &s, NULL) != CX_OK || s.status != CX_RUN_RUNNING);
+	ck_assert_int_eq(cx_terminate_run(cl, st.run_id, NULL), CX_OK);
+	await_result(st.run_id);
+	ck_assert_int_eq(cx_state(cl, st.run_id, &s, NULL), CX_OK);
+	ck_assert_str_eq(s.exit, "killed SIGKILL");
+	assert_final_with_kind(st.run_id, "killed");
+}
+END_TEST
+
+static pid_t tenant_pid(const char *tenant)
+{
+	cJSON *req = cJSON_CreateObject(), *reply = NULL;
+	cJSON_AddStringToObject(req, "op", "tenant_ls");
+	ck_assert_int_eq(cx_client_call(cl, req, &reply, NULL, DEADLINE_MS, NULL), CX_OK);
+	pid_t pid = 0;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItem(reply, "tenants"))
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(t, "tenant")), tenant) &&
+		    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(t, "status")), "running"))
+			pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(t, "pid"));
+	cJSON_Delete(reply);
+	return pid;
+}
+
+START_TEST(test_tenant_supervisor_killed_takes_its_runs_and_restarts)
+{
+	struct cx_started st[5];
+	uint64_t ref;
+	for (int i = 0; i < 5; i++)
+		start_in(cl, "acme", "\"latency_ms\":60000", false, 0, &st[i]);
+	ck_assert_int_eq(cx_monitor(cl, st[0].run_id, &ref, NULL), CX_OK);
+	pid_t sup = tenant_pid("acme");
+	ck_assert_msg(sup > 0, "tenant acme has no supervisor");
+	kill(sup, SIGKILL);
+	cJSON *msg = next_message(cl, "DOWN supervisor_down");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "reason")), "supervisor_down");
+	cJSON_Delete(msg);
+	for (int i = 0; i < 5; i++) {
+		assert_final_with_kind(st[i].run_id, "supervisor_down");
+		assert_gone(st[i].pid, "the worker outlived its supervisor:");
+	}
+	pid_t again = tenant_pid("acme");
+	ck_assert_msg(again > 0 && again != sup, "tenant acme was not restarted");
+}
+END_TEST
+
+START_TEST(test_tenant_crashing_four_times_in_five_seconds_stays_down)
+{
+	struct cx_started st;
+	start_in(cl, "flaky", "", false, 0, &st);
+	pid_t last = 0;
+	for (int crash = 0; crash < 4; crash++) {
+		pid_t pid;
+		uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+		while (!(pid = tenant_pid("flaky")) || pid == last) {
+			ck_assert_msg(cx_mono_ms() < deadline, "awaited restart %d of tenant flaky", crash);
+			usleep(10000);
+		}
+		kill(pid, SIGKILL);
+		last = pid;
+	}
+	usleep(300000);
+	ck_assert_int_eq(tenant_pid("flaky"), 0);
+	char *spec = council("");
+	struct cx_client_start req = { .spec_json = spec, .tenant = "flaky" };
+	ck_assert_int_eq(cx_start(cl, &req, &st, NULL, NULL), CX_EUNAVAILABLE);
+	ck_assert_int_eq(cx_tenant_start(cl, "flaky", NULL), CX_OK);
+	ck_assert_int_eq(cx_start(cl, &req, &st, NULL, NULL), CX_OK);
+	free(spec);
+}
+END_TEST
+
+START_TEST(test_terminate_all_leaves_every_run_final)
+{
+	struct cx_started st[20];
+	for (int i = 0; i < 20; i++)
+		start_in(cl, "bulk", "\"latency_ms\":60000", false, 0, &st[i]);
+	struct cx_child *children;
+	size_t n;
+	ck_assert_int_eq(cx_which_children(cl, "bulk", &children, &n, NULL), CX_OK);
+	ck_assert_int_eq((int)n, 20);
+	free(children);
+	ck_assert_int_eq(cx_terminate_all(cl, "bulk", NULL), CX_OK);
+	for (int i = 0; i < 20; i++) {
+		assert_final_with_kind(st[i].run_id, "killed");
+		assert_gone(st[i].pid, "the worker survived terminate_all:");
+	}
+	ck_assert_int_eq(cx_which_children(cl, "bulk", &children, &n, NULL), CX_OK);
+	ck_assert_int_eq((int)n, 0);
+	free(children);
+}
+END_TEST
+
+START_TEST(test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes)
+{
+	struct cx_started st[3];
+	for (int i = 0; i < 3; i++)
+		start_in(cl, "doomed", "\"latency_ms\":60000", false, 0, &st[i]);
+	cx_client_close(cl);
+	cl = NULL;
+	kill(councild, SIGKILL);
+	waitpid(councild, NULL, 0);
+	councild = 0;
+	ck_assert_msg(th_no_descendants(10000), "processes outlived councild");
+	councild_start();
+	for (int i = 0; i < 3; i++)
+		assert_final_with_kind(st[i].run_id, "supervisor_down");
+}
+END_TEST
+
+START_TEST(test_councild_sigterm_finalizes_every_run)
+{
+	struct cx_started st[3];
+	for (int i = 0; i < 3; i++)
+		start_in(cl, i ? "t2" : "t1", "\"latency_ms\":60000", false, 0, &st[i]);
+	councild_stop();
+	for (int i = 0; i < 3; i++)
+		assert_final_with_kind(st[i].run_id, "killed");
+	ck_assert_msg(th_no_descendants(5000), "processes outlived councild's shutdown");
+	councild_start(); /* teardown stops one */
+}
+END_TEST
+
+START_TEST(test_second_councild_on_one_directory_is_refused)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, STDERR_FILENO);
+		execl(getenv("COUNCILD"), "councild", "--foreground", "--runtime-dir", scratch, NULL);
+		_exit(127);
+	}
+	int status;
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		      "a second councild should exit 1, status %#x", status);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("councild");
+	TCase *tc = tcase_create("tree");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_linked_run_dies_with_its_caller);
+	tcase_add_test(tc, test_unlinked_run_survives_its_caller);
+	tcase_add_test(tc, test_exit_signal_reaches_a_linked_caller_when_its_run_crashes);
+	tcase_add_test(tc, test_linked_caller_gets_an_exit_message);
+	tcase_add_test(tc, test_monitor_gets_exactly_one_down_with_its_reason);
+	tcase_add_test(tc, test_monitor_of_a_dead_run_is_noproc);
+	tcase_add_test(tc, test_shutdown_ms_is_honoured_for_a_worker_that_ignores_sigterm);
+	tcase_add_test(tc, test_tenant_supervisor_killed_takes_its_runs_and_restarts);
+	tcase_add_test(tc, test_tenant_crashing_four_times_in_five_seconds_stays_down);
+	tcase_add_test(tc, test_terminate_all_leaves_every_run_final);
+	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
+	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
+	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
