@@ -5,10 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +110,9 @@ static int file_lines(struct cx_client *cl, int64_t want, cJSON **reply, int *fd
 	char why[128];
 	cJSON *line;
 	int r;
-	while ((r = cx_wire_next(&cl->wire, &line, why, sizeof why)) != 0) {
+	/* Nothing read yet is no line: cx_wire_next would memchr a NULL buffer. */
+	while (cx_buf_unread(&cl->wire.in) &&
+	       (r = cx_wire_next(&cl->wire, &line, why, sizeof why)) != 0) {
 		if (r == -2)
 			return cx_fail(err, CX_EUNAVAILABLE, "councild sent a %s", why);
 		if (r < 0)
@@ -382,10 +382,6 @@ int cx_client_connect(const struct cx_client_options *opts, struct cx_client **o
 		cx_client_close(cl);
 		return cx_fail(err, CX_EUSAGE, "runtime directory: %s", strerror(-r));
 	}
-	/* Writing to a socket councild closed must be an error, not a death. */
-	struct sigaction old;
-	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
-		signal(SIGPIPE, SIG_IGN);
 	int fd = connect_socket(cl->runtime_dir);
 	if (fd >= 0)
 		cx_wire_init(&cl->wire, fd);
@@ -589,6 +585,10 @@ static cJSON *start_request(const struct cx_client_start *req, bool link, struct
 		r = with_true(r, "subscribe");
 	if (req->shutdown_ms > 0)
 		r = with_number(r, "shutdown_ms", req->shutdown_ms);
+	char here[PATH_MAX];
+	const char *cwd = req->cwd ? req->cwd : getcwd(here, sizeof here);
+	if (cwd)
+		cJSON_AddStringToObject(r, "cwd", cwd);
 	return r;
 }
 

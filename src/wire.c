@@ -168,8 +168,10 @@ ssize_t cx_wire_fill(struct cx_wire *w)
 int cx_wire_next(struct cx_wire *w, cJSON **msg, char *why, size_t why_size)
 {
 	*msg = NULL;
-	char *head = cx_buf_head(&w->in);
 	size_t avail = cx_buf_unread(&w->in);
+	if (!avail)
+		return 0;
+	char *head = cx_buf_head(&w->in);
 	char *nl = memchr(head, '\n', avail);
 	if (!nl) {
 		if (avail > CX_WIRE_LINE_MAX)

@@ -520,7 +520,11 @@ static void do_group_op(struct daemon *d, struct client *c, const cJSON *req, co
 		client_send(c, cx_reply_error(req, "usage", "\"tenant\" must name a tenant"), -1);
 		return;
 	}
-	if (!t || !cx_tenant_is_up(t)) {
+	if (!t) {
+		client_send(c, cx_reply_error(req, "unknown_tenant", "no tenant %s", name), -1);
+		return;
+	}
+	if (!cx_tenant_is_up(t)) {
 		cJSON *reply = cx_reply_ok(req);
 		if (!strcmp(op, "which_children"))
 			cJSON_AddArrayToObject(reply, "children");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "council/supervisor.h"
@@ -399,12 +400,12 @@ static int run_abandon(struct cx_run *run, const char *why, int r, struct cx_err
 }
 
 static int run_launch(struct cx_run *run, const struct cx_spec *spec, const cJSON *input,
-		      struct cx_error *err)
+		      const char *cwd, struct cx_error *err)
 {
 	struct cx_sup *sup = run->sup;
 	struct cx_worker w;
 	sup->live++;
-	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id);
+	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id, cwd);
 	if (r < 0)
 		return run_abandon(run, "could not fork the worker", r, err);
 	run->proc = w.proc;
@@ -590,8 +591,11 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 		return cx_fail(err, CX_EINVALID, "invalid council: see the diagnostics");
 	}
 	char id[CX_RUN_ID_MAX + 1];
+	struct stat st;
 	int r = CX_OK;
-	if (req->run_id && !cx_run_id_valid(req->run_id))
+	if (req->cwd && (req->cwd[0] != '/' || stat(req->cwd, &st) < 0 || !S_ISDIR(st.st_mode)))
+		r = cx_fail(err, CX_EUSAGE, "cwd %s: not an absolute path to a directory", req->cwd);
+	else if (req->run_id && !cx_run_id_valid(req->run_id))
 		r = cx_fail(err, CX_EUSAGE, "invalid run_id \"%s\": 1-64 of A-Za-z0-9._-", req->run_id);
 	else if (req->run_id)
 		strlcpy(id, req->run_id, sizeof id);
@@ -620,7 +624,7 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 			sup->live++;
 			r = run_abandon(run, "subscribing", q, err);
 		} else {
-			r = run_launch(run, spec, input, err);
+			r = run_launch(run, spec, input, req->cwd, err);
 		}
 		strlcpy(run_id, id, CX_RUN_ID_MAX + 1);
 	}

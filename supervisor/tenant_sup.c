@@ -246,6 +246,7 @@ static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
 		.run_id = cx_req_string(req, "run_id"),
 		.subscribe = cx_req_bool(req, "subscribe"),
 		.shutdown_ms = (int)shutdown_ms,
+		.cwd = cx_req_string(req, "cwd"),
 	};
 	char run_id[CX_RUN_ID_MAX + 1];
 	struct cx_diags diags = { 0 };

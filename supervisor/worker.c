@@ -15,9 +15,9 @@ enum { WORKER_EVENT_FD = 3, WORKER_CONTROL_FD = 4 };
  * the supervisor's state beyond reading the spec it inherited. */
 static void __attribute__((noreturn))
 worker_main(pid_t parent, const struct cx_spec *spec, const cJSON *input,
-	    const char *run_id, int event_wr, int control_rd)
+	    const char *run_id, const char *cwd, int event_wr, int control_rd)
 {
-	if (!cx_proc_child_init(parent))
+	if (!cx_proc_child_init(parent) || (cwd && chdir(cwd) < 0))
 		_exit(CX_EXIT_INTERNAL);
 	/* Its own process group, so a terminate reaches its members too. The
 	 * parent calls setpgid as well: whichever runs first wins the race. */
@@ -47,7 +47,7 @@ worker_main(pid_t parent, const struct cx_spec *spec, const cJSON *input,
 }
 
 int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec,
-		    const cJSON *input, const char *run_id)
+		    const cJSON *input, const char *run_id, const char *cwd)
 {
 	int events[2], control[2];
 	if (pipe2(events, O_CLOEXEC) < 0)
@@ -61,7 +61,7 @@ int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec,
 	pid_t parent = getpid();
 	int r = cx_proc_fork(&w->proc);
 	if (r == 0)
-		worker_main(parent, spec, input, run_id, events[1], control[0]);
+		worker_main(parent, spec, input, run_id, cwd, events[1], control[0]);
 	close(events[1]);
 	close(control[0]);
 	if (r < 0) {

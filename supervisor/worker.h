@@ -13,9 +13,9 @@ struct cx_worker {
 	int control_fd;  /* write end of its control pipe (non-blocking) */
 };
 
-/* Forks the worker, which runs the council and exits with its cx_run_exit
- * code. Returns 0 or -errno. */
+/* Forks the worker, which runs the council in cwd (NULL: ours) and exits
+ * with its cx_run_exit code. Returns 0 or -errno. */
 int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec,
-		    const cJSON *input, const char *run_id);
+		    const cJSON *input, const char *run_id, const char *cwd);
 
 #endif

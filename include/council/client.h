@@ -85,6 +85,8 @@ struct cx_client_start {
 	int exit_signal;            /* cx_start_link: sent to the caller when the run
 				     * exits abnormally; 0: none */
 	int shutdown_ms;            /* terminate: SIGTERM, then SIGKILL after this; 0: default */
+	const char *cwd;            /* where the run works (exec members' directory,
+				     * relative paths in the spec); NULL: the caller's */
 };
 
 struct cx_started {

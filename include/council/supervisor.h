@@ -41,6 +41,7 @@ struct cx_start {
 	const char *run_id;       /* NULL: generate one */
 	bool subscribe;           /* subscribe before the worker exists */
 	int shutdown_ms;          /* terminate's SIGTERM-to-SIGKILL grace; 0: the supervisor's */
+	const char *cwd;          /* the worker's working directory (absolute); NULL: ours */
 };
 
 /* Validates, registers and forks the run. On an invalid spec returns
