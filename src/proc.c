@@ -53,45 +53,69 @@ static void identify(struct cx_proc *p)
 
 /* The errors by which the kernel refuses an option of clone3 (or clone3
  * itself: ENOSYS, or EPERM from a seccomp filter), as opposed to failing
- * the fork (EAGAIN, ENOMEM). */
+ * the fork (EAGAIN, ENOMEM). E2BIG is a kernel older than the cgroup field
+ * (5.3-5.6) seeing it set. */
 static bool refused(int e)
 {
-	return e == ENOSYS || e == EINVAL || e == EPERM || e == EACCES || e == EBUSY ||
-	       e == EOPNOTSUPP || e == ENOSPC || e == EUSERS;
+	return e == ENOSYS || e == EINVAL || e == E2BIG || e == EPERM || e == EACCES ||
+	       e == EBUSY || e == EOPNOTSUPP || e == ENOSPC || e == EUSERS;
+}
+
+static long sys_clone3_pidfd(int *pidfd, uint64_t flags, int cgroup_fd)
+{
+	struct cx_clone_args args = {
+		.flags = CLONE_PIDFD | flags,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+		.cgroup = flags & CLONE_INTO_CGROUP ? (uint64_t)cgroup_fd : 0,
+	};
+	long pid = syscall(SYS_clone3, &args, sizeof args);
+	return pid < 0 ? -errno : pid;
 }
 
 /* Forks with the pidfd taken atomically, asking for what *flags holds
- * (CLONE_INTO_CGROUP, CLONE_NEWPID) and dropping those one at a time as the
- * kernel refuses them: the cgroup first, since the child can still move
- * itself there, then the namespace, then clone3 itself. *flags is left with
- * what the child got; out gets the refusals. */
+ * (CLONE_INTO_CGROUP, CLONE_NEWPID) and, as the kernel refuses, for less:
+ * both, then the namespace alone (the child can still move itself into the
+ * cgroup), then the cgroup alone, then neither, then fork without clone3.
+ * A refusal of both at once is not blamed on either until one alone is
+ * refused too. *flags is left with what the child got; out gets the errno
+ * that kept it from the rest. */
 static long clone_with_pidfd(int *pidfd, int cgroup_fd, uint64_t *flags,
 			     struct cx_fork_outcome *out)
 {
-	for (;;) {
-		struct cx_clone_args args = {
-			.flags = CLONE_PIDFD | *flags,
-			.pidfd = (uint64_t)(uintptr_t)pidfd,
-			.exit_signal = SIGCHLD,
-			.cgroup = *flags & CLONE_INTO_CGROUP ? (uint64_t)cgroup_fd : 0,
-		};
-		long pid = syscall(SYS_clone3, &args, sizeof args);
-		if (pid >= 0)
+	static const uint64_t ladder[] = {
+		CLONE_INTO_CGROUP | CLONE_NEWPID, CLONE_NEWPID, CLONE_INTO_CGROUP, 0,
+	};
+	uint64_t want = *flags, proven = 0;
+	int cgroup_err = 0, pidns_err = 0;
+	for (size_t i = 0; i < sizeof ladder / sizeof ladder[0]; i++) {
+		uint64_t ask = ladder[i];
+		if ((ask & want) != ask || (ask & proven))
+			continue;
+		long pid = sys_clone3_pidfd(pidfd, ask, cgroup_fd);
+		if (pid >= 0) {
+			if (pid > 0) {
+				out->cgroup_error = want & ~ask & CLONE_INTO_CGROUP ? cgroup_err : 0;
+				out->pidns_error = want & ~ask & CLONE_NEWPID ? pidns_err : 0;
+			}
+			*flags = ask;
 			return pid;
-		int e = errno;
+		}
+		int e = (int)-pid;
 		if (!refused(e))
-			return -e;
-		uint64_t drop = e == ENOSYS ? *flags
-			      : *flags & CLONE_INTO_CGROUP ? CLONE_INTO_CGROUP
-			      : *flags & CLONE_NEWPID ? CLONE_NEWPID : 0;
-		if (drop & CLONE_INTO_CGROUP)
-			out->cgroup_error = -e;
-		if (drop & CLONE_NEWPID)
-			out->pidns_error = -e;
-		*flags &= ~drop;
-		if (!drop)
+			return pid;
+		if (ask & CLONE_INTO_CGROUP)
+			cgroup_err = -e;
+		if (ask & CLONE_NEWPID)
+			pidns_err = -e;
+		if (ask == CLONE_INTO_CGROUP || ask == CLONE_NEWPID)
+			proven |= ask;
+		if (e == ENOSYS)
 			break;
 	}
+	out->cgroup_error = want & CLONE_INTO_CGROUP ? cgroup_err : 0;
+	out->pidns_error = want & CLONE_NEWPID ? pidns_err : 0;
+	*flags = 0;
 	/* clone3 refused (old kernel, seccomp): fork, then pidfd_open. This is
 	 * race-free because no code in this project reaps a pid it holds no
 	 * pidfd for, so the child cannot be reaped and its pid reused first. */

@@ -9,6 +9,7 @@
  * no writable cgroup2, or may not create PID namespaces, the test says so
  * and passes. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -52,6 +53,34 @@ static void teardown(void)
 		ck_assert_int_eq(cx_cgroup_remove(&root), 0);
 }
 
+/* A failed assertion ends the test process at once, without teardown: its
+ * cgroup, and whatever escaped into it, stays. The next run kills and
+ * removes the cgroups of test processes that are gone. */
+static void remove_stale_test_cgroups(void)
+{
+	struct cx_cgroup self;
+	if (cx_cgroup_open_self(&self) < 0)
+		return;
+	DIR *d = opendir(self.path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		int pid;
+		if (sscanf(e->d_name, "council-test-%d", &pid) != 1 || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		struct cx_cgroup stale;
+		if (cx_cgroup_create(&self, e->d_name, &stale) < 0)
+			continue;
+		cx_cgroup_kill(&stale);
+		cx_cgroup_wait_empty(&stale, DEADLINE_MS);
+		if (cx_cgroup_remove(&stale) < 0)
+			cx_cgroup_close(&stale);
+	}
+	if (d)
+		closedir(d);
+	cx_cgroup_close(&self);
+}
+
 /* This test's root cgroup and one run cgroup in it; false (the test skips)
  * without a writable cgroup2. */
 static bool cgroup_for_run(struct cx_cgroup *run)
@@ -60,6 +89,7 @@ static bool cgroup_for_run(struct cx_cgroup *run)
 		printf("SKIP: no writable cgroup2 hierarchy here\n");
 		return false;
 	}
+	remove_stale_test_cgroups();
 	char name[64];
 	snprintf(name, sizeof name, "council-test-%d", (int)getpid());
 	ck_assert_int_eq(cx_cgroup_open_root(&root, name), 0);
@@ -130,6 +160,17 @@ static bool pidfd_exited(const struct cx_proc *p, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
 	return poll(&pfd, 1, timeout_ms) == 1;
+}
+
+/* The tree is what it should be: someone in it left the session of the
+ * process at its top. */
+static void assert_escaped(const struct cx_proc *top, const struct cx_proc *tree, int n)
+{
+	pid_t sid = getsid(top->pid);
+	bool escaped = false;
+	for (int i = 0; i < n; i++)
+		escaped = escaped || (proc_state(tree[i].pid) != 'Z' && getsid(tree[i].pid) != sid);
+	ck_assert_msg(escaped, "no process of the tree left its session");
 }
 
 /* Every process of the tree has exited: a zombie at most, nothing runs. */
@@ -256,6 +297,7 @@ static void kill_escaped_tree(int (*kill_cgroup)(const struct cx_cgroup *))
 	struct cx_proc tree[TREE_MAX];
 	int n = snapshot(tree);
 	ck_assert_msg(n >= 2, "only %d processes in the tree", n);
+	assert_escaped(&child, tree, n);
 	for (int i = 0; i < n; i++)
 		if (proc_state(tree[i].pid) != 'Z')
 			ck_assert_msg(cx_cgroup_contains(&run, &tree[i]), "pid %d is not in the cgroup",
@@ -451,6 +493,7 @@ START_TEST(test_pidns_init_death_kills_a_setsid_double_forked_grandchild)
 	struct cx_proc tree[TREE_MAX];
 	int n = snapshot(tree);
 	ck_assert_msg(n >= 2, "only %d processes in the tree", n);
+	assert_escaped(&init, tree, n);
 	ck_assert(cx_proc_alive(&init));
 	ck_assert_int_eq(cx_proc_signal(&init, SIGKILL), 0);
 	siginfo_t info;
