@@ -431,3 +431,43 @@ void cx_cgroup_close(struct cx_cgroup *cg)
 		close(cg->dir_fd);
 	cg->dir_fd = -1;
 }
+
+int cx_cgroup_tenant(const char *root, const char *tenant, bool create, struct cx_cgroup *out)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *c = root; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	char name[32], path[PATH_MAX];
+	snprintf(name, sizeof name, "council-%08x", h);
+	*out = CX_CGROUP_NULL;
+	if (create) {
+		struct cx_cgroup instance;
+		int r = cx_cgroup_open_root(&instance, name);
+		if (r == 0)
+			r = cx_cgroup_create(&instance, tenant, out);
+		cx_cgroup_close(&instance);
+		return r;
+	}
+	int r = cx_cgroup_self_path(path, sizeof path);
+	if (r < 0)
+		return r;
+	size_t n = strlen(path);
+	if ((size_t)snprintf(path + n, sizeof path - n, "/%s/%s", name, tenant) >= sizeof path - n)
+		return -ENAMETOOLONG;
+	return cx_cgroup_open(out, path);
+}
+
+void cx_cgroup_tenant_release(struct cx_cgroup *cg)
+{
+	char instance[PATH_MAX];
+	strlcpy(instance, cg->path, sizeof instance);
+	char *slash = strrchr(instance, '/');
+	if (cx_cgroup_remove(cg) < 0) {
+		cx_cgroup_close(cg);
+		return;
+	}
+	if (slash) {
+		*slash = '\0';
+		rmdir(instance); /* fails while another tenant of it lives: fine */
+	}
+}

@@ -14,7 +14,7 @@
  *   pidns   The worker is pid 1 of its own PID namespace. Every descendant is
  *           in the namespace, whatever it does, and when its init dies the
  *           kernel SIGKILLs all of them. Not atomic across nesting, and the
- *           worker takes on an init's duties (see cx_pidns_reap_orphans).
+ *           worker takes on an init's duties (see cx_reap_orphans (proc.h)).
  *   pgroup  The worker leads its own process group; a kill reaches only the
  *           processes that stay in it (setsid or setpgid leaves it). Always
  *           available; still what SIGTERM goes to, for a graceful stop.
@@ -71,6 +71,16 @@ int cx_cgroup_self_path(char *dir, size_t size);
  * removed again). Never required: everything works without it. */
 bool cx_cgroup_available(void);
 
+/* The cgroup of a tenant's runs for runtime directory root:
+ * <own cgroup>/council-<hash of root>/<tenant>, so supervisors of other
+ * runtime directories in the same cgroup never touch these. With create,
+ * made if missing; without, -ENOENT when it is not there. */
+int cx_cgroup_tenant(const char *root, const char *tenant, bool create, struct cx_cgroup *out);
+
+/* Removes a tenant's cgroup, and the runtime directory's above it, when no
+ * process is left in them (else they stay); closes it either way. */
+void cx_cgroup_tenant_release(struct cx_cgroup *cg);
+
 /* Opens an existing cgroup directory. */
 int cx_cgroup_open(struct cx_cgroup *out, const char *path);
 /* Opens this process's own cgroup. */
@@ -103,7 +113,7 @@ bool cx_cgroup_contains(const struct cx_cgroup *cg, const struct cx_proc *p);
  * a zombie is in no cgroup's population. So the cgroup empties by itself;
  * nobody has to reap for it to, and a wait for it cannot deadlock on our
  * own unreaped children. The reaping stays the supervisor's: its worker by
- * pidfd, adopted orphans (it is a subreaper) with cx_pidns_reap_orphans.
+ * pidfd, adopted orphans (it is a subreaper) with cx_reap_orphans (proc.h).
  *
  * From a supervisor's event loop: cx_cgroup_kill; watch cx_cgroup_events_fd
  * for EPOLLPRI (or re-check on a timer); when cx_cgroup_populated says 0,
@@ -149,22 +159,11 @@ void cx_cgroup_close(struct cx_cgroup *cg);
  *  - It is the reaper of every orphan in the namespace (a double-forked
  *    grandchild that setsid's away included), whether or not it set
  *    PR_SET_CHILD_SUBREAPER. It reaps its own members by pidfd; the orphans
- *    would stay zombies, so it calls cx_pidns_reap_orphans when SIGCHLD
+ *    would stay zombies, so it calls cx_reap_orphans (proc.h) when SIGCHLD
  *    arrives (its signalfd), after reaping what it tracks. */
 
 /* True if this process may create PID namespaces: forks a child into one,
  * which exits at once, and reaps it. */
 bool cx_pidns_available(void);
-
-/* Claims an exited child as the caller's own, to be reaped by its pidfd. */
-typedef bool cx_tracked_fn(const struct cx_proc *child, void *arg);
-
-/* Reaps, without blocking, every exited child that tracked (NULL: none)
- * does not claim: the orphans a PID namespace's init, or a subreaper,
- * adopted. Finds them with waitid(P_ALL, WNOWAIT) and reaps each by a
- * pidfd, so a tracked child is never reaped here; it stops at the first
- * exited child tracked claims, which its owner is about to reap: call again
- * once it has. Returns how many it reaped, or -errno. */
-int cx_pidns_reap_orphans(cx_tracked_fn *tracked, void *arg);
 
 #endif

@@ -87,6 +87,17 @@ bool cx_proc_alive(const struct cx_proc *p);
 
 void cx_proc_release(struct cx_proc *p);
 
+/* Claims an exited child as the caller's own, to be reaped by its pidfd. */
+typedef bool cx_tracked_fn(const struct cx_proc *child, void *arg);
+
+/* Reaps, without blocking, every exited child that tracked (NULL: none)
+ * does not claim: the orphans a subreaper or a PID namespace's init
+ * adopted. Finds them with waitid(P_ALL, WNOWAIT) and reaps each by a
+ * pidfd, so a tracked child is never reaped here (no blind waitpid); it
+ * stops at the first exited child tracked claims, which its owner is about
+ * to reap: call again once it has. Returns how many it reaped, or -errno. */
+int cx_reap_orphans(cx_tracked_fn *tracked, void *arg);
+
 /* "exited 3", "killed SIGKILL" from a reaped waitid() result. */
 void cx_exit_describe(const siginfo_t *info, char *buf, size_t size);
 const char *cx_signal_name(int sig);

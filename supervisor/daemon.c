@@ -5,6 +5,7 @@
  * that crashes: its runs' monitors get DOWN `supervisor_down`. */
 #include "daemon.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "containment.h"
 #include "fsutil.h"
 #include "loop.h"
 #include "proc.h"
@@ -34,6 +36,7 @@
 
 #define PROTOCOL_VERSION 1
 #define STOP_GRACE_MS 10000  /* beyond shutdown_ms, before a tenant is killed */
+#define LEFTOVER_WAIT_MS 5000 /* for a dead tenant's cgroup to empty after cgroup.kill */
 
 struct daemon;
 
@@ -265,6 +268,24 @@ static void on_tenant_message(void *data, struct cx_tenant *t, cJSON *msg)
 
 /* Tenant lifecycle. */
 
+/* Orphans adopted from dead workers and tenants are reaped here; a
+ * tenant supervisor is left to its pidfd (cx_tenant_reap). */
+static bool is_tenant(const struct cx_proc *child, void *arg)
+{
+	struct daemon *d = arg;
+	struct cx_tenant *t;
+	LIST_FOREACH(t, &d->tenants, link)
+		if (cx_tenant_is_up(t) && t->proc.pid == child->pid)
+			return true;
+	return false;
+}
+
+static void reap_orphans(struct daemon *d)
+{
+	cx_reap_orphans(is_tenant, d);
+}
+
+
 static bool may_restart(struct cx_tenant *t)
 {
 	uint64_t now = cx_mono_ms();
@@ -277,11 +298,20 @@ static bool may_restart(struct cx_tenant *t)
 	return true;
 }
 
-/* The group's processes that outlived their supervisor: the workers die by
- * PDEATHSIG; anything of their process groups is killed here. */
-static void kill_leftovers(struct daemon *d, struct cx_tenant *t)
+/* Whatever of a tenant's runs outlived their supervisor: its cgroup holds
+ * all of it, even what called setsid() or double-forked; without cgroups,
+ * the process groups its live runs recorded (their workers died by
+ * PDEATHSIG: a group id may be reused by then, which the cgroup avoids). */
+static void kill_leftovers(struct daemon *d, const char *tenant)
 {
-	cJSON *live = cx_catalog_list(d->root_fd, t->name, true);
+	struct cx_cgroup cg;
+	if (cx_cgroup_tenant(d->root, tenant, false, &cg) == 0) {
+		cx_cgroup_kill(&cg);
+		cx_cgroup_wait_empty(&cg, LEFTOVER_WAIT_MS);
+		cx_cgroup_tenant_release(&cg);
+		return;
+	}
+	cJSON *live = cx_catalog_list(d->root_fd, tenant, true);
 	cJSON *s;
 	cJSON_ArrayForEach(s, live) {
 		pid_t pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
@@ -291,12 +321,29 @@ static void kill_leftovers(struct daemon *d, struct cx_tenant *t)
 	cJSON_Delete(live);
 }
 
+/* At start: a councild SIGKILLed before us left tenants whose runs died
+ * with it, but maybe not all they spawned. */
+static void kill_all_leftovers(struct daemon *d)
+{
+	int fd = openat(d->root_fd, "tenants", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(dir));)
+		if (cx_name_valid(e->d_name))
+			kill_leftovers(d, e->d_name);
+	closedir(dir);
+}
+
 static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 {
 	struct daemon *d = data;
 	struct pending *p, *pn;
 	if (crashed) {
-		kill_leftovers(d, t);
+		kill_leftovers(d, t->name);
 		cx_catalog_recover(d->root_fd, t->name, "supervisor_down",
 				   "its tenant supervisor died");
 	}
@@ -313,6 +360,7 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 							      "tenant %s went down", t->name), -1);
 		pending_free(p);
 	}
+	reap_orphans(d); /* what waited behind the tenant's own zombie */
 	if (crashed && !d->stopping && may_restart(t)) {
 		struct cx_tenant *again;
 		t->restarts++;
@@ -719,26 +767,6 @@ static void stop_all(struct daemon *d)
 	}
 }
 
-/* Adopted orphans (members left behind by a dead worker, workers of a dead
- * tenant) are found without reaping anything blindly: WNOWAIT shows a
- * zombie; a tenant's is reaped through its pidfd, any other by its pid. */
-static void reap_orphans(struct daemon *d)
-{
-	for (int guard = 0; guard < 4096; guard++) {
-		siginfo_t info = { 0 };
-		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || !info.si_pid)
-			return;
-		struct cx_tenant *t;
-		LIST_FOREACH(t, &d->tenants, link)
-			if (cx_tenant_is_up(t) && t->proc.pid == info.si_pid)
-				break;
-		if (t)
-			cx_tenant_reap(t);
-		else
-			waitid(P_PID, (id_t)info.si_pid, &info, WEXITED | WNOHANG);
-	}
-}
-
 static void on_signal(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct daemon *d = w->data;
@@ -847,8 +875,10 @@ int cx_daemon_run(const char *root, int ready_fd)
 		r = -errno;
 	if (r == 0)
 		r = open_signals(&d);
-	if (r == 0) /* runs a previous councild left live died with it */
+	if (r == 0) { /* runs a previous councild left live died with it */
+		kill_all_leftovers(&d);
 		cx_catalog_recover(d.root_fd, NULL, "supervisor_down", "councild died");
+	}
 	if (r == 0)
 		r = listen_on(&d);
 	if (r < 0) {

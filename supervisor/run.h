@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 
+#include "containment.h"
 #include "council/supervisor.h"
 #include "loop.h"
 #include "proc.h"
@@ -36,6 +37,9 @@ struct cx_run {
 	struct cx_timer announce_timer;/* coalesces status rewrites for minor events */
 	bool terminal;                 /* a terminal event has been relayed */
 	bool drained;                  /* the event pipe reached EOF */
+	bool emptied;                  /* nothing of it is left alive in its cgroup */
+	struct cx_cgroup cg;           /* its own cgroup, or closed */
+	struct cx_watch cg_watch;      /* cgroup.events, while it empties */
 	bool terminated;               /* terminate was asked for */
 	int shutdown_ms;               /* SIGTERM to SIGKILL */
 	uint64_t rejected;             /* malformed or out-of-order lines refused */

@@ -53,6 +53,7 @@ cJSON *cx_run_summary_json(const struct cx_run_summary *s)
 	cJSON_AddNumberToObject(o, "pid", s->pid);
 	cJSON_AddNumberToObject(o, "events", (double)s->events);
 	cJSON_AddStringToObject(o, "exit", s->exit);
+	cJSON_AddStringToObject(o, "containment", s->containment);
 	return o;
 }
 
@@ -67,12 +68,12 @@ static int write_status(int dir_fd, const struct cx_run_summary *s)
 	int n = snprintf(buf, sizeof buf,
 			 "RunId:\t%s\nCouncil:\t%s\nTenant:\t%s\nStatus:\t%s\nPid:\t%d\n"
 			 "Round:\t%s\nRoundsCompleted:\t%d\nStartedAt:\t%s\nFinishedAt:\t%s\n"
-			 "Exit:\t%s\nEvents:\t%llu\n",
+			 "Exit:\t%s\nEvents:\t%llu\nContainment:\t%s\n",
 			 s->run_id, s->council, s->tenant, cx_run_status_name(s->status),
 			 (int)s->pid, round, s->rounds_completed,
 			 ts_or_dash(s->started_at_ms, started),
 			 ts_or_dash(s->finished_at_ms, finished), s->exit,
-			 (unsigned long long)s->events);
+			 (unsigned long long)s->events, s->containment);
 	return cx_write_atomic(dir_fd, "status", buf, (size_t)n);
 }
 

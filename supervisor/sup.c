@@ -40,15 +40,19 @@ struct cx_sup {
 	unsigned live;
 	cx_run_down_fn *on_down;
 	void *on_down_data;
+	struct cx_cgroup tenant_cg;  /* where each run gets a cgroup; closed: none */
 };
 
 /* The lifecycle table. */
 
-enum run_event { RUN_CANCEL, RUN_TERMINATE, RUN_KILL_DUE, RUN_EXIT, RUN_DRAINED, RUN_EVENT_N };
+enum run_event {
+	RUN_CANCEL, RUN_TERMINATE, RUN_KILL_DUE, RUN_EXIT, RUN_DRAINED, RUN_EMPTIED, RUN_EVENT_N
+};
 
 typedef void run_action(struct cx_run *run);
 
 static void run_finalize(struct cx_run *run);
+static void run_handle(struct cx_run *run, enum run_event ev);
 
 static void announce(struct cx_run *run)
 {
@@ -79,16 +83,48 @@ static void act_terminate(struct cx_run *run)
 	cx_timer_arm(run->sup->loop, &run->kill_timer, (uint64_t)run->shutdown_ms);
 }
 
+/* SIGKILL to the process group, and to the cgroup: what setsid()'d or
+ * double-forked out of the group is still in it. */
 static void act_kill(struct cx_run *run)
 {
 	cx_proc_signal_group(&run->proc, SIGKILL);
+	if (run->cg.dir_fd >= 0)
+		cx_cgroup_kill(&run->cg);
+}
+
+static void maybe_finalize(struct cx_run *run)
+{
+	if (run->drained && run->emptied)
+		run_finalize(run);
+}
+
+static void on_cgroup_event(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct cx_run *run = w->data;
+	char buf[256];
+	ssize_t n = pread(w->fd, buf, sizeof buf, 0); /* re-arms the notification */
+	(void)n;
+	if (cx_cgroup_populated(&run->cg) == 0)
+		run_handle(run, RUN_EMPTIED);
+}
+
+/* After the worker is gone, nothing of the run may live on: the cgroup is
+ * killed and the run waits (cgroup.events) until it is empty. */
+static void await_empty(struct cx_run *run)
+{
+	run->emptied = run->cg.dir_fd < 0 || cx_cgroup_populated(&run->cg) <= 0;
+	if (run->emptied)
+		return;
+	run->cg_watch = (struct cx_watch){ cx_cgroup_events_fd(&run->cg), on_cgroup_event, run };
+	if (run->cg_watch.fd < 0 || cx_watch_add(run->sup->loop, &run->cg_watch, EPOLLPRI) < 0)
+		run->emptied = true; /* cannot watch it: the kill was sent, go on */
 }
 
 static void act_reap(struct cx_run *run)
 {
 	/* Kill what is left of its process group first: the leader is
 	 * unreaped, so the group id cannot have been reused. */
-	cx_proc_signal_group(&run->proc, SIGKILL);
+	act_kill(run);
 	siginfo_t info;
 	if (cx_proc_reap(&run->proc, &info) <= 0)
 		return; /* a readable pidfd means it exited; if not, the watch fires again */
@@ -97,8 +133,8 @@ static void act_reap(struct cx_run *run)
 	cx_timer_disarm(run->sup->loop, &run->kill_timer);
 	cx_proc_release(&run->proc);
 	run->phase = CX_PHASE_EXITED;
-	if (run->drained)
-		run_finalize(run);
+	await_empty(run);
+	maybe_finalize(run);
 }
 
 static void act_note_drained(struct cx_run *run)
@@ -106,31 +142,41 @@ static void act_note_drained(struct cx_run *run)
 	run->drained = true;
 }
 
-static void act_finalize(struct cx_run *run)
+static void act_drained(struct cx_run *run)
 {
-	run_finalize(run);
+	run->drained = true;
+	maybe_finalize(run);
+}
+
+static void act_emptied(struct cx_run *run)
+{
+	cx_watch_del(run->sup->loop, &run->cg_watch);
+	close(run->cg_watch.fd);
+	run->cg_watch.fd = -1;
+	run->emptied = true;
+	maybe_finalize(run);
 }
 
 static run_action *const actions[CX_PHASE_N][RUN_EVENT_N] = {
 	[CX_PHASE_LIVE] = {
 		[RUN_CANCEL] = act_cancel, [RUN_TERMINATE] = act_terminate,
 		[RUN_KILL_DUE] = act_ignore, [RUN_EXIT] = act_reap,
-		[RUN_DRAINED] = act_note_drained,
+		[RUN_DRAINED] = act_note_drained, [RUN_EMPTIED] = act_ignore,
 	},
 	[CX_PHASE_STOPPING] = {
 		[RUN_CANCEL] = act_ignore, [RUN_TERMINATE] = act_ignore,
 		[RUN_KILL_DUE] = act_kill, [RUN_EXIT] = act_reap,
-		[RUN_DRAINED] = act_note_drained,
+		[RUN_DRAINED] = act_note_drained, [RUN_EMPTIED] = act_ignore,
 	},
 	[CX_PHASE_EXITED] = {
 		[RUN_CANCEL] = act_ignore, [RUN_TERMINATE] = act_ignore,
 		[RUN_KILL_DUE] = act_ignore, [RUN_EXIT] = act_ignore,
-		[RUN_DRAINED] = act_finalize,
+		[RUN_DRAINED] = act_drained, [RUN_EMPTIED] = act_emptied,
 	},
 	[CX_PHASE_FINAL] = {
 		[RUN_CANCEL] = act_ignore, [RUN_TERMINATE] = act_ignore,
 		[RUN_KILL_DUE] = act_ignore, [RUN_EXIT] = act_ignore,
-		[RUN_DRAINED] = act_ignore,
+		[RUN_DRAINED] = act_ignore, [RUN_EMPTIED] = act_ignore,
 	},
 };
 
@@ -324,6 +370,8 @@ static void run_finalize(struct cx_run *run)
 	}
 	run->phase = CX_PHASE_FINAL;
 	run->sup->live--;
+	if (run->cg.dir_fd >= 0)
+		cx_cgroup_remove(&run->cg);
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	run->control_fd = -1;
@@ -353,6 +401,11 @@ static void run_free(struct cx_run *run)
 		close(run->control_fd);
 	cx_proc_release(&run->proc);
 	cx_buf_free(&run->in);
+	if (run->cg_watch.fd >= 0) {
+		cx_watch_del(loop, &run->cg_watch);
+		close(run->cg_watch.fd);
+	}
+	cx_cgroup_close(&run->cg);
 	close(run->events_fd);
 	close(run->dir_fd);
 	free(run);
@@ -382,6 +435,9 @@ static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char
 	run->event_watch = (struct cx_watch){ -1, on_worker_events, run };
 	run->kill_timer = CX_TIMER_INIT(on_kill_due, run);
 	run->announce_timer = CX_TIMER_INIT(on_announce_due, run);
+	run->cg = CX_CGROUP_NULL;
+	run->cg_watch.fd = -1;
+	run->emptied = true;
 	cx_relay_init(&run->relay, sup->loop, events_fd, s->run_id);
 	return run;
 }
@@ -404,8 +460,14 @@ static int run_launch(struct cx_run *run, const struct cx_spec *spec, const cJSO
 {
 	struct cx_sup *sup = run->sup;
 	struct cx_worker w;
+	bool contained = false;
 	sup->live++;
-	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id, cwd);
+	if (sup->tenant_cg.dir_fd >= 0)
+		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &run->cg);
+	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id, cwd, run->cg.dir_fd, &contained);
+	if (!contained)
+		cx_cgroup_remove(&run->cg);
+	strcpy(run->summary.containment, contained ? "cgroup" : "pgroup");
 	if (r < 0)
 		return run_abandon(run, "could not fork the worker", r, err);
 	run->proc = w.proc;
@@ -449,6 +511,10 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 		free(sup);
 		return cx_fail(err, CX_ESYS, "epoll: %s", strerror(-r));
 	}
+	/* Containment: a cgroup per run where a writable cgroup2 lets us; else
+	 * each run's process group (docs/supervision.md). */
+	if (cx_cgroup_tenant(sup->root, sup->tenant, true, &sup->tenant_cg) < 0)
+		sup->tenant_cg = CX_CGROUP_NULL;
 	cx_registry_init(&sup->registry);
 	/* Subscribers may close their pipes at any time: that must be an
 	 * EPIPE to handle, not a signal that kills the supervisor. */
@@ -473,6 +539,8 @@ void cx_sup_free(struct cx_sup *sup)
 		run_free(run);
 	}
 	cx_registry_fini(&sup->registry);
+	if (sup->tenant_cg.dir_fd >= 0)
+		cx_cgroup_tenant_release(&sup->tenant_cg);
 	cx_loop_free(sup->loop);
 	cx_rundir_close(&sup->dir);
 	free(sup);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -52,6 +53,7 @@ struct tenant {
 	const struct cx_sup_options *opts;
 	struct cx_wire wire;
 	struct cx_watch channel;
+	struct cx_watch sigchld;      /* a subreaper: orphans of its runs come here */
 	LIST_HEAD(, waiter) waiters;
 	LIST_HEAD(, link) links;
 	int64_t started_at_ms;
@@ -199,6 +201,23 @@ static void link_add(struct tenant *t, const char *run_id, int pidfd, int exit_s
 	cx_watch_add(t->loop, &l->watch, EPOLLIN);
 }
 
+/* Orphans (members whose worker died, what a member double-forked) are
+ * reaped here; a live run's worker is left to its pidfd. */
+static bool is_worker(const struct cx_proc *child, void *arg)
+{
+	struct tenant *t = arg;
+	char run_id[CX_RUN_ID_MAX + 1];
+	return cx_sup_run_id(t->sup, child->pid, run_id) == CX_OK;
+}
+
+static void on_sigchld(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct signalfd_siginfo si;
+	while (read(w->fd, &si, sizeof si) == sizeof si)
+		;
+	cx_reap_orphans(is_worker, w->data);
+}
+
 /* A run is over: its link signals the caller if the run ended abnormally
  * and asked for it; councild hears of it; whoever waited is answered. */
 static void on_run_down(void *data, const struct cx_run_summary *s, const char *reason)
@@ -219,6 +238,7 @@ static void on_run_down(void *data, const struct cx_run_summary *s, const char *
 	send_msg(t, msg, -1);
 	announce(t);
 	wake_waiters(t, s->run_id);
+	cx_reap_orphans(is_worker, t); /* what waited behind this worker's zombie */
 }
 
 /* Requests. */
@@ -426,6 +446,12 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 	cx_wire_init(&t.wire, channel);
 	t.channel = (struct cx_watch){ channel, on_channel, &t };
 	cx_watch_add(t.loop, &t.channel, EPOLLIN);
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	t.sigchld = (struct cx_watch){ signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC), on_sigchld, &t };
+	cx_watch_add(t.loop, &t.sigchld, EPOLLIN);
 	announce(&t);
 	while (!t.done || cx_sup_live(t.sup) || cx_wire_pending(&t.wire))
 		if (cx_sup_dispatch(t.sup, -1) < 0)
@@ -435,6 +461,9 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 	while (!LIST_EMPTY(&t.waiters))
 		waiter_free(LIST_FIRST(&t.waiters));
 	cx_watch_del(t.loop, &t.channel);
+	cx_watch_del(t.loop, &t.sigchld);
+	if (t.sigchld.fd >= 0)
+		close(t.sigchld.fd);
 	cx_wire_close(&t.wire);
 	cx_sup_free(t.sup);
 	return 0;

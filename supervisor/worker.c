@@ -46,8 +46,8 @@ worker_main(pid_t parent, const struct cx_spec *spec, const cJSON *input,
 	_exit(cx_runner_main(&params));
 }
 
-int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec,
-		    const cJSON *input, const char *run_id, const char *cwd)
+int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec, const cJSON *input,
+		    const char *run_id, const char *cwd, int cgroup_fd, bool *contained)
 {
 	int events[2], control[2];
 	if (pipe2(events, O_CLOEXEC) < 0)
@@ -59,7 +59,10 @@ int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec,
 		return -e;
 	}
 	pid_t parent = getpid();
-	int r = cx_proc_fork(&w->proc);
+	struct cx_fork_opts opts = CX_FORK_OPTS_NONE;
+	struct cx_fork_outcome how;
+	opts.cgroup_fd = cgroup_fd;
+	int r = cx_proc_fork_opts(&w->proc, &opts, &how);
 	if (r == 0)
 		worker_main(parent, spec, input, run_id, cwd, events[1], control[0]);
 	close(events[1]);
@@ -69,6 +72,7 @@ int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec,
 		close(control[1]);
 		return r;
 	}
+	*contained = how.cgroup == CX_FORK_CGROUP_CLONE || how.cgroup == CX_FORK_CGROUP_MOVED;
 	setpgid(w->proc.pid, w->proc.pid);
 	fcntl(events[0], F_SETFL, O_NONBLOCK);
 	fcntl(control[1], F_SETFL, O_NONBLOCK);

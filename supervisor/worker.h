@@ -13,9 +13,10 @@ struct cx_worker {
 	int control_fd;  /* write end of its control pipe (non-blocking) */
 };
 
-/* Forks the worker, which runs the council in cwd (NULL: ours) and exits
- * with its cx_run_exit code. Returns 0 or -errno. */
-int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec,
-		    const cJSON *input, const char *run_id, const char *cwd);
+/* Forks the worker into cgroup_fd (-1: none), which runs the council in
+ * cwd (NULL: ours) and exits with its cx_run_exit code. *contained says
+ * whether it is in that cgroup. Returns 0 or -errno. */
+int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec, const cJSON *input,
+		    const char *run_id, const char *cwd, int cgroup_fd, bool *contained);
 
 #endif

@@ -47,7 +47,7 @@ static void teardown(void)
 		cx_cgroup_kill(&root);
 		cx_cgroup_wait_empty(&root, DEADLINE_MS);
 	}
-	cx_pidns_reap_orphans(NULL, NULL);
+	cx_reap_orphans(NULL, NULL);
 	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
 	if (root.dir_fd >= 0)
 		ck_assert_int_eq(cx_cgroup_remove(&root), 0);
@@ -193,7 +193,7 @@ static void reap_all(struct cx_proc *tree, int n)
 	pid_t pids[TREE_MAX];
 	for (int waited = 0; th_descendants(pids, TREE_MAX) > 0 && waited < DEADLINE_MS;
 	     waited += 10) {
-		ck_assert_int_ge(cx_pidns_reap_orphans(NULL, NULL), 0);
+		ck_assert_int_ge(cx_reap_orphans(NULL, NULL), 0);
 		usleep(10 * 1000);
 	}
 }
@@ -457,7 +457,7 @@ static void __attribute__((noreturn)) init_main(pid_t parent, int ready)
 	escape(ready);
 	for (;;) {
 		sigwaitinfo(&chld, NULL);
-		cx_pidns_reap_orphans(NULL, NULL);
+		cx_reap_orphans(NULL, NULL);
 	}
 }
 
@@ -564,10 +564,14 @@ static bool same_pidns(pid_t a, pid_t b)
 	       !strcmp(la, lb);
 }
 
+/* Asked for both, and refused the namespace alone, the child still gets
+ * the cgroup (where there is one) the clone3 way. */
 START_TEST(test_refused_pidns_falls_back_to_no_namespace)
 {
 	if (!pidns_or_skip())
 		return;
+	struct cx_cgroup run = CX_CGROUP_NULL;
+	bool cgroup = cx_cgroup_available() && cgroup_for_run(&run);
 	pid_t parent = getpid();
 	struct cx_proc helper;
 	int r = cx_proc_fork(&helper);
@@ -576,7 +580,7 @@ START_TEST(test_refused_pidns_falls_back_to_no_namespace)
 			_exit(HELPER_SETUP);
 		pid_t self = getpid();
 		struct cx_proc child;
-		struct cx_fork_opts opts = { .cgroup_fd = -1, .new_pidns = true };
+		struct cx_fork_opts opts = { .cgroup_fd = run.dir_fd, .new_pidns = true };
 		struct cx_fork_outcome how;
 		int f = cx_proc_fork_opts(&child, &opts, &how);
 		if (f == 0) {
@@ -587,9 +591,11 @@ START_TEST(test_refused_pidns_falls_back_to_no_namespace)
 		if (f != 1)
 			_exit(HELPER_FORK);
 		int code = HELPER_OK;
-		if (how.pidns || how.pidns_error != -EPERM || how.cgroup != CX_FORK_CGROUP_NONE)
+		if (how.pidns || how.pidns_error != -EPERM ||
+		    how.cgroup != (cgroup ? CX_FORK_CGROUP_CLONE : CX_FORK_CGROUP_NONE) ||
+		    how.cgroup_error != 0)
 			code = HELPER_HOW;
-		else if (!same_pidns(self, child.pid))
+		else if (!same_pidns(self, child.pid) || (cgroup && !cx_cgroup_contains(&run, &child)))
 			code = HELPER_WHERE;
 		cx_proc_signal(&child, SIGKILL);
 		siginfo_t info;
@@ -603,6 +609,8 @@ START_TEST(test_refused_pidns_falls_back_to_no_namespace)
 	ck_assert_msg(info.si_code == CLD_EXITED && info.si_status != HELPER_SETUP,
 		      "the helper could not drop CAP_SYS_ADMIN");
 	ck_assert_msg(info.si_status == HELPER_OK, "helper failed at step %d", info.si_status);
+	if (cgroup)
+		ck_assert_int_eq(cx_cgroup_remove(&run), 0);
 }
 END_TEST
 

@@ -100,6 +100,58 @@ static char *council(const char *profile)
 	return s;
 }
 
+/* Members that leave their process group: one double-forks (its sleep is
+ * orphaned to a subreaper), one calls setsid. Only the run's cgroup (or
+ * PID namespace) holds them; their sleeps are recognisable in /proc. */
+static const char escaping_council[] =
+	"{\"id\":\"escape\",\"members\":["
+	"{\"id\":\"forker\",\"profile\":{\"provider\":\"exec\","
+	"\"command\":[\"sh\",\"-c\",\"(sleep 3101 &) ; exec sleep 3100\"]}},"
+	"{\"id\":\"escaper\",\"profile\":{\"provider\":\"exec\","
+	"\"command\":[\"sh\",\"-c\",\"setsid sleep 3102 & exec sleep 3100\"]}}],"
+	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+
+/* Processes whose command line is "sleep 310N": what the escaping members
+ * started. */
+static int escaped_sleeps(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[300];
+		if (atoi(e->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		char *cmd = th_read_file(path, NULL);
+		n += cmd && !strcmp(cmd, "sleep") && !strncmp(cmd + 6, "310", 3);
+		free(cmd);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static bool no_escaped_sleeps(void *arg)
+{
+	(void)arg;
+	return escaped_sleeps() == 0;
+}
+
+/* Starts n escaping runs in tenant and waits until their members run. */
+static void start_escaping(const char *tenant, int n, struct cx_started *st)
+{
+	struct cx_client_start req = { .spec_json = escaping_council, .tenant = tenant };
+	struct cx_error err = { 0 };
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(cx_start(cl, &req, &st[i], NULL, &err) == CX_OK, "start %d: %s", i, err.message);
+	uint64_t deadline = cx_mono_ms() + 2 * DEADLINE_MS;
+	while (escaped_sleeps() < 3 * n) { /* 3101 and 3102 of each, and a 3100 at least */
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the members of %d runs, %d sleeps seen",
+			      n, escaped_sleeps());
+		usleep(50000);
+	}
+}
+
 static void start_in(struct cx_client *c, const char *tenant, const char *profile, bool link,
 		     int exit_signal, struct cx_started *out)
 {
@@ -342,8 +394,7 @@ START_TEST(test_tenant_supervisor_killed_takes_its_runs_and_restarts)
 {
 	struct cx_started st[5];
 	uint64_t ref;
-	for (int i = 0; i < 5; i++)
-		start_in(cl, "acme", "\"latency_ms\":60000", false, 0, &st[i]);
+	start_escaping("acme", 5, st);
 	ck_assert_int_eq(cx_monitor(cl, st[0].run_id, &ref, NULL), CX_OK);
 	pid_t sup = tenant_pid("acme");
 	ck_assert_msg(sup > 0, "tenant acme has no supervisor");
@@ -355,6 +406,8 @@ START_TEST(test_tenant_supervisor_killed_takes_its_runs_and_restarts)
 		assert_final_with_kind(st[i].run_id, "supervisor_down");
 		assert_gone(st[i].pid, "the worker outlived its supervisor:");
 	}
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d member processes outlived their tenant supervisor", escaped_sleeps());
 	pid_t again = tenant_pid("acme");
 	ck_assert_msg(again > 0 && again != sup, "tenant acme was not restarted");
 }
@@ -404,6 +457,39 @@ START_TEST(test_terminate_all_leaves_every_run_final)
 	ck_assert_int_eq(cx_which_children(cl, "bulk", &children, &n, NULL), CX_OK);
 	ck_assert_int_eq((int)n, 0);
 	free(children);
+}
+END_TEST
+
+START_TEST(test_terminate_all_reaches_members_that_left_their_process_group)
+{
+	static struct cx_started st[100];
+	start_escaping("hundred", 100, st);
+	ck_assert_int_eq(cx_terminate_all(cl, "hundred", NULL), CX_OK);
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d member processes survived terminate_all", escaped_sleeps());
+	for (int i = 0; i < 100; i++) {
+		assert_final_with_kind(st[i].run_id, "killed");
+		assert_gone(st[i].pid, "the worker survived terminate_all:");
+	}
+}
+END_TEST
+
+START_TEST(test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process)
+{
+	static struct cx_started st[200];
+	for (int i = 0; i < 200; i++)
+		start_in(cl, "busy", "\"latency_ms\":60000", false, 0, &st[i]);
+	ck_assert_int_eq(cx_tenant_stop(cl, "busy", NULL), CX_OK);
+	for (int i = 0; i < 200; i++) {
+		assert_final_with_kind(st[i].run_id, "killed");
+		assert_gone(st[i].pid, "a worker survived tenant stop:");
+	}
+	ck_assert_int_eq(tenant_pid("busy"), 0);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tenants/busy/status", scratch);
+	char *status = th_read_file(path, NULL);
+	ck_assert_msg(status && strstr(status, "Status:\tstopped\n"), "tenant status: %s", status);
+	free(status);
 }
 END_TEST
 
@@ -458,7 +544,7 @@ int main(void)
 	Suite *s = suite_create("councild");
 	TCase *tc = tcase_create("tree");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
+	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_linked_run_dies_with_its_caller);
 	tcase_add_test(tc, test_unlinked_run_survives_its_caller);
 	tcase_add_test(tc, test_exit_signal_reaches_a_linked_caller_when_its_run_crashes);
@@ -469,6 +555,8 @@ int main(void)
 	tcase_add_test(tc, test_tenant_supervisor_killed_takes_its_runs_and_restarts);
 	tcase_add_test(tc, test_tenant_crashing_four_times_in_five_seconds_stays_down);
 	tcase_add_test(tc, test_terminate_all_leaves_every_run_final);
+	tcase_add_test(tc, test_terminate_all_reaches_members_that_left_their_process_group);
+	tcase_add_test(tc, test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);

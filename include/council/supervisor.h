@@ -77,6 +77,7 @@ struct cx_run_summary {
 	pid_t pid;
 	uint64_t events;
 	char exit[32];                /* "-", "exited N", "killed SIGNAME" */
+	char containment[8];          /* "cgroup" or "pgroup": what a kill reaches */
 };
 
 /* CX_OK with *pid, CX_EUNKNOWN_RUN, or CX_ERUNNER_DEAD (registered, exited). */
