@@ -199,6 +199,33 @@ int cx_wire_next(struct cx_wire *w, cJSON **msg, char *why, size_t why_size)
 	return 1;
 }
 
+int cx_wire_post(struct cx_wire *w, struct cx_loop *loop, struct cx_watch *watch,
+		 const cJSON *msg, const int *fds, size_t n_fds)
+{
+	int r = cx_wire_send(w, msg, fds, n_fds);
+	if (r > 0)
+		cx_watch_mod(loop, watch, EPOLLIN | EPOLLOUT);
+	return r < 0 ? r : 0;
+}
+
+int cx_wire_service(struct cx_wire *w, struct cx_loop *loop, struct cx_watch *watch,
+		    uint32_t events)
+{
+	if (events & EPOLLOUT) {
+		int r = cx_wire_flush(w);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			cx_watch_mod(loop, watch, EPOLLIN);
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return 0;
+	ssize_t got = cx_wire_fill(w);
+	if (got == -EAGAIN)
+		return 0;
+	return got > 0 ? 1 : -1;
+}
+
 int cx_wire_take_fd(struct cx_wire *w)
 {
 	if (!w->n_fds_in)

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "loop.h"
 
 #define CX_WIRE_LINE_MAX (4 << 20)  /* a line over this is refused: too_large */
 #define CX_WIRE_FDS_MAX 8
@@ -52,6 +53,18 @@ ssize_t cx_wire_fill(struct cx_wire *w);
  * none yet, -1 for a line that is not a JSON object (skipped; why says so),
  * -2 when a line was over CX_WIRE_LINE_MAX (the stream is unusable). */
 int cx_wire_next(struct cx_wire *w, cJSON **msg, char *why, size_t why_size);
+
+/* For a wire that a loop watches (watch->fd is w->fd): */
+
+/* cx_wire_send, and asks for EPOLLOUT while some of it waits. Returns 0 or
+ * -errno (the peer is gone). */
+int cx_wire_post(struct cx_wire *w, struct cx_loop *loop, struct cx_watch *watch,
+		 const cJSON *msg, const int *fds, size_t n_fds);
+/* Handles one readiness event: writes what waits (dropping EPOLLOUT once
+ * all is out), then reads. Returns 1 when lines may wait for cx_wire_next,
+ * 0 when nothing came, -1 when the peer is gone (EOF or an error). */
+int cx_wire_service(struct cx_wire *w, struct cx_loop *loop, struct cx_watch *watch,
+		    uint32_t events);
 
 /* The oldest received descriptor (which the caller now owns), or -1. */
 int cx_wire_take_fd(struct cx_wire *w);

@@ -93,8 +93,8 @@ struct daemon {
 
 static void client_send(struct client *c, cJSON *msg, int fd)
 {
-	if (c && c->wire.fd >= 0 && cx_wire_send(&c->wire, msg, fd >= 0 ? &fd : NULL, fd >= 0) > 0)
-		cx_watch_mod(c->d->loop, &c->watch, EPOLLIN | EPOLLOUT);
+	if (c && c->wire.fd >= 0)
+		cx_wire_post(&c->wire, c->d->loop, &c->watch, msg, fd >= 0 ? &fd : NULL, fd >= 0);
 	cJSON_Delete(msg);
 }
 
@@ -694,18 +694,15 @@ static void client_close(struct client *c)
 static void on_client(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct client *c = w->data;
-	if ((events & EPOLLOUT) && cx_wire_flush(&c->wire) == 0)
-		cx_watch_mod(loop, w, EPOLLIN);
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return;
-	ssize_t got = cx_wire_fill(&c->wire);
-	if (got == 0 || (got < 0 && got != -EAGAIN)) {
+	int r = cx_wire_service(&c->wire, loop, w, events);
+	if (r < 0) {
 		client_close(c);
 		return;
 	}
+	if (r == 0)
+		return;
 	cJSON *req;
 	char why[128];
-	int r;
 	while ((r = cx_wire_next(&c->wire, &req, why, sizeof why)) != 0) {
 		int stray;
 		while ((stray = cx_wire_take_fd(&c->wire)) >= 0)

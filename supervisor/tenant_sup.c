@@ -73,12 +73,11 @@ static void channel_lost(struct tenant *t)
 
 static void send_msg(struct tenant *t, cJSON *msg, int fd)
 {
-	int r = t->wire.fd < 0 ? 0 : cx_wire_send(&t->wire, msg, fd >= 0 ? &fd : NULL, fd >= 0);
+	int r = t->wire.fd < 0 ? 0 : cx_wire_post(&t->wire, t->loop, &t->channel, msg,
+						  fd >= 0 ? &fd : NULL, fd >= 0);
 	cJSON_Delete(msg);
 	if (r < 0)
 		channel_lost(t);
-	else if (r > 0)
-		cx_watch_mod(t->loop, &t->channel, EPOLLIN | EPOLLOUT);
 }
 
 /* tenants/<t>/status: Pid, Status, Runs (live), StartedAt. */
@@ -408,18 +407,15 @@ static cJSON *handle(struct tenant *t, const cJSON *req, int *fd)
 static void on_channel(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct tenant *t = w->data;
-	if ((events & EPOLLOUT) && cx_wire_flush(&t->wire) == 0)
-		cx_watch_mod(loop, w, EPOLLIN);
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return;
-	ssize_t got = cx_wire_fill(&t->wire);
-	if (got == 0 || (got < 0 && got != -EAGAIN)) {
+	int r = cx_wire_service(&t->wire, loop, w, events);
+	if (r < 0) {
 		channel_lost(t); /* PDEATHSIG is on its way too */
 		return;
 	}
+	if (r == 0)
+		return;
 	cJSON *req;
 	char why[128];
-	int r;
 	while ((r = cx_wire_next(&t->wire, &req, why, sizeof why)) != 0) {
 		if (r < 0)
 			continue; /* councild only sends whole objects */

@@ -55,19 +55,16 @@ void cx_tenant_announce_down(struct cx_tenant *t)
 static void on_channel(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct cx_tenant *t = w->data;
-	if ((events & EPOLLOUT) && cx_wire_flush(&t->wire) == 0)
-		cx_watch_mod(loop, w, EPOLLIN);
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return;
-	ssize_t got = cx_wire_fill(&t->wire);
-	if (got == 0 || (got < 0 && got != -EAGAIN)) {
+	int r = cx_wire_service(&t->wire, loop, w, events);
+	if (r < 0) {
 		/* Its exit (the pidfd) says the rest. */
 		cx_watch_del(loop, w);
 		return;
 	}
+	if (r == 0)
+		return;
 	cJSON *msg;
 	char why[128];
-	int r;
 	while ((r = cx_wire_next(&t->wire, &msg, why, sizeof why)) != 0)
 		if (r > 0)
 			t->ev->message(t->ev->data, t, msg);
@@ -163,10 +160,7 @@ int cx_tenant_send(struct cx_tenant *t, const cJSON *msg, const int *fds, size_t
 {
 	if (!cx_tenant_is_up(t))
 		return -ESRCH;
-	int r = cx_wire_send(&t->wire, msg, fds, n_fds);
-	if (r > 0)
-		cx_watch_mod(t->loop, &t->channel, EPOLLIN | EPOLLOUT);
-	return r < 0 ? r : 0;
+	return cx_wire_post(&t->wire, t->loop, &t->channel, msg, fds, n_fds);
 }
 
 void cx_tenant_free(struct cx_tenant *t)

@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include <check.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -172,4 +174,13 @@ bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
 		nanosleep(&ts, NULL);
 	}
 	return pred(arg);
+}
+
+int th_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

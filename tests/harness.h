@@ -25,6 +25,10 @@ int th_descendants(pid_t *pids, int max);
  * returns false. Call it when the test tracks no child of its own. */
 bool th_no_descendants(int timeout_ms);
 
+/* Runs every test of s and frees it: EXIT_SUCCESS when none failed. */
+struct Suite;
+int th_run_suite(struct Suite *s);
+
 /* Polls pred every few ms until it holds or timeout_ms passes. */
 bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
 

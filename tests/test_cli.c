@@ -284,9 +284,5 @@ int main(void)
 	tcase_add_test(tc, test_invalid_council_exits_2_and_starts_nothing);
 	tcase_add_test(tc, test_usage_errors_exit_2);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

@@ -592,9 +592,5 @@ int main(void)
 	tcase_add_test(tc, test_cli_follow_replays_a_finished_run);
 	tcase_add_test(tc, test_cli_starts_councild_on_first_use);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

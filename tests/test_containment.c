@@ -630,9 +630,5 @@ int main(void)
 	tcase_add_test(tc, test_pidns_init_ignores_sigterm_without_a_handler);
 	tcase_add_test(tc, test_refused_pidns_falls_back_to_no_namespace);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

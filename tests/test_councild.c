@@ -561,9 +561,5 @@ int main(void)
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }

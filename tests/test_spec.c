@@ -559,10 +559,5 @@ static Suite *spec_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(spec_suite());
-
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(spec_suite());
 }
