@@ -188,10 +188,15 @@ int cx_wire_next(struct cx_wire *w, cJSON **msg, char *why, size_t why_size)
 	}
 	const char *end = NULL;
 	cJSON *j = cJSON_ParseWithLengthOpts(head, len, &end, 0);
+	size_t at = end ? (size_t)(end - head) : 0;
+	if (j) /* head[len] is the '\n': blanks after the object stop there */
+		at += strspn(end, " \t\r");
 	cx_buf_consume(&w->in, len + 1);
-	if (!cJSON_IsObject(j)) {
-		snprintf(why, why_size, j ? "not a JSON object" : "not JSON (at byte %zu)",
-			 end ? (size_t)(end - head) : 0);
+	if (!cJSON_IsObject(j) || at < len) {
+		if (!cJSON_IsObject(j))
+			snprintf(why, why_size, j ? "not a JSON object" : "not JSON (at byte %zu)", at);
+		else
+			snprintf(why, why_size, "text after the JSON object (at byte %zu)", at);
 		cJSON_Delete(j);
 		return -1;
 	}

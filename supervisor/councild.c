@@ -16,11 +16,12 @@
 #include "fsutil.h"
 
 static const char usage[] =
-	"usage: councild [--runtime-dir DIR] [--foreground]\n"
+	"usage: councild [--runtime-dir DIR] [--foreground] [--max-connections N]\n"
 	"\n"
 	"  --runtime-dir DIR  serve DIR (default: $COUNCIL_RUNTIME_DIR, $XDG_RUNTIME_DIR/council,\n"
 	"                     /run/council for root, else /tmp/council-<uid>)\n"
-	"  --foreground       do not detach; log to stderr\n";
+	"  --foreground       do not detach; log to stderr\n"
+	"  --max-connections N  per uid, at once (default 64)\n";
 
 /* systemd's readiness protocol, by hand: one datagram to $NOTIFY_SOCKET. */
 static void notify_ready(void)
@@ -78,11 +79,13 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "runtime-dir", required_argument, NULL, 'd' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "max-connections", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	char root[PATH_MAX] = "";
 	bool foreground = false;
+	struct cx_daemon_options dopts = { .root = root };
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
@@ -94,6 +97,13 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			foreground = true;
+			break;
+		case 'm':
+			dopts.connections_per_uid = atoi(optarg);
+			if (dopts.connections_per_uid <= 0) {
+				fprintf(stderr, "councild: --max-connections wants a positive number\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -138,7 +148,8 @@ int main(int argc, char **argv)
 	if (foreground)
 		fprintf(stderr, "councild: serving %s (pid %d)\n", root, (int)getpid());
 	notify_ready();
-	r = cx_daemon_run(root, ready);
+	dopts.ready_fd = ready;
+	r = cx_daemon_run(&dopts);
 	if (r)
 		fprintf(stderr, "councild: %s: %s\n", root, strerror(r));
 	pidfile_remove(pidfile);

@@ -44,6 +44,7 @@ struct client {
 	struct daemon *d;
 	struct cx_wire wire;
 	struct cx_watch watch;
+	uid_t uid;                /* SO_PEERCRED */
 	LIST_ENTRY(client) link;
 };
 
@@ -86,6 +87,7 @@ struct daemon {
 	uint64_t next_id;
 	bool stopping;
 	uint64_t stop_deadline;
+	int connections_per_uid;
 	struct cx_tenant_events tenant_events;
 };
 
@@ -375,10 +377,6 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 static struct cx_tenant *tenant_for_start(struct daemon *d, const cJSON *req, const char *name,
 					  struct client *c, bool create)
 {
-	if (!cx_name_valid(name)) {
-		client_send(c, cx_reply_error(req, "usage", "invalid tenant name \"%s\"", name), -1);
-		return NULL;
-	}
 	struct cx_tenant *t = cx_tenants_find(&d->tenants, name);
 	if (t && t->status == CX_TENANT_FAILED && !create) {
 		client_send(c, cx_reply_error(req, "supervisor_unavailable",
@@ -420,7 +418,7 @@ static int peer_pidfd(int sock)
 	return p.pidfd;
 }
 
-static void do_start(struct daemon *d, struct client *c, const cJSON *req)
+static void do_start(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
 	const char *name = cx_req_string(req, "tenant") ?: "default";
 	struct cx_tenant *t = tenant_for_start(d, req, name, c, false);
@@ -509,7 +507,7 @@ static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, cons
 	client_send(c, answer_final(d, req, op, &s), -1);
 }
 
-static void do_run_id(struct daemon *d, struct client *c, const cJSON *req)
+static void do_run_id(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
 	int64_t pid;
 	if (!cx_req_int(req, "pid", 1, INT32_MAX, 0, &pid) || !pid) {
@@ -563,11 +561,7 @@ static void do_tenants(struct daemon *d, struct client *c, const cJSON *req, con
 static void do_group_op(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
 	const char *name = cx_req_string(req, "tenant");
-	struct cx_tenant *t = name ? cx_tenants_find(&d->tenants, name) : NULL;
-	if (!name || !cx_name_valid(name)) {
-		client_send(c, cx_reply_error(req, "usage", "\"tenant\" must name a tenant"), -1);
-		return;
-	}
+	struct cx_tenant *t = cx_tenants_find(&d->tenants, name);
 	if (!t) {
 		client_send(c, cx_reply_error(req, "unknown_tenant", "no tenant %s", name), -1);
 		return;
@@ -584,9 +578,9 @@ static void do_group_op(struct daemon *d, struct client *c, const cJSON *req, co
 	forward(d, c, req, !strcmp(op, "tenant_stop") ? "stop" : NULL, t, -1);
 }
 
-static void do_tenant_start(struct daemon *d, struct client *c, const cJSON *req)
+static void do_tenant_start(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
-	struct cx_tenant *t = tenant_for_start(d, req, cx_req_string(req, "tenant") ?: "", c, true);
+	struct cx_tenant *t = tenant_for_start(d, req, cx_req_string(req, "tenant"), c, true);
 	if (!t)
 		return;
 	cJSON *reply = cx_reply_ok(req);
@@ -595,19 +589,15 @@ static void do_tenant_start(struct daemon *d, struct client *c, const cJSON *req
 	client_send(c, reply, -1);
 }
 
-static void do_ps(struct daemon *d, struct client *c, const cJSON *req)
+static void do_ps(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
-	const char *tenant = cx_req_string(req, "tenant");
-	if (tenant && !cx_name_valid(tenant)) {
-		client_send(c, cx_reply_error(req, "usage", "invalid tenant name"), -1);
-		return;
-	}
 	cJSON *reply = cx_reply_ok(req);
-	cJSON_AddItemToObject(reply, "runs", cx_catalog_list(d->root_fd, tenant, !cx_req_bool(req, "all")));
+	cJSON_AddItemToObject(reply, "runs", cx_catalog_list(d->root_fd, cx_req_string(req, "tenant"),
+							   !cx_req_bool(req, "all")));
 	client_send(c, reply, -1);
 }
 
-static void do_demonitor(struct daemon *d, struct client *c, const cJSON *req)
+static void do_demonitor(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
 	int64_t ref;
 	struct monitor *m;
@@ -625,41 +615,96 @@ static void do_demonitor(struct daemon *d, struct client *c, const cJSON *req)
 	client_send(c, cx_reply_ok(req), -1);
 }
 
+static void do_hello(struct daemon *d, struct client *c, const cJSON *req, const char *op)
+{
+	int64_t version;
+	if (!cx_req_int(req, "version", 0, INT32_MAX, PROTOCOL_VERSION, &version) ||
+	    version != PROTOCOL_VERSION) {
+		cJSON *reply = cx_reply_error(req, "unsupported_version",
+					      "this councild speaks protocol version %d", PROTOCOL_VERSION);
+		cJSON_AddNumberToObject(reply, "version", PROTOCOL_VERSION);
+		client_send(c, reply, -1);
+		return;
+	}
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddNumberToObject(reply, "version", PROTOCOL_VERSION);
+	cJSON_AddStringToObject(reply, "server", "councild " COUNCIL_VERSION);
+	cJSON_AddNumberToObject(reply, "pid", getpid());
+	client_send(c, reply, -1);
+}
+
+/* What an op's request must carry, checked before its handler runs. */
+enum {
+	NEEDS_RUN_ID = 1 << 0,   /* "run_id": a valid run id */
+	NEEDS_TENANT = 1 << 1,   /* "tenant": a valid tenant name */
+	MAY_TENANT = 1 << 2,     /* "tenant", if given, a valid tenant name */
+};
+
+typedef void op_fn(struct daemon *d, struct client *c, const cJSON *req, const char *op);
+
+static const struct op {
+	const char *name;
+	op_fn *fn;
+	unsigned args;
+} ops[] = {
+	{ "hello", do_hello, 0 },
+	{ "start", do_start, MAY_TENANT },
+	{ "state", do_run_op, NEEDS_RUN_ID },
+	{ "pid_for", do_run_op, NEEDS_RUN_ID },
+	{ "fetch_result", do_run_op, NEEDS_RUN_ID },
+	{ "subscribe", do_run_op, NEEDS_RUN_ID },
+	{ "cancel", do_run_op, NEEDS_RUN_ID },
+	{ "terminate", do_run_op, NEEDS_RUN_ID },
+	{ "monitor", do_run_op, NEEDS_RUN_ID },
+	{ "demonitor", do_demonitor, 0 },
+	{ "run_id", do_run_id, 0 },
+	{ "ps", do_ps, MAY_TENANT },
+	{ "tenant_ls", do_tenants, 0 },
+	{ "tree", do_tenants, 0 },
+	{ "tenant_start", do_tenant_start, NEEDS_TENANT },
+	{ "tenant_stop", do_group_op, NEEDS_TENANT },
+	{ "terminate_all", do_group_op, NEEDS_TENANT },
+	{ "which_children", do_group_op, NEEDS_TENANT },
+};
+
+/* Why req does not fit its op, or NULL. */
+static const char *misfit(const cJSON *req, const struct op *o)
+{
+	const cJSON *run_id = cJSON_GetObjectItemCaseSensitive(req, "run_id");
+	const cJSON *tenant = cJSON_GetObjectItemCaseSensitive(req, "tenant");
+	if ((o->args & NEEDS_RUN_ID) && !(cJSON_IsString(run_id) && cx_run_id_valid(run_id->valuestring)))
+		return "\"run_id\" must be a run id (1-64 of A-Za-z0-9._-)";
+	if (((o->args & NEEDS_TENANT) || ((o->args & MAY_TENANT) && tenant && !cJSON_IsNull(tenant))) &&
+	    !(cJSON_IsString(tenant) && cx_name_valid(tenant->valuestring)))
+		return "\"tenant\" must be a tenant name (1-64 of A-Za-z0-9._-)";
+	return NULL;
+}
+
 static void handle(struct daemon *d, struct client *c, const cJSON *req)
 {
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	const char *op = cx_req_string(req, "op");
-	if (!op) {
-		client_send(c, cx_reply_error(req, "bad_request", "a request needs \"op\""), -1);
-	} else if (!strcmp(op, "hello")) {
-		cJSON *reply = cx_reply_ok(req);
-		cJSON_AddNumberToObject(reply, "version", PROTOCOL_VERSION);
-		cJSON_AddStringToObject(reply, "server", "councild 0.1.0");
-		cJSON_AddNumberToObject(reply, "pid", getpid());
-		client_send(c, reply, -1);
-	} else if (d->stopping) {
-		client_send(c, cx_reply_error(req, "supervisor_unavailable", "councild is stopping"), -1);
-	} else if (!strcmp(op, "start")) {
-		do_start(d, c, req);
-	} else if (!strcmp(op, "state") || !strcmp(op, "pid_for") || !strcmp(op, "fetch_result") ||
-		   !strcmp(op, "subscribe") || !strcmp(op, "cancel") || !strcmp(op, "terminate") ||
-		   !strcmp(op, "monitor")) {
-		do_run_op(d, c, req, op);
-	} else if (!strcmp(op, "run_id")) {
-		do_run_id(d, c, req);
-	} else if (!strcmp(op, "demonitor")) {
-		do_demonitor(d, c, req);
-	} else if (!strcmp(op, "ps")) {
-		do_ps(d, c, req);
-	} else if (!strcmp(op, "tenant_ls") || !strcmp(op, "tree")) {
-		do_tenants(d, c, req, op);
-	} else if (!strcmp(op, "tenant_start")) {
-		do_tenant_start(d, c, req);
-	} else if (!strcmp(op, "tenant_stop") || !strcmp(op, "terminate_all") ||
-		   !strcmp(op, "which_children")) {
-		do_group_op(d, c, req, op);
-	} else {
-		client_send(c, cx_reply_error(req, "unknown_op", "unknown op \"%s\"", op), -1);
+	if (!cJSON_IsNumber(id) && !cJSON_IsString(id)) {
+		client_send(c, cx_reply_error(NULL, "bad_request", "a request needs an \"id\": a number or a string"), -1);
+		return;
 	}
+	if (!op) {
+		client_send(c, cx_reply_error(req, "bad_request", "a request needs an \"op\": a string"), -1);
+		return;
+	}
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		if (strcmp(op, ops[i].name))
+			continue;
+		const char *why = misfit(req, &ops[i]);
+		if (why)
+			client_send(c, cx_reply_error(req, "bad_request", "%s: %s", op, why), -1);
+		else if (d->stopping && ops[i].fn != do_hello)
+			client_send(c, cx_reply_error(req, "supervisor_unavailable", "councild is stopping"), -1);
+		else
+			ops[i].fn(d, c, req, op);
+		return;
+	}
+	client_send(c, cx_reply_error(req, "unknown_op", "unknown op \"%.64s\"", op), -1);
 }
 
 /* Clients. */
@@ -722,20 +767,44 @@ static void on_client(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 	}
 }
 
+static unsigned connections_of(struct daemon *d, uid_t uid)
+{
+	unsigned n = 0;
+	struct client *c;
+	LIST_FOREACH(c, &d->clients, link)
+		n += c->uid == uid;
+	return n;
+}
+
 static void on_accept(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct daemon *d = w->data;
 	int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
 	struct client *c = calloc(1, sizeof *c);
-	if (!c) {
+	if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		free(c);
 		close(fd);
 		return;
 	}
 	c->d = d;
+	c->uid = cred.uid;
 	cx_wire_init(&c->wire, fd);
 	c->watch = (struct cx_watch){ fd, on_client, c };
+	if (connections_of(d, cred.uid) >= (unsigned)d->connections_per_uid) {
+		/* One line it can read, then the door. */
+		cJSON *no = cx_reply_error(NULL, "too_many_connections",
+					   "uid %u has %d connections open already", (unsigned)cred.uid,
+					   d->connections_per_uid);
+		cx_wire_send(&c->wire, no, NULL, 0);
+		cJSON_Delete(no);
+		cx_wire_close(&c->wire);
+		free(c);
+		return;
+	}
 	LIST_INSERT_HEAD(&d->clients, c, link);
 	cx_watch_add(loop, &c->watch, EPOLLIN);
 }
@@ -855,9 +924,13 @@ static void daemon_free(struct daemon *d)
 	cx_loop_free(d->loop);
 }
 
-int cx_daemon_run(const char *root, int ready_fd)
+int cx_daemon_run(const struct cx_daemon_options *opts)
 {
+	const char *root = opts->root;
+	int ready_fd = opts->ready_fd;
 	struct daemon d = { .root_fd = -1, .listener.fd = -1, .signals.fd = -1 };
+	d.connections_per_uid = opts->connections_per_uid > 0 ? opts->connections_per_uid
+							      : CX_DAEMON_CONNECTIONS_PER_UID;
 	LIST_INIT(&d.clients);
 	LIST_INIT(&d.tenants);
 	LIST_INIT(&d.pending);

@@ -4,10 +4,16 @@
 #ifndef CX_SUP_DAEMON_H
 #define CX_SUP_DAEMON_H
 
-/* Serves root (a runtime directory that is ours: the pidfile is held) until
- * SIGTERM or SIGINT, then stops every tenant in order and returns 0. Once
- * the socket accepts, writes one byte to ready_fd (when >= 0) and closes it.
- * Returns non-zero when it could not start. */
-int cx_daemon_run(const char *root, int ready_fd);
+#define CX_DAEMON_CONNECTIONS_PER_UID 64
+
+struct cx_daemon_options {
+	const char *root;          /* the runtime directory: ours, the pidfile is held */
+	int ready_fd;              /* gets one byte once the socket accepts; -1: none */
+	int connections_per_uid;   /* more from one uid are refused; 0: the default */
+};
+
+/* Serves the runtime directory until SIGTERM or SIGINT, then stops every
+ * tenant in order and returns 0. Returns an errno when it could not start. */
+int cx_daemon_run(const struct cx_daemon_options *opts);
 
 #endif
