@@ -627,6 +627,97 @@ int cx_start_link(struct cx_client *cl, const struct cx_client_start *req,
 	return start(cl, req, true, out, diags, err);
 }
 
+int cx_sup_start_child(struct cx_client *cl, const char *tenant,
+		       const struct cx_client_start *req, struct cx_started *out,
+		       struct cx_diags *diags, struct cx_error *err)
+{
+	if (!tenant || !*tenant) {
+		*out = (struct cx_started){ .subscriber_fd = -1 };
+		return cx_fail(err, CX_EUSAGE, "a child is started in a named tenant");
+	}
+	struct cx_client_start child = *req;
+	child.tenant = tenant;
+	return start(cl, &child, false, out, diags, err);
+}
+
+/* cx_run: the subscriber pipe read to its end, line by line. */
+
+#define EVENTS_READ 65536
+
+/* Hands on each whole line buf holds; at EOF (eof) the rest too. */
+static void hand_on_lines(struct cx_buf *buf, bool eof, const struct cx_run_options *opts)
+{
+	char *line, *nl;
+	while (cx_buf_unread(buf)) {
+		line = cx_buf_head(buf);
+		nl = memchr(line, '\n', cx_buf_unread(buf));
+		if (!nl && !eof)
+			return;
+		size_t len = nl ? (size_t)(nl - line) : cx_buf_unread(buf);
+		line[len] = '\0';  /* the newline, or the NUL cx_buf keeps after its data */
+		if (opts && opts->on_event)
+			opts->on_event(opts->data, line, len);
+		cx_buf_consume(buf, nl ? len + 1 : len);
+	}
+}
+
+/* Reads the events until EOF (CX_OK) or the deadline (CX_ETIMEOUT). The
+ * deadline is checked before every read, so a run that never stops
+ * talking still times out. */
+static int follow_events(int fd, uint64_t deadline, const struct cx_run_options *opts,
+			 struct cx_error *err)
+{
+	struct cx_buf buf = { 0 };
+	int r = 1;
+	while (r > 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int wait = remaining_ms(deadline);
+		int ready = wait == 0 ? 0 : poll(&p, 1, wait);
+		ssize_t n = ready > 0 ? cx_buf_read(&buf, fd, EVENTS_READ) : 0;
+		if (ready == 0)
+			r = CX_ETIMEOUT;
+		else if (ready < 0)
+			r = errno == EINTR ? 1 : cx_fail(err, CX_ESYS, "poll: %s", strerror(errno));
+		else if (n < 0 && n != -EAGAIN)
+			r = cx_fail(err, n == -ENOMEM ? CX_ENOMEM : CX_ESYS, "reading events: %s",
+				    strerror((int)-n));
+		else {
+			hand_on_lines(&buf, n == 0, opts);
+			r = n != 0;  /* 0 at EOF */
+		}
+	}
+	cx_buf_free(&buf);
+	return r;
+}
+
+int cx_run(struct cx_client *cl, const struct cx_client_start *req, int timeout_ms,
+	   const struct cx_run_options *opts, char **result_json, enum cx_run_status *status,
+	   struct cx_started *out, struct cx_diags *diags, struct cx_error *err)
+{
+	uint64_t deadline = deadline_after(timeout_ms);
+	struct cx_client_start linked = *req;
+	linked.subscribe = true;
+	*result_json = NULL;
+	int r = start(cl, &linked, true, out, diags, err);
+	if (r < 0)
+		return r;
+	r = follow_events(out->subscriber_fd, deadline, opts, err);
+	close(out->subscriber_fd);
+	out->subscriber_fd = -1;
+	if (r == CX_OK)
+		return cx_fetch_result(cl, out->run_id, cl->call_timeout_ms, result_json, status,
+				       err);
+	if (r != CX_ETIMEOUT)
+		return r;
+	/* Terminated, the run is final within its shutdown time: the result
+	 * says how it ended. Neither call's failure changes what we return. */
+	cx_terminate_run(cl, out->run_id, NULL);
+	cx_fetch_result(cl, out->run_id, cl->call_timeout_ms + (req->shutdown_ms > 0 ?
+			req->shutdown_ms : 0), result_json, status, NULL);
+	return cx_fail(err, CX_ETIMEOUT, "run %s did not end within %d ms: terminated",
+		       out->run_id, timeout_ms);
+}
+
 int cx_pid_for(struct cx_client *cl, const char *run_id, pid_t *pid, struct cx_error *err)
 {
 	cJSON *reply;

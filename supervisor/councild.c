@@ -24,7 +24,7 @@ static const char usage[] =
 	"  --max-connections N  per uid, at once (default 64)\n";
 
 /* systemd's readiness protocol, by hand: one datagram to $NOTIFY_SOCKET. */
-static void notify_ready(void)
+static void notify_systemd(void)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -40,6 +40,19 @@ static void notify_ready(void)
 	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&addr, len) < 0)
 		fprintf(stderr, "councild: notifying systemd: %s\n", strerror(errno));
 	close(fd);
+}
+
+/* The socket accepts: the process that detached us may exit 0 (ready_fd),
+ * and systemd may start what waits for us. */
+static void on_ready(void *data)
+{
+	int ready_fd = *(int *)data;
+	if (ready_fd >= 0) {
+		ssize_t w = write(ready_fd, "1", 1);
+		(void)w;
+		close(ready_fd);
+	}
+	notify_systemd();
 }
 
 /* Detaches: the caller's process waits for the daemon's ready byte and
@@ -147,8 +160,8 @@ int main(int argc, char **argv)
 	setproctitle("-councild %s", root);
 	if (foreground)
 		fprintf(stderr, "councild: serving %s (pid %d)\n", root, (int)getpid());
-	notify_ready();
-	dopts.ready_fd = ready;
+	dopts.ready = on_ready;
+	dopts.ready_data = &ready;
 	r = cx_daemon_run(&dopts);
 	if (r)
 		fprintf(stderr, "councild: %s: %s\n", root, strerror(r));

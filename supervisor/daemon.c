@@ -65,6 +65,15 @@ struct monitor {
 	LIST_ENTRY(monitor) link;
 };
 
+/* A live run's worker, as its tenant reported it at start: run_id(pid)
+ * answers from these until the tenant reports the run down. */
+struct worker {
+	pid_t pid;
+	char run_id[CX_RUN_ID_MAX + 1];
+	struct cx_tenant *tenant;
+	LIST_ENTRY(worker) link;
+};
+
 /* A start_link caller, for the EXIT message; its pidfd is the tenant's. */
 struct linked {
 	struct client *client;
@@ -84,6 +93,7 @@ struct daemon {
 	LIST_HEAD(, pending) pending;
 	LIST_HEAD(, monitor) monitors;
 	LIST_HEAD(, linked) links;
+	LIST_HEAD(, worker) workers;
 	uint64_t next_id;
 	bool stopping;
 	uint64_t stop_deadline;
@@ -132,6 +142,13 @@ static uint64_t monitor_add(struct daemon *d, struct client *c, const char *run_
  * run's linked caller. run_id NULL: every run of tenant t. */
 static void run_down(struct daemon *d, struct cx_tenant *t, const char *run_id, const char *reason)
 {
+	struct worker *wk, *wn;
+	LIST_FOREACH_SAFE(wk, &d->workers, link, wn) {
+		if (run_id ? strcmp(wk->run_id, run_id) != 0 : wk->tenant != t)
+			continue;
+		LIST_REMOVE(wk, link);
+		free(wk);
+	}
 	struct monitor *m, *mn;
 	LIST_FOREACH_SAFE(m, &d->monitors, link, mn) {
 		if (run_id ? strcmp(m->run_id, run_id) != 0 : m->tenant != t)
@@ -204,6 +221,15 @@ static void on_reply(struct daemon *d, struct cx_tenant *t, struct pending *p, c
 	bool ok = cx_req_bool(reply, "ok");
 	cJSON_ReplaceItemInObjectCaseSensitive(reply, "id",
 		cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p->req, "id"), true));
+	if (ok && !strcmp(op, "start")) {
+		struct worker *wk = calloc(1, sizeof *wk);
+		if (wk) {
+			wk->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "pid"));
+			wk->tenant = t;
+			strlcpy(wk->run_id, cx_req_string(reply, "run_id") ?: "", sizeof wk->run_id);
+			LIST_INSERT_HEAD(&d->workers, wk, link);
+		}
+	}
 	if (ok && !strcmp(op, "start") && cx_req_bool(p->req, "link") && p->client) {
 		struct linked *l = calloc(1, sizeof *l);
 		if (l) {
@@ -514,18 +540,18 @@ static void do_run_id(struct daemon *d, struct client *c, const cJSON *req, cons
 		client_send(c, cx_reply_error(req, "usage", "\"pid\" must be a process id"), -1);
 		return;
 	}
-	/* Workers carry their run id in their title: "council-run <id> <council>". */
-	char path[64], *cmdline = NULL, id[CX_RUN_ID_MAX + 1];
-	snprintf(path, sizeof path, "/proc/%lld/cmdline", (long long)pid);
-	struct cx_run_summary s;
-	struct cx_tenant *t = NULL;
-	bool found = cx_read_file(AT_FDCWD, path, 4096, &cmdline, NULL) == 0 &&
-		     sscanf(cmdline, "council-run %64s", id) == 1 && find_run(d, id, &s, &t) && t;
-	if (found)
-		forward(d, c, req, NULL, t, -1); /* its registry has the last word */
-	else
-		client_send(c, cx_reply_error(req, "unknown_run", "no run has pid %lld", (long long)pid), -1);
-	free(cmdline);
+	struct worker *wk;
+	LIST_FOREACH(wk, &d->workers, link)
+		if (wk->pid == (pid_t)pid)
+			break;
+	if (!wk) {
+		client_send(c, cx_reply_error(req, "unknown_run", "no live run has pid %lld",
+					      (long long)pid), -1);
+		return;
+	}
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddStringToObject(reply, "run_id", wk->run_id);
+	client_send(c, reply, -1);
 }
 
 static cJSON *tenant_json(struct daemon *d, struct cx_tenant *t, bool with_runs)
@@ -909,6 +935,11 @@ static void daemon_free(struct daemon *d)
 		LIST_REMOVE(l, link);
 		free(l);
 	}
+	while (!LIST_EMPTY(&d->workers)) {
+		struct worker *wk = LIST_FIRST(&d->workers);
+		LIST_REMOVE(wk, link);
+		free(wk);
+	}
 	while (!LIST_EMPTY(&d->tenants))
 		cx_tenant_free(LIST_FIRST(&d->tenants));
 	if (d->listener.fd >= 0) {
@@ -927,7 +958,6 @@ static void daemon_free(struct daemon *d)
 int cx_daemon_run(const struct cx_daemon_options *opts)
 {
 	const char *root = opts->root;
-	int ready_fd = opts->ready_fd;
 	struct daemon d = { .root_fd = -1, .listener.fd = -1, .signals.fd = -1 };
 	d.connections_per_uid = opts->connections_per_uid > 0 ? opts->connections_per_uid
 							      : CX_DAEMON_CONNECTIONS_PER_UID;
@@ -936,6 +966,7 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 	LIST_INIT(&d.pending);
 	LIST_INIT(&d.monitors);
 	LIST_INIT(&d.links);
+	LIST_INIT(&d.workers);
 	d.tenant_events = (struct cx_tenant_events){ on_tenant_message, on_tenant_down, &d };
 	strlcpy(d.root, root, sizeof d.root);
 	/* Orphans of everything below come to councild, not to init. */
@@ -955,11 +986,8 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 		daemon_free(&d);
 		return -r;
 	}
-	if (ready_fd >= 0) {
-		ssize_t w = write(ready_fd, "1", 1);
-		(void)w;
-		close(ready_fd);
-	}
+	if (opts->ready)
+		opts->ready(opts->ready_data);
 	while (!d.stopping || tenants_up(&d)) {
 		if (d.stopping && cx_mono_ms() >= d.stop_deadline) {
 			struct cx_tenant *t;

@@ -8,7 +8,8 @@
 
 struct cx_daemon_options {
 	const char *root;          /* the runtime directory: ours, the pidfile is held */
-	int ready_fd;              /* gets one byte once the socket accepts; -1: none */
+	void (*ready)(void *data); /* called once the socket accepts; may be NULL */
+	void *ready_data;
 	int connections_per_uid;   /* more from one uid are refused; 0: the default */
 };
 

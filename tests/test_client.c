@@ -443,14 +443,166 @@ START_TEST(test_terminate_all_leaves_every_run_final)
 }
 END_TEST
 
-/* councilctl with args (NULL-terminated, without argv[0]); returns its exit
- * code, its stdout and stderr in out and err (malloc'd). */
-static int ctl(const char *const *args, char **out, char **err)
+/* What cx_run's callback saw. */
+struct seen {
+	int lines;
+	char first[32], last[32];
+};
+
+static void on_event(void *data, const char *line, size_t len)
 {
+	struct seen *seen = data;
+	ck_assert_msg(strlen(line) == len && !memchr(line, '\n', len),
+		      "an event line of %zu bytes: %s", len, line);
+	cJSON *ev = cJSON_Parse(line);
+	ck_assert_msg(ev, "not an event: %s", line);
+	seen->lines++;
+	snprintf(seen->lines == 1 ? seen->first : seen->last, sizeof seen->first, "%s",
+		 str(ev, "type"));
+	ck_assert_int_eq((int)num(ev, "seq"), seen->lines);
+	cJSON_Delete(ev);
+}
+
+START_TEST(test_run_follows_a_council_to_its_result)
+{
+	struct cx_client_start req = { .spec_json = council(""), .input_json = "{\"q\":1}" };
+	struct seen seen = { 0 };
+	struct cx_run_options opts = { .on_event = on_event, .data = &seen };
+	struct cx_started st;
+	enum cx_run_status status;
+	struct cx_error err = { 0 };
+	char *result;
+	int r = cx_run(cl, &req, DEADLINE_MS, &opts, &result, &status, &st, NULL, &err);
+	ck_assert_msg(r == CX_OK, "cx_run: %s: %s", cx_code_word(r), err.message);
+	ck_assert_int_eq(status, CX_RUN_COMPLETED);
+	ck_assert_msg(cx_run_id_valid(st.run_id), "cx_run gave run_id \"%s\"", st.run_id);
+	ck_assert_int_eq(st.subscriber_fd, -1);
+	ck_assert_str_eq(seen.first, "run_started");
+	ck_assert_str_eq(seen.last, "run_completed");
+	cJSON *json = cJSON_Parse(result);
+	ck_assert_msg(cJSON_GetStringValue(cJSON_GetObjectItem(json, "final")),
+		      "the result has no final answer: %s", result);
+	cJSON_Delete(json);
+	free(result);
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, st.run_id, &s, NULL), CX_OK);
+	ck_assert_int_eq(s.status, CX_RUN_COMPLETED);
+	ck_assert_int_eq((int)s.events, seen.lines);
+	assert_no_message("a run that completed sends no EXIT");
+}
+END_TEST
+
+START_TEST(test_run_past_its_timeout_is_terminated_and_ends_killed)
+{
+	struct cx_client_start req = { .spec_json = council(",\"latency_ms\":60000") };
+	struct seen seen = { 0 };
+	struct cx_run_options opts = { .on_event = on_event, .data = &seen };
+	struct cx_started st;
+	enum cx_run_status status;
+	struct cx_error err = { 0 };
+	char *result;
+	uint64_t began = cx_mono_ms();
+	int r = cx_run(cl, &req, 500, &opts, &result, &status, &st, NULL, &err);
+	ck_assert_msg(r == CX_ETIMEOUT, "cx_run of a slow run: %s: %s", cx_code_word(r),
+		      err.message);
+	ck_assert_msg(cx_mono_ms() - began < 500 + 5000 + 2000,
+		      "cx_run took %llu ms with a 500 ms timeout",
+		      (unsigned long long)(cx_mono_ms() - began));
+	ck_assert_int_eq(status, CX_RUN_FAILED);
+	ck_assert_msg(result, "no partial result after the timeout");
+	free(result);
+	ck_assert_str_eq(seen.first, "run_started");
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, st.run_id, &s, NULL), CX_OK);
+	ck_assert_int_eq(s.status, CX_RUN_FAILED);
+	ck_assert_msg(kill(st.pid, 0) < 0 && errno == ESRCH, "worker %d lives on", (int)st.pid);
+	/* It was linked: its abnormal end is an EXIT, and the run_failed says killed. */
+	cJSON *msg = next_message("the EXIT of the terminated run");
+	ck_assert_str_eq(str(msg, "msg"), "EXIT");
+	ck_assert_str_eq(str(msg, "run_id"), st.run_id);
+	ck_assert_str_eq(str(msg, "reason"), "killed");
+	cJSON_Delete(msg);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/%s/events", scratch, st.run_id);
+	char *events = th_read_file(path, NULL);
+	ck_assert_msg(events, "no %s", path);
+	size_t len = strlen(events);
+	while (len && events[len - 1] == '\n')
+		events[--len] = '\0';
+	char *last = strrchr(events, '\n');
+	cJSON *ev = cJSON_Parse(last ? last + 1 : events);
+	ck_assert_str_eq(str(ev, "type"), "run_failed");
+	const cJSON *error = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "errors"), 0);
+	ck_assert_str_eq(str(error, "kind"), "killed");
+	cJSON_Delete(ev);
+	free(events);
+}
+END_TEST
+
+START_TEST(test_start_child_runs_in_the_named_tenant)
+{
+	struct cx_client_start req = { .spec_json = council(",\"latency_ms\":500"),
+				       .tenant = "not-this-one" };
+	struct cx_started st;
+	struct cx_error err = { 0 };
+	int r = cx_sup_start_child(cl, "team-a", &req, &st, NULL, &err);
+	ck_assert_msg(r == CX_OK, "start_child: %s: %s", cx_code_word(r), err.message);
+	ck_assert_str_eq(st.tenant, "team-a");
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, st.run_id, &s, NULL), CX_OK);
+	ck_assert_str_eq(s.tenant, "team-a");
+	struct cx_child *children;
+	size_t n;
+	ck_assert_int_eq(cx_which_children(cl, "team-a", &children, &n, NULL), CX_OK);
+	ck_assert_msg(n == 1 && !strcmp(children[0].run_id, st.run_id),
+		      "team-a has %zu children, not the run started in it", n);
+	free(children);
+	ck_assert_int_eq(await_result(st.run_id, NULL), CX_RUN_COMPLETED);
+	ck_assert_int_eq(cx_sup_start_child(cl, NULL, &req, &st, NULL, &err), CX_EUSAGE);
+	ck_assert_int_eq(st.subscriber_fd, -1);
+}
+END_TEST
+
+/* A child started by a process that exits at once, without waiting for it. */
+START_TEST(test_start_child_outlives_its_caller)
+{
+	int p[2];
+	ck_assert(pipe(p) == 0);
+	pid_t caller = fork();
+	ck_assert(caller >= 0);
+	if (caller == 0) {
+		struct cx_client_options opts = { .runtime_dir = scratch };
+		struct cx_client_start req = { .spec_json = council(",\"latency_ms\":500") };
+		struct cx_client *own;
+		struct cx_started st;
+		if (cx_client_connect(&opts, &own, NULL) != CX_OK ||
+		    cx_sup_start_child(own, "team-b", &req, &st, NULL, NULL) != CX_OK ||
+		    write(p[1], st.run_id, strlen(st.run_id)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	char run_id[CX_RUN_ID_MAX + 1] = "";
+	ck_assert(read(p[0], run_id, CX_RUN_ID_MAX) > 0);
+	close(p[0]);
+	int status;
+	ck_assert_int_eq(waitpid(caller, &status, 0), caller);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the caller failed");
+	ck_assert_int_eq(await_result(run_id, NULL), CX_RUN_COMPLETED);
+}
+END_TEST
+
+/* The program exe with args (NULL-terminated, without argv[0]), run in the
+ * source tree; returns its exit code, its stdout and stderr in out and err
+ * (malloc'd). */
+static int run_program(const char *exe, const char *const *args, char **out, char **err)
+{
+	ck_assert_msg(exe && *exe, "the environment names no program to run");
 	char out_path[4096], err_path[4096];
-	snprintf(out_path, sizeof out_path, "%s/ctl.out", scratch);
-	snprintf(err_path, sizeof err_path, "%s/ctl.err", scratch);
-	const char *argv[32] = { getenv("COUNCILCTL") };
+	const char *name = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	snprintf(out_path, sizeof out_path, "%s/%s.out", scratch, name);
+	snprintf(err_path, sizeof err_path, "%s/%s.err", scratch, name);
+	const char *argv[32] = { exe };
 	for (int i = 0; args[i] && i < 30; i++)
 		argv[i + 1] = args[i];
 	pid_t pid = fork();
@@ -471,12 +623,18 @@ static int ctl(const char *const *args, char **out, char **err)
 		usleep(10000);
 	if (got != pid)
 		kill(pid, SIGKILL);
-	ck_assert_msg(got == pid, "awaited councilctl %s", args[0]);
-	ck_assert_msg(WIFEXITED(status), "councilctl %s died of signal %d", args[0],
+	ck_assert_msg(got == pid, "awaited %s %s", name, args[0] ? args[0] : "");
+	ck_assert_msg(WIFEXITED(status), "%s %s died of signal %d", name, args[0] ? args[0] : "",
 		      WTERMSIG(status));
 	*out = th_read_file(out_path, NULL);
 	*err = th_read_file(err_path, NULL);
 	return WEXITSTATUS(status);
+}
+
+/* councilctl with args, as run_program runs it. */
+static int ctl(const char *const *args, char **out, char **err)
+{
+	return run_program(getenv("COUNCILCTL"), args, out, err);
 }
 
 START_TEST(test_cli_state_and_pid_of_an_unknown_run_exit_4)
@@ -568,6 +726,53 @@ START_TEST(test_cli_starts_councild_on_first_use)
 }
 END_TEST
 
+/* examples/c/follow_council, with its default council and input. */
+START_TEST(test_follow_council_example_prints_the_final_answer)
+{
+	const char *none[] = { NULL };
+	char *out, *err;
+	int code = run_program(getenv("FOLLOW_COUNCIL"), none, &out, &err);
+	ck_assert_msg(code == 0, "follow_council exited %d: %s%s", code, out, err);
+	char run_id[CX_RUN_ID_MAX + 1];
+	ck_assert_msg(sscanf(out, "run %64[^:]:", run_id) == 1, "follow_council printed: %s", out);
+	char *result;
+	ck_assert_int_eq(await_result(run_id, &result), CX_RUN_COMPLETED);
+	cJSON *json = cJSON_Parse(result);
+	const char *final = cJSON_GetStringValue(cJSON_GetObjectItem(json, "final"));
+	static const char heading[] = "completed. Final answer:\n";
+	char *answer = strstr(out, heading);
+	ck_assert_msg(final && answer && !strncmp(answer + strlen(heading), final, strlen(final)),
+		      "follow_council printed: %s; the result: %s", out, result);
+	ck_assert_msg(strstr(out, "round 2 peer_review: 3 of 3 members ok\n"),
+		      "follow_council printed no line for peer_review: %s", out);
+	cJSON_Delete(json);
+	free(result);
+	free(out);
+	free(err);
+}
+END_TEST
+
+/* examples/c/monitor_council, beside follow_council, on a short council. */
+START_TEST(test_monitor_council_example_sees_the_down)
+{
+	const char *follow = getenv("FOLLOW_COUNCIL");
+	ck_assert_msg(follow && strrchr(follow, '/'), "FOLLOW_COUNCIL is not a path");
+	char exe[4096], spec[4096];
+	snprintf(exe, sizeof exe, "%.*s/monitor_council", (int)(strrchr(follow, '/') - follow),
+		 follow);
+	snprintf(spec, sizeof spec, "%s/one.json", scratch);
+	th_write_file(spec, council(",\"latency_ms\":500"));  /* alive when monitored */
+	const char *args[] = { spec, NULL };
+	char *out, *err;
+	int code = run_program(exe, args, &out, &err);
+	ck_assert_msg(code == 0, "monitor_council exited %d: %s%s", code, out, err);
+	ck_assert_msg(strstr(out, "run_completed\n") && strstr(out, ": normal\n") &&
+		      strstr(out, " completed\n"), "monitor_council printed: %s", out);
+	free(out);
+	free(err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("client");
@@ -587,10 +792,16 @@ int main(void)
 	tcase_add_test(tc, test_malformed_line_gets_bad_request_and_the_connection_stays_usable);
 	tcase_add_test(tc, test_unknown_op_is_unknown_op);
 	tcase_add_test(tc, test_terminate_all_leaves_every_run_final);
+	tcase_add_test(tc, test_run_follows_a_council_to_its_result);
+	tcase_add_test(tc, test_run_past_its_timeout_is_terminated_and_ends_killed);
+	tcase_add_test(tc, test_start_child_runs_in_the_named_tenant);
+	tcase_add_test(tc, test_start_child_outlives_its_caller);
 	tcase_add_test(tc, test_cli_state_and_pid_of_an_unknown_run_exit_4);
 	tcase_add_test(tc, test_cli_start_prints_the_run_id_and_result_waits_for_it);
 	tcase_add_test(tc, test_cli_follow_replays_a_finished_run);
 	tcase_add_test(tc, test_cli_starts_councild_on_first_use);
+	tcase_add_test(tc, test_follow_council_example_prints_the_final_answer);
+	tcase_add_test(tc, test_monitor_council_example_sees_the_down);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

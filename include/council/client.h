@@ -48,7 +48,26 @@ void cx_client_close(struct cx_client *cl);
 
 /* The socket, for poll(): readable when something arrives. Messages may
  * already be queued without it being readable: drain
- * cx_client_next_message(cl, 0, ...) until CX_ETIMEOUT before polling. */
+ * cx_client_next_message(cl, 0, ...) until CX_ETIMEOUT before polling.
+ *
+ * In a program with its own event loop (poll, epoll, libuv...), the loop
+ * watches two kinds of descriptor; the calls themselves stay synchronous
+ * (each waits for its reply, up to call_timeout_ms), made from its handlers:
+ *
+ *  - cx_client_fd(cl), for input: DOWN and EXIT messages. When it is
+ *    readable, and after every call (a call reads whatever came with its
+ *    reply, so messages can be queued while the socket is not readable),
+ *    take cx_client_next_message(cl, 0, &msg, err) until it returns
+ *    CX_ETIMEOUT. CX_EUNAVAILABLE: councild closed the connection.
+ *  - a subscriber fd (cx_started.subscriber_fd, cx_subscribe): a plain
+ *    pipe of JSON lines, one event per line (docs/events.md), EOF after the
+ *    run's terminal event. It is blocking until you set O_NONBLOCK; a line
+ *    may arrive in several reads. Close it when done. A reader that falls
+ *    behind gets one {"type":"lagged","dropped":N} line in place of what it
+ *    lost; the run's events file has everything.
+ *
+ * cx_run() below does all of this for one run, blocking; see
+ * examples/c/monitor_council.c for the event-loop style. */
 int cx_client_fd(const struct cx_client *cl);
 /* councild's pid and the runtime directory, as hello found them. */
 pid_t cx_client_server_pid(const struct cx_client *cl);
@@ -105,6 +124,50 @@ int cx_start(struct cx_client *cl, const struct cx_client_start *req, struct cx_
  * connection (and exit_signal, if set). */
 int cx_start_link(struct cx_client *cl, const struct cx_client_start *req,
 		  struct cx_started *out, struct cx_diags *diags, struct cx_error *err);
+
+/* CouncilEx's Supervisor.start_link(sup, ...): a run started as a child
+ * of the tenant supervisor group `tenant` (created on first use), linked to
+ * that group rather than to the caller: it outlives the caller and dies
+ * with the group (cx_tenant_stop, cx_terminate_all). This is cx_start with
+ * req->tenant replaced by tenant, which must be named (else CX_EUSAGE). */
+int cx_sup_start_child(struct cx_client *cl, const char *tenant,
+		       const struct cx_client_start *req, struct cx_started *out,
+		       struct cx_diags *diags, struct cx_error *err);
+
+/* What cx_run() tells its caller while the run goes on. */
+struct cx_run_options {
+	/* Called with each event line of the run, in order (docs/events.md:
+	 * run_started ... run_completed or run_failed, and lagged): line is
+	 * NUL-terminated, len excludes the NUL and there is no newline; both
+	 * are valid only during the call. NULL: none. */
+	void (*on_event)(void *data, const char *line, size_t len);
+	void *data;
+};
+
+/* Start, follow, await in one blocking call: cx_start_link with subscribe
+ * set (whatever req->subscribe says), the run's events read until their
+ * EOF and handed to opts->on_event (opts may be NULL), then the result as
+ * cx_fetch_result gives it: *result_json (malloc'd, the caller frees it)
+ * and *status (when not NULL) its final status. Returns CX_OK when the run
+ * ended, whatever its status: completed, failed or cancelled.
+ *
+ * timeout_ms bounds the whole call, start included (-1: no bound). When
+ * the events have not ended by then, the run is terminated
+ * (cx_terminate_run), and cx_run waits for it to be final and returns
+ * CX_ETIMEOUT, with *result_json and *status as it ended (usually failed,
+ * with a partial result); if that could not be fetched, *result_json is
+ * NULL and *status is not set.
+ *
+ * *out is the start's (run_id, tenant, pid); the subscriber pipe is closed
+ * on return (out->subscriber_fd is -1). The run is linked to the calling
+ * process, so it is terminated should the caller die before it ends; an
+ * EXIT message for an abnormal end (a timeout's terminate included) waits
+ * in the message queue, and req->exit_signal, when set, is sent as for
+ * cx_start_link. Errors of the start are cx_start_link's (CX_EINVALID with
+ * diags, ...). */
+int cx_run(struct cx_client *cl, const struct cx_client_start *req, int timeout_ms,
+	   const struct cx_run_options *opts, char **result_json, enum cx_run_status *status,
+	   struct cx_started *out, struct cx_diags *diags, struct cx_error *err);
 
 /* CX_OK with *pid, CX_EUNKNOWN_RUN, or CX_ERUNNER_DEAD. */
 int cx_pid_for(struct cx_client *cl, const char *run_id, pid_t *pid, struct cx_error *err);
