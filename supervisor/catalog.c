@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,4 +230,60 @@ int cx_catalog_recover(int root_fd, const char *tenant, const char *kind, const 
 		done += recover_run(root_fd, ids[i], kind, message);
 	free_ids(ids, n);
 	return done;
+}
+
+static int unlink_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Removes runs/<id> and tenants/<tenant>/runs/<id>. */
+static void remove_run(int root_fd, const char *tenant, const char *run_id)
+{
+	char path[PATH_MAX], link[CX_NAME_MAX + CX_RUN_ID_MAX + 32];
+	snprintf(link, sizeof link, "tenants/%s/runs/%s", tenant, run_id);
+	unlinkat(root_fd, link, 0);
+	snprintf(path, sizeof path, "/proc/self/fd/%d/runs/%s", root_fd, run_id);
+	nftw(path, unlink_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+struct finished {
+	int64_t at;
+	const cJSON *summary;
+};
+
+static int by_finish(const void *a, const void *b)
+{
+	const struct finished *x = a, *y = b;
+	return (x->at > y->at) - (x->at < y->at);
+}
+
+int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned keep_count,
+		      void (*expired)(void *data, const char *run_id), void *data)
+{
+	cJSON *runs = cx_catalog_list(root_fd, tenant, false);
+	struct finished *v = calloc((size_t)cJSON_GetArraySize(runs) + 1, sizeof *v);
+	size_t n = 0;
+	const cJSON *r;
+	cJSON_ArrayForEach(r, runs)
+		if (v && is_final(r))
+			v[n++] = (struct finished){ ts_parse(json_str(r, "finished_at")), r };
+	if (v)
+		qsort(v, n, sizeof *v, by_finish);
+	int64_t now = cx_wall_ms();
+	int removed = 0;
+	/* Oldest first: past keep_ms, or beyond the newest keep_count. */
+	for (size_t i = 0; i < n; i++) {
+		if (now - v[i].at <= keep_ms && n - i <= keep_count)
+			break;
+		const char *run_id = json_str(v[i].summary, "run_id");
+		if (expired)
+			expired(data, run_id);
+		remove_run(root_fd, tenant, run_id);
+		removed++;
+	}
+	free(v);
+	cJSON_Delete(runs);
+	return removed;
 }

@@ -5,6 +5,7 @@
 #define CX_SUP_CATALOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
 
 #include "council/supervisor.h"
@@ -21,5 +22,12 @@ cJSON *cx_catalog_list(int root_fd, const char *tenant, bool live_only);
  * and status are written. For runs whose supervisor died with them. Returns
  * how many it finalized. */
 int cx_catalog_recover(int root_fd, const char *tenant, const char *kind, const char *message);
+
+/* Retention: removes the directories (and tenant links) of tenant's final
+ * runs that finished more than keep_ms ago, and of the oldest beyond
+ * keep_count. expired (may be NULL) hears each run id first. Returns how
+ * many it removed. */
+int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned keep_count,
+		      void (*expired)(void *data, const char *run_id), void *data);
 
 #endif

@@ -17,11 +17,14 @@
 
 static const char usage[] =
 	"usage: councild [--runtime-dir DIR] [--foreground] [--max-connections N]\n"
+	"                [--retention-ms MS] [--retention-count N]\n"
 	"\n"
 	"  --runtime-dir DIR  serve DIR (default: $COUNCIL_RUNTIME_DIR, $XDG_RUNTIME_DIR/council,\n"
 	"                     /run/council for root, else /tmp/council-<uid>)\n"
 	"  --foreground       do not detach; log to stderr\n"
-	"  --max-connections N  per uid, at once (default 64)\n";
+	"  --max-connections N  per uid, at once (default 64)\n"
+	"  --retention-ms MS    finished runs stay visible this long (default 3600000)\n"
+	"  --retention-count N  and at most this many per tenant (default 1000)\n";
 
 /* systemd's readiness protocol, by hand: one datagram to $NOTIFY_SOCKET. */
 static void notify_systemd(void)
@@ -93,6 +96,8 @@ int main(int argc, char **argv)
 		{ "runtime-dir", required_argument, NULL, 'd' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "retention-ms", required_argument, NULL, 'r' },
+		{ "retention-count", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -112,12 +117,21 @@ int main(int argc, char **argv)
 			foreground = true;
 			break;
 		case 'm':
-			dopts.connections_per_uid = atoi(optarg);
-			if (dopts.connections_per_uid <= 0) {
-				fprintf(stderr, "councild: --max-connections wants a positive number\n");
+		case 'r':
+		case 'n': {
+			long long v = atoll(optarg);
+			if (v <= 0 || v > INT32_MAX) {
+				fprintf(stderr, "councild: %s wants a positive number\n", argv[optind - 1]);
 				return 2;
 			}
+			if (opt == 'm')
+				dopts.connections_per_uid = (int)v;
+			else if (opt == 'r')
+				dopts.retention_ms = v;
+			else
+				dopts.retention_count = (unsigned)v;
 			break;
+		}
 		case 'h':
 			fputs(usage, stdout);
 			return 0;

@@ -98,6 +98,9 @@ struct daemon {
 	bool stopping;
 	uint64_t stop_deadline;
 	int connections_per_uid;
+	int64_t retention_ms;
+	unsigned retention_count;
+	struct cx_timer expiry;
 	struct cx_tenant_events tenant_events;
 };
 
@@ -398,6 +401,46 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 	cx_tenant_announce_down(t);
 }
 
+/* Retention: finished runs stay visible for a time and up to a count per
+ * tenant, then their directories go and lookups answer unknown_run. The
+ * sweep covers every tenant on disk, running or not. */
+static void expire_runs(struct daemon *d)
+{
+	int fd = openat(d->root_fd, "tenants", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(dir));) {
+		if (!cx_name_valid(e->d_name))
+			continue;
+		struct cx_tenant *t = cx_tenants_find(&d->tenants, e->d_name);
+		int64_t keep_ms = t && t->retention_ms ? t->retention_ms : d->retention_ms;
+		unsigned keep = t && t->retention_count ? t->retention_count : d->retention_count;
+		cx_catalog_expire(d->root_fd, e->d_name, keep_ms, keep, NULL, NULL);
+	}
+	closedir(dir);
+}
+
+static uint64_t expiry_period(const struct daemon *d)
+{
+	int64_t shortest = d->retention_ms;
+	struct cx_tenant *t;
+	LIST_FOREACH(t, &d->tenants, link)
+		if (t->retention_ms && t->retention_ms < shortest)
+			shortest = t->retention_ms;
+	return (uint64_t)(shortest / 4 < 100 ? 100 : shortest / 4 > 60000 ? 60000 : shortest / 4);
+}
+
+static void on_expiry(struct cx_loop *loop, struct cx_timer *timer)
+{
+	struct daemon *d = timer->data;
+	expire_runs(d);
+	cx_timer_arm(loop, timer, expiry_period(d));
+}
+
 /* Requests. */
 
 static struct cx_tenant *tenant_for_start(struct daemon *d, const cJSON *req, const char *name,
@@ -606,9 +649,21 @@ static void do_group_op(struct daemon *d, struct client *c, const cJSON *req, co
 
 static void do_tenant_start(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
+	int64_t keep_ms, keep;
+	if (!cx_req_int(req, "retention_ms", 1, INT64_MAX / 2, 0, &keep_ms) ||
+	    !cx_req_int(req, "retention_count", 1, UINT32_MAX, 0, &keep)) {
+		client_send(c, cx_reply_error(req, "usage", "\"retention_ms\" and \"retention_count\" "
+					      "must be positive numbers"), -1);
+		return;
+	}
 	struct cx_tenant *t = tenant_for_start(d, req, cx_req_string(req, "tenant"), c, true);
 	if (!t)
 		return;
+	if (keep_ms)
+		t->retention_ms = keep_ms;
+	if (keep)
+		t->retention_count = (unsigned)keep;
+	cx_timer_arm(d->loop, &d->expiry, expiry_period(d));
 	cJSON *reply = cx_reply_ok(req);
 	cJSON_AddStringToObject(reply, "tenant", t->name);
 	cJSON_AddNumberToObject(reply, "pid", t->proc.pid);
@@ -961,6 +1016,9 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 	struct daemon d = { .root_fd = -1, .listener.fd = -1, .signals.fd = -1 };
 	d.connections_per_uid = opts->connections_per_uid > 0 ? opts->connections_per_uid
 							      : CX_DAEMON_CONNECTIONS_PER_UID;
+	d.retention_ms = opts->retention_ms > 0 ? opts->retention_ms : CX_DAEMON_RETENTION_MS;
+	d.retention_count = opts->retention_count > 0 ? opts->retention_count : CX_DAEMON_RETENTION_COUNT;
+	d.expiry = CX_TIMER_INIT(on_expiry, &d);
 	LIST_INIT(&d.clients);
 	LIST_INIT(&d.tenants);
 	LIST_INIT(&d.pending);
@@ -980,8 +1038,11 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 		kill_all_leftovers(&d);
 		cx_catalog_recover(d.root_fd, NULL, "supervisor_down", "councild died");
 	}
-	if (r == 0)
+	if (r == 0) {
+		expire_runs(&d);
+		cx_timer_arm(d.loop, &d.expiry, expiry_period(&d));
 		r = listen_on(&d);
+	}
 	if (r < 0) {
 		daemon_free(&d);
 		return -r;

@@ -41,6 +41,8 @@ struct cx_tenant {
 	struct cx_watch channel;
 	struct cx_watch exit_watch;
 	int shutdown_ms;
+	int64_t retention_ms;      /* finished runs kept this long; 0: councild's */
+	unsigned retention_count;  /* and at most this many; 0: councild's */
 	int64_t started_at_ms;
 	unsigned restarts;                           /* in all */
 	uint64_t recent[CX_TENANT_MAX_RESTARTS + 1]; /* when it last crashed (monotonic) */

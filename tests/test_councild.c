@@ -26,7 +26,8 @@ static char *scratch;
 static pid_t councild;
 static struct cx_client *cl;
 
-static void councild_start(void)
+/* Starts councild with options (NULL-terminated, may be empty). */
+static void councild_start_with(const char *const *options)
 {
 	councild = fork();
 	ck_assert(councild >= 0);
@@ -35,7 +36,10 @@ static void councild_start(void)
 		snprintf(log, sizeof log, "%s/councild.log", scratch);
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		dup2(fd, STDERR_FILENO);
-		execl(getenv("COUNCILD"), "councild", "--foreground", "--runtime-dir", scratch, NULL);
+		const char *argv[16] = { "councild", "--foreground", "--runtime-dir", scratch };
+		for (int i = 0; options[i] && i < 10; i++)
+			argv[4 + i] = options[i];
+		execv(getenv("COUNCILD"), (char *const *)argv);
 		_exit(127);
 	}
 	struct cx_client_options opts = { .runtime_dir = scratch };
@@ -45,6 +49,12 @@ static void councild_start(void)
 		ck_assert_msg(cx_mono_ms() < deadline, "awaited councild's socket: %s", err.message);
 		usleep(20000);
 	}
+}
+
+static void councild_start(void)
+{
+	static const char *const none[] = { NULL };
+	councild_start_with(none);
 }
 
 /* SIGTERM, and councild exits 0 once every tenant has stopped. */
@@ -523,6 +533,39 @@ START_TEST(test_councild_sigterm_finalizes_every_run)
 }
 END_TEST
 
+static bool run_expired(void *arg)
+{
+	const char *run_id = arg;
+	struct cx_run_summary s;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/%s", scratch, run_id);
+	return cx_state(cl, run_id, &s, NULL) == CX_ENOT_FOUND && access(path, F_OK) < 0;
+}
+
+START_TEST(test_retention_removes_finished_runs_by_count_and_age)
+{
+	static const char *const retention[] = { "--retention-count", "2", "--retention-ms", "3000", NULL };
+	councild_stop();
+	councild_start_with(retention);
+	struct cx_started st[4];
+	for (int i = 0; i < 4; i++) {
+		start_in(cl, "keep", "", false, 0, &st[i]);
+		await_result(st[i].run_id);
+	}
+	for (int i = 0; i < 2; i++)
+		ck_assert_msg(th_wait_until(run_expired, st[i].run_id, DEADLINE_MS),
+			      "awaited run %d to expire by count", i);
+	pid_t pid;
+	ck_assert_int_eq(cx_pid_for(cl, st[0].run_id, &pid, NULL), CX_EUNKNOWN_RUN);
+	char link[4096];
+	snprintf(link, sizeof link, "%s/tenants/keep/runs/%s", scratch, st[0].run_id);
+	ck_assert_msg(access(link, F_OK) < 0, "the tenant's link to an expired run is still there");
+	for (int i = 2; i < 4; i++)
+		ck_assert_msg(th_wait_until(run_expired, st[i].run_id, DEADLINE_MS),
+			      "awaited run %d to expire by age", i);
+}
+END_TEST
+
 START_TEST(test_second_councild_on_one_directory_is_refused)
 {
 	pid_t pid = fork();
@@ -559,6 +602,7 @@ int main(void)
 	tcase_add_test(tc, test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
+	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
