@@ -86,6 +86,12 @@ void cx_call_token(struct cx_call *call, const char *chunk)
 	cx_emit(call->env->em, CX_EV_MEMBER_TOKEN, f);
 }
 
+bool cx_call_owns(struct cx_call *call, const struct cx_proc *child)
+{
+	bool in_flight = call->state == CX_CALL_RUNNING || call->state == CX_CALL_ABORTING;
+	return in_flight && call->ops->owns && call->ops->owns(call, child);
+}
+
 static const char *status_name(const struct cx_call *call)
 {
 	if (call->ok)

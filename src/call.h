@@ -13,6 +13,7 @@
 #include "council/spec.h"
 #include "event.h"
 #include "loop.h"
+#include "proc.h"
 
 enum cx_fail_kind {
 	CX_FAIL_TRANSIENT,       /* retried while attempts remain */
@@ -41,6 +42,11 @@ struct cx_call;
  * loop callback (a killed subprocess reports once it is reaped); the call
  * keeps its own outcome and ignores what is reported.
  *
+ * owns() (NULL for a provider that starts no process) says whether an
+ * exited child of the worker is the attempt's own subprocess, which the
+ * provider reaps by its pidfd: a worker that is its PID namespace's init
+ * reaps every other child as an orphan (init.h).
+ *
  * State that lives across loop callbacks goes in cx_call_priv(), priv_size
  * bytes zeroed once per call: a curl easy handle, SSE parser and tool-call
  * transcript fit there as well as a pid and pipes do. */
@@ -49,6 +55,7 @@ struct cx_provider_ops {
 	size_t priv_size;
 	int (*start)(struct cx_call *call);
 	void (*abort)(struct cx_call *call);
+	bool (*owns)(struct cx_call *call, const struct cx_proc *child);
 };
 
 extern const struct cx_provider_ops cx_provider_mock;
@@ -104,6 +111,9 @@ static inline bool cx_call_done(const struct cx_call *call)
 {
 	return call->state == CX_CALL_DONE;
 }
+
+/* True if child is the subprocess of the attempt in flight (see owns()). */
+bool cx_call_owns(struct cx_call *call, const struct cx_proc *child);
 
 /* The member result: {status, response, error, attempts, duration_ms}. */
 cJSON *cx_call_result(const struct cx_call *call);

@@ -45,6 +45,8 @@ enum cx_containment { CX_CONTAIN_PGROUP, CX_CONTAIN_PIDNS, CX_CONTAIN_CGROUP };
 
 /* "pgroup", "pidns", "cgroup". */
 const char *cx_containment_name(enum cx_containment c);
+/* The containment such a name names: 0, or -EINVAL for any other name. */
+int cx_containment_from_name(const char *name, enum cx_containment *out);
 
 /* The strongest containment available to this process: cgroup if
  * cx_cgroup_available(), else pidns if cx_pidns_available(), else pgroup.
@@ -160,7 +162,8 @@ void cx_cgroup_close(struct cx_cgroup *cg);
  *    grandchild that setsid's away included), whether or not it set
  *    PR_SET_CHILD_SUBREAPER. It reaps its own members by pidfd; the orphans
  *    would stay zombies, so it calls cx_reap_orphans (proc.h) when SIGCHLD
- *    arrives (its signalfd), after reaping what it tracks. */
+ *    arrives (its signalfd), after reaping what it tracks.
+ * A run's worker does both with src/init.h. */
 
 /* True if this process may create PID namespaces: forks a child into one,
  * which exits at once, and reaps it. */

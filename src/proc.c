@@ -236,6 +236,11 @@ static pid_t parent_pid(void)
 
 bool cx_proc_child_init(pid_t parent)
 {
+	return cx_proc_child_init_keep(parent, NULL);
+}
+
+bool cx_proc_child_init_keep(pid_t parent, const sigset_t *keep)
+{
 	/* PDEATHSIG fires when the parent dies from now on; the re-check
 	 * catches a parent that died before prctl ran. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -247,9 +252,12 @@ bool cx_proc_child_init(pid_t parent)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigset_t mask;
+	if (keep)
+		mask = *keep;
+	else
+		sigemptyset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	return true;
 }
 

@@ -69,6 +69,10 @@ int cx_proc_fork_opts(struct cx_proc *p, const struct cx_fork_opts *opts,
  * re-check reads the parent from /proc/self/stat instead, and is skipped
  * if /proc cannot tell (PDEATHSIG alone stands then). */
 bool cx_proc_child_init(pid_t parent);
+/* The same, but the signals in keep stay blocked: a child that is to take
+ * them on a signalfd loses none that came since the fork (a signal with no
+ * handler that reaches a PID namespace's init unblocked is dropped). */
+bool cx_proc_child_init_keep(pid_t parent, const sigset_t *keep);
 
 /* Opens a handle on an existing pid (pidfd_open). Returns 0 or -errno. */
 int cx_proc_open(struct cx_proc *p, pid_t pid);

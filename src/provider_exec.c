@@ -363,9 +363,18 @@ static void exec_abort(struct cx_call *call)
 	kill_for(cx_call_priv(call), CX_FAIL_PERMANENT, "exec: aborted");
 }
 
+/* The pid is enough: an exited child keeps it until it is reaped, and ours
+ * is reaped only through x->proc, which is released right after. */
+static bool exec_owns(struct cx_call *call, const struct cx_proc *child)
+{
+	const struct exec *x = cx_call_priv(call);
+	return x->proc.pidfd >= 0 && x->proc.pid == child->pid;
+}
+
 const struct cx_provider_ops cx_provider_exec = {
 	.name = "exec",
 	.priv_size = sizeof(struct exec),
 	.start = exec_start,
 	.abort = exec_abort,
+	.owns = exec_owns,
 };

@@ -4,7 +4,8 @@
  * Loop callbacks only record what happened (a call finished, "cancel"
  * arrived, the supervisor went away); run_step() runs between loop turns
  * and is the only code that moves the run on: it settles the round in
- * flight, then starts the next round or ends the run. */
+ * flight, then starts the next round or ends the run. A worker that is its
+ * PID namespace's init does an init's duties first (init.h). */
 #include "runner.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 
 #include "call.h"
 #include "event.h"
+#include "init.h"
 #include "loop.h"
 #include "prompt.h"
 
@@ -25,6 +27,7 @@ struct run {
 	struct cx_emitter em;
 	struct cx_call_env env;
 	struct cx_watch control;
+	struct cx_init init;        /* as pid 1 of a PID namespace */
 	char line[16];              /* the control line being read */
 	size_t line_len;
 	bool cancel;                /* "cancel" arrived */
@@ -295,6 +298,17 @@ static void round_next(struct run *run)
 	}
 }
 
+/* The children the run's calls reap by their pidfds: what an init's orphan
+ * sweep must leave to them. */
+static bool run_owns(const struct cx_proc *child, void *arg)
+{
+	struct run *run = arg;
+	for (size_t i = 0; i < run->n_calls; i++)
+		if (cx_call_owns(run->calls[i], child))
+			return true;
+	return false;
+}
+
 /* Moves the run on as far as it goes without waiting; true once it ended. */
 static bool run_step(struct run *run)
 {
@@ -316,6 +330,7 @@ int cx_runner_main(const struct cx_run_params *params)
 		.spec = params->spec,
 		.em = { .fd = params->event_fd },
 		.rounds = cJSON_CreateArray(),
+		.init = CX_INIT_NONE,
 	};
 	run.control = (struct cx_watch){ params->control_fd, control_ready, &run };
 	strlcpy(run.em.run_id, params->run_id, sizeof run.em.run_id);
@@ -324,7 +339,8 @@ int cx_runner_main(const struct cx_run_params *params)
 		return CX_EXIT_INTERNAL;
 	}
 	run.env = (struct cx_call_env){ run.loop, &run.em };
-	if (params->control_fd >= 0 && cx_watch_add(run.loop, &run.control, EPOLLIN) < 0) {
+	if ((params->control_fd >= 0 && cx_watch_add(run.loop, &run.control, EPOLLIN) < 0) ||
+	    cx_init_start(&run.init, run.loop, run_owns, &run) < 0) {
 		cx_loop_free(run.loop);
 		cJSON_Delete(run.rounds);
 		return CX_EXIT_INTERNAL;
@@ -339,14 +355,21 @@ int cx_runner_main(const struct cx_run_params *params)
 	/* A turn that does not wait first: a cancel already in the pipe ends
 	 * the run before its first round. */
 	int rc = cx_loop_turn(run.loop, 0);
-	while (rc >= 0 && !run_step(&run))
+	bool sigterm;
+	while (!(sigterm = cx_init_service(&run.init)) && rc >= 0 && !run_step(&run))
 		rc = cx_loop_turn(run.loop, -1);
-	if (rc < 0) {
+	if (sigterm) {
+		/* As pid 1 of a PID namespace: end now, reporting nothing more, as
+		 * SIGTERM ends any other worker. What is in flight is left to the
+		 * kernel, which kills the whole namespace when this process exits. */
+		run.exit = CX_EXIT_SIGTERM;
+	} else if (rc < 0) {
 		/* epoll itself failed: stop what runs; nothing can be waited for. */
 		abort_calls(&run, "aborted: the worker's loop failed");
 		run.exit = CX_EXIT_INTERNAL;
 	}
 	round_free(&run);
+	cx_init_stop(&run.init);
 	cx_watch_del(run.loop, &run.control);
 	cx_loop_free(run.loop);
 	cJSON_Delete(run.rounds);

@@ -4,6 +4,7 @@
 #ifndef CX_RUNNER_H
 #define CX_RUNNER_H
 
+#include <signal.h>
 #include <cjson/cJSON.h>
 
 #include "council/spec.h"
@@ -22,6 +23,8 @@ enum cx_run_exit {
 	CX_EXIT_FAILED = 1,
 	CX_EXIT_CANCELLED = 3,
 	CX_EXIT_INTERNAL = 70,  /* the runner could not run at all (no terminal event) */
+	CX_EXIT_SIGTERM = 128 + SIGTERM, /* pid 1 of its PID namespace got SIGTERM,
+					  * which cannot kill it (init.h) */
 };
 
 /* Runs the council to its terminal event. Returns an enum cx_run_exit. */

@@ -41,6 +41,7 @@ struct cx_sup {
 	cx_run_down_fn *on_down;
 	void *on_down_data;
 	struct cx_cgroup tenant_cg;  /* where each run gets a cgroup; closed: none */
+	bool pidns;                  /* without one, each run gets a PID namespace */
 };
 
 /* The lifecycle table. */
@@ -128,7 +129,7 @@ static void act_reap(struct cx_run *run)
 	siginfo_t info;
 	if (cx_proc_reap(&run->proc, &info) <= 0)
 		return; /* a readable pidfd means it exited; if not, the watch fires again */
-	cx_exit_describe(&info, run->summary.exit, sizeof run->summary.exit);
+	cx_worker_exit_describe(&info, run->summary.exit, sizeof run->summary.exit);
 	cx_watch_del(run->sup->loop, &run->exit_watch);
 	cx_timer_disarm(run->sup->loop, &run->kill_timer);
 	cx_proc_release(&run->proc);
@@ -460,14 +461,17 @@ static int run_launch(struct cx_run *run, const struct cx_spec *spec, const cJSO
 {
 	struct cx_sup *sup = run->sup;
 	struct cx_worker w;
-	bool contained = false;
+	struct cx_fork_opts where = CX_FORK_OPTS_NONE;
+	enum cx_containment got = CX_CONTAIN_PGROUP;
 	sup->live++;
 	if (sup->tenant_cg.dir_fd >= 0)
 		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &run->cg);
-	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id, cwd, run->cg.dir_fd, &contained);
-	if (!contained)
+	where.cgroup_fd = run->cg.dir_fd;
+	where.new_pidns = sup->pidns;
+	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id, cwd, &where, &got);
+	if (got != CX_CONTAIN_CGROUP)
 		cx_cgroup_remove(&run->cg);
-	strcpy(run->summary.containment, contained ? "cgroup" : "pgroup");
+	strlcpy(run->summary.containment, cx_containment_name(got), sizeof run->summary.containment);
 	if (r < 0)
 		return run_abandon(run, "could not fork the worker", r, err);
 	run->proc = w.proc;
@@ -511,10 +515,23 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 		free(sup);
 		return cx_fail(err, CX_ESYS, "epoll: %s", strerror(-r));
 	}
-	/* Containment: a cgroup per run where a writable cgroup2 lets us; else
-	 * each run's process group (docs/supervision.md). */
-	if (cx_cgroup_tenant(sup->root, sup->tenant, true, &sup->tenant_cg) < 0)
+	/* Containment (containment.h): a cgroup per run where a writable
+	 * cgroup2 lets us; else a PID namespace per run where we may make one;
+	 * else each run's process group. COUNCIL_CONTAINMENT caps the level. */
+	enum cx_containment cap = CX_CONTAIN_CGROUP;
+	const char *knob = getenv("COUNCIL_CONTAINMENT");
+	if (knob && *knob && cx_containment_from_name(knob, &cap) < 0) {
+		cx_loop_free(sup->loop);
+		cx_rundir_close(&sup->dir);
+		free(sup);
+		return cx_fail(err, CX_EUSAGE, "COUNCIL_CONTAINMENT=%s: not cgroup, pidns or pgroup",
+			       knob);
+	}
+	sup->tenant_cg = CX_CGROUP_NULL;
+	if (cap >= CX_CONTAIN_CGROUP &&
+	    cx_cgroup_tenant(sup->root, sup->tenant, true, &sup->tenant_cg) < 0)
 		sup->tenant_cg = CX_CGROUP_NULL;
+	sup->pidns = sup->tenant_cg.dir_fd < 0 && cap >= CX_CONTAIN_PIDNS && cx_pidns_available();
 	cx_registry_init(&sup->registry);
 	/* Subscribers may close their pipes at any time: that must be an
 	 * EPIPE to handle, not a signal that kills the supervisor. */

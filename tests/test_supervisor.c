@@ -1,6 +1,7 @@
 /* The embedded supervisor: fork-per-run, registry, relay, status files, and
  * one terminal event per run whatever happens to its worker. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "containment.h"
 #include "council/council.h"
 #include "harness.h"
 
@@ -483,6 +485,313 @@ START_TEST(test_free_terminates_live_runs_and_finalizes_them)
 }
 END_TEST
 
+/* Containment levels, forced with COUNCIL_CONTAINMENT. */
+
+/* Replaces the fixture's supervisor with one opened under
+ * COUNCIL_CONTAINMENT=level (the variable is read by cx_sup_new only). */
+static void reopen_sup_with(const char *level)
+{
+	cx_sup_free(sup);
+	sup = NULL;
+	setenv("COUNCIL_CONTAINMENT", level, 1);
+	open_sup();
+	unsetenv("COUNCIL_CONTAINMENT");
+}
+
+/* A PID namespace per run, or why not: false (printed) if this host
+ * refuses us one. */
+static bool reopen_sup_pidns(const char *test)
+{
+	if (!cx_pidns_available()) {
+		printf("%s: skipped: this process may not create PID namespaces\n", test);
+		return false;
+	}
+	reopen_sup_with("pidns");
+	return true;
+}
+
+/* One exec member that leaves its process group both ways: a double-forked
+ * sleep (orphaned to the worker) and a setsid'd one, then the member itself
+ * as a third sleep. The sleeps end in .<our pid>, so /proc tells them from
+ * any other test's. */
+static char *escaping_council(void)
+{
+	char *s;
+	int me = (int)getpid();
+	if (asprintf(&s, "{\"id\":\"c1\",\"members\":[{\"id\":\"m1\",\"profile\":{\"provider\":"
+		     "\"exec\",\"command\":[\"sh\",\"-c\",\"(sleep 3201.%d &) ; "
+		     "setsid sleep 3202.%d & exec sleep 3200.%d\"]}}],"
+		     "\"rounds\":[{\"type\":\"independent_analysis\"}]}", me, me, me) < 0)
+		abort();
+	return s;
+}
+
+/* Processes anywhere on the host whose command line is "sleep 320N.<our
+ * pid>": what an escaping council started (escaped ones are not our
+ * descendants, so /proc is searched whole). */
+static int escaped_sleeps(void)
+{
+	char suffix[32];
+	snprintf(suffix, sizeof suffix, ".%d", (int)getpid());
+	int n = 0;
+	DIR *d = opendir("/proc");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[300];
+		if (atoi(e->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		size_t len;
+		char *cmd = th_read_file(path, &len);
+		const char *arg = cmd && len > 6 && !strcmp(cmd, "sleep") ? cmd + 6 : NULL;
+		n += arg && !strncmp(arg, "320", 3) && strlen(arg) > strlen(suffix) &&
+		     !strcmp(arg + strlen(arg) - strlen(suffix), suffix);
+		free(cmd);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* await_final, and the status file rewritten for the last time (a run is
+ * final in its summary once reaped, in its files once also drained):
+ * fetch_result waits for that. */
+static char *final_status(const char *id)
+{
+	await_final(id);
+	char *result = NULL;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_sup_fetch_result(sup, id, DEADLINE_MS, &result, &err) == CX_OK,
+		      "fetch_result: %s", err.message);
+	free(result);
+	return run_file(id, "status");
+}
+
+static bool no_escaped_sleeps(void *arg)
+{
+	(void)arg;
+	return escaped_sleeps() == 0;
+}
+
+/* Starts the escaping council and waits until all three sleeps run. */
+static void start_escaping(char id[CX_RUN_ID_MAX + 1], int *sub)
+{
+	char *spec = escaping_council();
+	struct cx_start req = { .spec_json = spec, .subscribe = true };
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_sup_start(sup, &req, id, sub, NULL, &err) == CX_OK, "cx_sup_start: %s",
+		      err.message);
+	free(spec);
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (escaped_sleeps() < 3) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the member's 3 sleeps, %d seen",
+			      escaped_sleeps());
+		cx_sup_dispatch(sup, 50);
+	}
+}
+
+static void record_down(void *data, const struct cx_run_summary *run, const char *reason)
+{
+	strlcpy(data, reason, 48);
+}
+
+/* The run ends failed with kind killed and exit, its DOWN reason is
+ * killed, and nothing it started is left anywhere. */
+static void check_killed_and_gone(const char *id, int sub, const char *exit)
+{
+	char down[48] = "";
+	cx_sup_on_down(sup, record_down, down);
+	char *seen = follow(sub);
+	char *status = final_status(id);
+	cJSON *terminal = check_events(seen, "subscriber");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(terminal, "type")), "run_failed");
+	ck_assert_str_eq(error_kind(terminal), "killed");
+	ck_assert_msg(has_line(status, "Containment", "pidns"), "status: %s", status);
+	ck_assert_msg(has_line(status, "Exit", exit), "status: %s", status);
+	ck_assert_str_eq(down, "killed");
+	cx_sup_on_down(sup, NULL, NULL);
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d of the run's sleeps outlived its PID namespace", escaped_sleeps());
+	cJSON_Delete(terminal);
+	free(seen); free(status);
+}
+
+START_TEST(test_pidns_run_says_so_in_its_status)
+{
+	if (!reopen_sup_pidns(__func__))
+		return;
+	char id[CX_RUN_ID_MAX + 1];
+	start("\"latency_ms\":60000", id, NULL);
+	struct cx_run_summary s;
+	await_status(id, CX_RUN_RUNNING, false, &s);
+	ck_assert_str_eq(s.containment, "pidns");
+	char *status = run_file(id, "status");
+	ck_assert_msg(has_line(status, "Containment", "pidns"), "status: %s", status);
+	free(status);
+}
+END_TEST
+
+/* terminate's SIGTERM reaches a worker that is its namespace's init (which
+ * the kernel would drop without a handler): the worker exits at once,
+ * reported as any worker's SIGTERM, and the kernel kills what escaped. */
+START_TEST(test_pidns_terminate_kills_everything_the_run_started)
+{
+	if (!reopen_sup_pidns(__func__))
+		return;
+	char id[CX_RUN_ID_MAX + 1];
+	int sub;
+	start_escaping(id, &sub);
+	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
+	check_killed_and_gone(id, sub, "killed SIGTERM");
+}
+END_TEST
+
+/* A SIGTERM that comes before the worker has its signalfd stays pending for
+ * it: not dropped, as it would be to an init without a handler. */
+START_TEST(test_pidns_terminate_right_after_start_is_not_lost)
+{
+	if (!reopen_sup_pidns(__func__))
+		return;
+	char id[CX_RUN_ID_MAX + 1];
+	int sub;
+	start("\"latency_ms\":60000", id, &sub);
+	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
+	char *seen = follow(sub);
+	char *status = final_status(id);
+	cJSON *terminal = check_events(seen, "subscriber");
+	ck_assert_str_eq(error_kind(terminal), "killed");
+	ck_assert_msg(has_line(status, "Exit", "killed SIGTERM"), "status: %s", status);
+	cJSON_Delete(terminal);
+	free(seen); free(status);
+}
+END_TEST
+
+START_TEST(test_pidns_sigkilled_worker_takes_everything_with_it)
+{
+	if (!reopen_sup_pidns(__func__))
+		return;
+	char id[CX_RUN_ID_MAX + 1];
+	int sub;
+	start_escaping(id, &sub);
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_sup_state(sup, id, &s), CX_OK);
+	ck_assert_int_eq(kill(s.pid, SIGKILL), 0);
+	check_killed_and_gone(id, sub, "killed SIGKILL");
+}
+END_TEST
+
+/* Children of the worker, as /proc names them: living ones count in
+ * *alive, zombies in *zombies. */
+static void worker_children(pid_t worker, int *alive, int *zombies)
+{
+	*alive = *zombies = 0;
+	DIR *d = opendir("/proc");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[300];
+		if (atoi(e->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		char *stat = th_read_file(path, NULL);
+		char *end = stat ? strrchr(stat, ')') : NULL;
+		char state;
+		int ppid;
+		if (end && sscanf(end + 1, " %c %d", &state, &ppid) == 2 && ppid == (int)worker)
+			(state == 'Z' ? zombies : alive)[0]++;
+		free(stat);
+	}
+	if (d)
+		closedir(d);
+}
+
+struct orphan_wait { pid_t worker; };
+
+/* Only the member is left: the orphan exited and was reaped. */
+static bool orphan_reaped(void *arg)
+{
+	const struct orphan_wait *w = arg;
+	int alive, zombies;
+	cx_sup_dispatch(sup, 0);
+	worker_children(w->worker, &alive, &zombies);
+	return alive == 1 && zombies == 0;
+}
+
+/* An orphan adopted by the worker (a member's double-forked child) that
+ * exits is reaped by it, not left a zombie for the run's lifetime. */
+START_TEST(test_pidns_worker_reaps_the_orphans_it_adopts)
+{
+	if (!reopen_sup_pidns(__func__))
+		return;
+	char *spec;
+	ck_assert_int_ge(asprintf(&spec, "{\"id\":\"c1\",\"members\":[{\"id\":\"m1\",\"profile\":"
+				  "{\"provider\":\"exec\",\"command\":[\"sh\",\"-c\","
+				  "\"(sleep 1 &) ; exec sleep 3200.%d\"]}}],"
+				  "\"rounds\":[{\"type\":\"independent_analysis\"}]}",
+				  (int)getpid()), 0);
+	struct cx_start req = { .spec_json = spec };
+	char id[CX_RUN_ID_MAX + 1];
+	ck_assert_int_eq(cx_sup_start(sup, &req, id, NULL, NULL, NULL), CX_OK);
+	free(spec);
+	struct cx_run_summary s;
+	await_status(id, CX_RUN_RUNNING, false, &s);
+	/* The orphan is adopted, then exits: the worker has two children,
+	 * then only its member, and never a zombie for long. */
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	int alive = 0, zombies = 0;
+	while (alive < 2 && cx_mono_ms() < deadline) {
+		cx_sup_dispatch(sup, 10);
+		worker_children(s.pid, &alive, &zombies);
+	}
+	ck_assert_msg(alive == 2, "awaited the member and its orphan as the worker's children");
+	struct orphan_wait w = { s.pid };
+	ck_assert_msg(th_wait_until(orphan_reaped, &w, DEADLINE_MS),
+		      "the worker left its adopted orphan unreaped");
+	ck_assert_int_eq(escaped_sleeps(), 1); /* the member runs on */
+	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
+	await_final(id);
+}
+END_TEST
+
+START_TEST(test_pidns_run_completes)
+{
+	if (!reopen_sup_pidns(__func__))
+		return;
+	char id[CX_RUN_ID_MAX + 1];
+	start("", id, NULL);
+	char *status = final_status(id);
+	ck_assert_msg(has_line(status, "Containment", "pidns"), "status: %s", status);
+	ck_assert_msg(has_line(status, "Status", "completed"), "status: %s", status);
+	ck_assert_msg(has_line(status, "Exit", "exited 0"), "status: %s", status);
+	free(status);
+}
+END_TEST
+
+START_TEST(test_pgroup_run_says_so_and_completes)
+{
+	reopen_sup_with("pgroup");
+	char id[CX_RUN_ID_MAX + 1];
+	start("", id, NULL);
+	char *status = final_status(id);
+	ck_assert_msg(has_line(status, "Containment", "pgroup"), "status: %s", status);
+	ck_assert_msg(has_line(status, "Status", "completed"), "status: %s", status);
+	ck_assert_msg(has_line(status, "Exit", "exited 0"), "status: %s", status);
+	free(status);
+}
+END_TEST
+
+START_TEST(test_unknown_containment_level_is_refused)
+{
+	cx_sup_free(sup);
+	sup = NULL;
+	setenv("COUNCIL_CONTAINMENT", "chroot", 1);
+	struct cx_error err = { 0 };
+	struct cx_sup_options opts = { .runtime_dir = scratch, .tenant = "t1" };
+	int r = cx_sup_new(&opts, &sup, &err);
+	unsetenv("COUNCIL_CONTAINMENT");
+	ck_assert_int_eq(r, CX_EUSAGE);
+	ck_assert_msg(strstr(err.message, "COUNCIL_CONTAINMENT"), "error: %s", err.message);
+	open_sup(); /* teardown frees a supervisor */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("supervisor");
@@ -506,6 +815,14 @@ int main(void)
 	tcase_add_test(tc, test_subscribe_since_replays_from_that_seq);
 	tcase_add_test(tc, test_tenant_link_points_at_the_run);
 	tcase_add_test(tc, test_free_terminates_live_runs_and_finalizes_them);
+	tcase_add_test(tc, test_pidns_run_says_so_in_its_status);
+	tcase_add_test(tc, test_pidns_terminate_kills_everything_the_run_started);
+	tcase_add_test(tc, test_pidns_terminate_right_after_start_is_not_lost);
+	tcase_add_test(tc, test_pidns_sigkilled_worker_takes_everything_with_it);
+	tcase_add_test(tc, test_pidns_worker_reaps_the_orphans_it_adopts);
+	tcase_add_test(tc, test_pidns_run_completes);
+	tcase_add_test(tc, test_pgroup_run_says_so_and_completes);
+	tcase_add_test(tc, test_unknown_containment_level_is_refused);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -17,6 +17,9 @@
 
 struct cx_sup;
 
+/* Each run is contained by a cgroup, else a PID namespace, else its process
+ * group, as the host allows; $COUNCIL_CONTAINMENT=cgroup|pidns|pgroup, read
+ * by cx_sup_new, caps that at the level it names. */
 struct cx_sup_options {
 	const char *runtime_dir;  /* NULL: $COUNCIL_RUNTIME_DIR, $XDG_RUNTIME_DIR/council, ... */
 	const char *tenant;       /* NULL: "default" */
@@ -77,7 +80,7 @@ struct cx_run_summary {
 	pid_t pid;
 	uint64_t events;
 	char exit[32];                /* "-", "exited N", "killed SIGNAME" */
-	char containment[8];          /* "cgroup" or "pgroup": what a kill reaches */
+	char containment[8];          /* "cgroup", "pidns" or "pgroup": what a kill reaches */
 };
 
 /* CX_OK with *pid, CX_EUNKNOWN_RUN, or CX_ERUNNER_DEAD (registered, exited). */
