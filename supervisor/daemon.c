@@ -26,6 +26,7 @@
 #include "fsutil.h"
 #include "loop.h"
 #include "proc.h"
+#include "relay.h"
 #include "request.h"
 #include "tenants.h"
 #include "wire.h"
@@ -74,6 +75,17 @@ struct worker {
 	LIST_ENTRY(worker) link;
 };
 
+/* A subscription to a finished run, served from its events file (its
+ * tenant has forgotten it, or is gone): a relay that only replays. */
+struct feed {
+	struct cx_relay relay;
+	int events_fd;
+	char run_id[CX_RUN_ID_MAX + 1];
+	LIST_ENTRY(feed) link;
+};
+
+#define FEED_SWEEP_MS 1000
+
 /* A start_link caller, for the EXIT message; its pidfd is the tenant's. */
 struct linked {
 	struct client *client;
@@ -94,6 +106,8 @@ struct daemon {
 	LIST_HEAD(, monitor) monitors;
 	LIST_HEAD(, linked) links;
 	LIST_HEAD(, worker) workers;
+	LIST_HEAD(, feed) feeds;
+	struct cx_timer feed_sweep;
 	uint64_t next_id;
 	bool stopping;
 	uint64_t stop_deadline;
@@ -171,6 +185,9 @@ static void run_down(struct daemon *d, struct cx_tenant *t, const char *run_id, 
 	}
 }
 
+static void answer_from_files(struct daemon *d, struct client *c, const cJSON *req, const char *op,
+			      const struct cx_run_summary *s);
+
 /* Forwarding to tenants. */
 
 /* Sends req to t as op (NULL: its own op), remembering the client's own
@@ -219,6 +236,17 @@ static void pending_free(struct pending *p)
 static void on_reply(struct daemon *d, struct cx_tenant *t, struct pending *p, cJSON *reply)
 {
 	const char *op = cx_req_string(p->req, "op");
+	const char *code = cx_req_string(cJSON_GetObjectItem(reply, "error"), "code");
+	struct cx_run_summary s;
+	/* The run ended, and its tenant forgot it, while this was on the way. */
+	if (code && (!strcmp(code, "not_found") || !strcmp(code, "unknown_run")) && p->client &&
+	    strcmp(op, "start") && cx_req_string(p->req, "run_id") &&
+	    cx_catalog_read(d->root_fd, cx_req_string(p->req, "run_id"), &s) == 0) {
+		answer_from_files(d, p->client, p->req, op, &s);
+		cJSON_Delete(reply);
+		pending_free(p);
+		return;
+	}
 	int fd = cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "fds")) == 1
 		 ? cx_wire_take_fd(&t->wire) : -1;
 	bool ok = cx_req_bool(reply, "ok");
@@ -295,6 +323,62 @@ static void on_tenant_message(void *data, struct cx_tenant *t, cJSON *msg)
 	if (!strcmp(cx_req_string(msg, "msg") ?: "", "down"))
 		run_down(d, t, cx_req_string(msg, "run_id") ?: "", cx_req_string(msg, "reason") ?: "");
 	cJSON_Delete(msg);
+}
+
+/* Feeds. */
+
+static void feed_free(struct feed *f)
+{
+	cx_relay_fini(&f->relay);
+	close(f->events_fd);
+	LIST_REMOVE(f, link);
+	free(f);
+}
+
+static void on_feed_sweep(struct cx_loop *loop, struct cx_timer *timer)
+{
+	struct daemon *d = timer->data;
+	struct feed *f, *next;
+	LIST_FOREACH_SAFE(f, &d->feeds, link, next)
+		if (cx_relay_idle(&f->relay))
+			feed_free(f);
+	if (!LIST_EMPTY(&d->feeds))
+		cx_timer_arm(loop, timer, FEED_SWEEP_MS);
+}
+
+static void subscribe_from_disk(struct daemon *d, struct client *c, const cJSON *req,
+				const char *run_id)
+{
+	int64_t since;
+	char path[CX_RUN_ID_MAX + 16];
+	snprintf(path, sizeof path, "runs/%s/events", run_id);
+	if (!cx_req_int(req, "since", 1, INT64_MAX / 2, 1, &since)) {
+		client_send(c, cx_reply_error(req, "usage", "\"since\" must be a seq"), -1);
+		return;
+	}
+	struct feed *f = calloc(1, sizeof *f);
+	int fd = f ? openat(d->root_fd, path, O_RDONLY | O_CLOEXEC) : -1, pipe_fd;
+	if (fd < 0) {
+		free(f);
+		client_send(c, cx_reply_error(req, "unknown_run", "no run %s", run_id), -1);
+		return;
+	}
+	f->events_fd = fd;
+	strlcpy(f->run_id, run_id, sizeof f->run_id);
+	cx_relay_init(&f->relay, d->loop, fd, f->run_id);
+	f->relay.finished = true; /* replay, then EOF */
+	LIST_INSERT_HEAD(&d->feeds, f, link);
+	if (cx_relay_subscribe(&f->relay, (uint64_t)since, &pipe_fd) < 0) {
+		feed_free(f);
+		client_send(c, cx_reply_error(req, "system_error", "subscribing to %s", run_id), -1);
+		return;
+	}
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddNumberToObject(reply, "fds", 1);
+	client_send(c, reply, pipe_fd);
+	close(pipe_fd);
+	if (!cx_timer_armed(&d->feed_sweep))
+		cx_timer_arm(d->loop, &d->feed_sweep, FEED_SWEEP_MS);
 }
 
 /* Tenant lifecycle. */
@@ -542,6 +626,17 @@ static cJSON *answer_final(struct daemon *d, const cJSON *req, const char *op,
 	return reply;
 }
 
+/* A run that is over (or whose supervisor is gone) is answered from its
+ * files: its tenant keeps nothing of it once it is over. */
+static void answer_from_files(struct daemon *d, struct client *c, const cJSON *req, const char *op,
+			      const struct cx_run_summary *s)
+{
+	if (!strcmp(op, "subscribe"))
+		subscribe_from_disk(d, c, req, s->run_id);
+	else
+		client_send(c, answer_final(d, req, op, s), -1);
+}
+
 static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
 	const char *run_id = cx_req_string(req, "run_id");
@@ -562,18 +657,12 @@ static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, cons
 		run_down(d, NULL, run_id, "noproc");
 		return;
 	}
-	if (t && (!over || !strcmp(op, "subscribe"))) {
+	if (t && !over) {
 		/* A monitor asks the tenant whether the run still lives. */
 		forward(d, c, req, !strcmp(op, "monitor") ? "alive" : NULL, t, -1);
 		return;
 	}
-	if (!strcmp(op, "subscribe")) {
-		client_send(c, cx_reply_error(req, "not_found",
-					      "run %s is over and its supervisor is gone: read runs/%s/events",
-					      run_id, run_id), -1);
-		return;
-	}
-	client_send(c, answer_final(d, req, op, &s), -1);
+	answer_from_files(d, c, req, op, &s);
 }
 
 static void do_run_id(struct daemon *d, struct client *c, const cJSON *req, const char *op)
@@ -990,6 +1079,8 @@ static void daemon_free(struct daemon *d)
 		LIST_REMOVE(l, link);
 		free(l);
 	}
+	while (!LIST_EMPTY(&d->feeds))
+		feed_free(LIST_FIRST(&d->feeds));
 	while (!LIST_EMPTY(&d->workers)) {
 		struct worker *wk = LIST_FIRST(&d->workers);
 		LIST_REMOVE(wk, link);
@@ -1025,6 +1116,8 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 	LIST_INIT(&d.monitors);
 	LIST_INIT(&d.links);
 	LIST_INIT(&d.workers);
+	LIST_INIT(&d.feeds);
+	d.feed_sweep = CX_TIMER_INIT(on_feed_sweep, &d);
 	d.tenant_events = (struct cx_tenant_events){ on_tenant_message, on_tenant_down, &d };
 	strlcpy(d.root, root, sizeof d.root);
 	/* Orphans of everything below come to councild, not to init. */

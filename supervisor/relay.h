@@ -52,6 +52,12 @@ int cx_relay_subscribe(struct cx_relay *relay, uint64_t since, int *fd);
 /* Hands whole event lines (n_events of them) to every live subscriber. */
 void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
 		      unsigned n_events);
+/* True when no subscriber is left. */
+static inline bool cx_relay_idle(const struct cx_relay *relay)
+{
+	return LIST_EMPTY(&relay->subscribers);
+}
+
 /* The terminal event has been published. */
 void cx_relay_finish(struct cx_relay *relay);
 

@@ -54,6 +54,7 @@ typedef void run_action(struct cx_run *run);
 
 static void run_finalize(struct cx_run *run);
 static void run_handle(struct cx_run *run, enum run_event ev);
+static struct cx_run *find(struct cx_sup *sup, const char *run_id);
 
 static void announce(struct cx_run *run)
 {
@@ -572,6 +573,18 @@ void cx_sup_on_down(struct cx_sup *sup, cx_run_down_fn *fn, void *data)
 {
 	sup->on_down = fn;
 	sup->on_down_data = data;
+}
+
+int cx_sup_forget(struct cx_sup *sup, const char *run_id)
+{
+	struct cx_run *run = find(sup, run_id);
+	if (!run)
+		return CX_EUNKNOWN_RUN;
+	if (run->phase != CX_PHASE_FINAL || !cx_relay_idle(&run->relay))
+		return CX_ENOT_FINISHED;
+	cx_registry_remove(&sup->registry, run);
+	run_free(run);
+	return CX_OK;
 }
 
 size_t cx_sup_runs(struct cx_sup *sup, bool live_only, struct cx_run_summary **out)

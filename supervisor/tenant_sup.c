@@ -47,6 +47,15 @@ struct link {
 	LIST_ENTRY(link) next;
 };
 
+/* A run that is over, to drop from memory once its subscribers are done:
+ * councild answers for finished runs from their files. */
+struct finished {
+	char run_id[CX_RUN_ID_MAX + 1];
+	LIST_ENTRY(finished) link;
+};
+
+#define FORGET_DELAY_MS 250
+
 struct tenant {
 	struct cx_sup *sup;
 	struct cx_loop *loop;
@@ -56,6 +65,8 @@ struct tenant {
 	struct cx_watch sigchld;      /* a subreaper: orphans of its runs come here */
 	LIST_HEAD(, waiter) waiters;
 	LIST_HEAD(, link) links;
+	LIST_HEAD(, finished) finished;
+	struct cx_timer forget;
 	int64_t started_at_ms;
 	bool stopping;
 	bool done;
@@ -217,6 +228,31 @@ static void on_sigchld(struct cx_loop *loop, struct cx_watch *w, uint32_t events
 	cx_reap_orphans(is_worker, w->data);
 }
 
+static void on_forget_due(struct cx_loop *loop, struct cx_timer *timer)
+{
+	struct tenant *t = timer->data;
+	struct finished *f, *next;
+	LIST_FOREACH_SAFE(f, &t->finished, link, next) {
+		if (cx_sup_forget(t->sup, f->run_id) == CX_ENOT_FINISHED)
+			continue;
+		LIST_REMOVE(f, link);
+		free(f);
+	}
+	if (!LIST_EMPTY(&t->finished))
+		cx_timer_arm(loop, timer, FORGET_DELAY_MS);
+}
+
+static void forget_later(struct tenant *t, const char *run_id)
+{
+	struct finished *f = calloc(1, sizeof *f);
+	if (!f)
+		return; /* it stays in memory: harmless */
+	strlcpy(f->run_id, run_id, sizeof f->run_id);
+	LIST_INSERT_HEAD(&t->finished, f, link);
+	if (!cx_timer_armed(&t->forget))
+		cx_timer_arm(t->loop, &t->forget, FORGET_DELAY_MS);
+}
+
 /* A run is over: its link signals the caller if the run ended abnormally
  * and asked for it; councild hears of it; whoever waited is answered. */
 static void on_run_down(void *data, const struct cx_run_summary *s, const char *reason)
@@ -238,6 +274,7 @@ static void on_run_down(void *data, const struct cx_run_summary *s, const char *
 	announce(t);
 	wake_waiters(t, s->run_id);
 	cx_reap_orphans(is_worker, t); /* what waited behind this worker's zombie */
+	forget_later(t, s->run_id);
 }
 
 /* Requests. */
@@ -435,6 +472,8 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 	struct cx_error err = { 0 };
 	LIST_INIT(&t.waiters);
 	LIST_INIT(&t.links);
+	LIST_INIT(&t.finished);
+	t.forget = CX_TIMER_INIT(on_forget_due, &t);
 	if (cx_sup_new(opts, &t.sup, &err) != CX_OK)
 		return 1;
 	t.loop = cx_sup_loop(t.sup);
@@ -456,6 +495,12 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 		link_free(LIST_FIRST(&t.links));
 	while (!LIST_EMPTY(&t.waiters))
 		waiter_free(LIST_FIRST(&t.waiters));
+	cx_timer_disarm(t.loop, &t.forget);
+	while (!LIST_EMPTY(&t.finished)) {
+		struct finished *f = LIST_FIRST(&t.finished);
+		LIST_REMOVE(f, link);
+		free(f);
+	}
 	cx_watch_del(t.loop, &t.channel);
 	cx_watch_del(t.loop, &t.sigchld);
 	if (t.sigchld.fd >= 0)

@@ -566,6 +566,79 @@ START_TEST(test_retention_removes_finished_runs_by_count_and_age)
 }
 END_TEST
 
+static int open_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+struct fd_bound {
+	pid_t pid;
+	int most;
+};
+
+static bool fds_within(void *arg)
+{
+	struct fd_bound *b = arg;
+	return open_fds(b->pid) <= b->most;
+}
+
+static char *read_to_eof(int fd)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0)
+		if ((len += (size_t)n) + 1 >= cap)
+			buf = realloc(buf, cap *= 2);
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+START_TEST(test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files)
+{
+	ck_assert_int_eq(cx_tenant_start(cl, "many", NULL), CX_OK);
+	struct fd_bound bound = { tenant_pid("many"), 0 };
+	bound.most = open_fds(bound.pid) + 8;
+	char *spec = council("");
+	struct cx_client_start req = { .spec_json = spec, .tenant = "many", .subscribe = true };
+	struct cx_started first;
+	ck_assert_int_eq(cx_start(cl, &req, &first, NULL, NULL), CX_OK);
+	char *live = read_to_eof(first.subscriber_fd);
+	req.subscribe = false;
+	for (int i = 0; i < 40; i++) {
+		struct cx_started st;
+		ck_assert_int_eq(cx_start(cl, &req, &st, NULL, NULL), CX_OK);
+		await_result(st.run_id);
+	}
+	free(spec);
+	ck_assert_msg(th_wait_until(fds_within, &bound, DEADLINE_MS),
+		      "the tenant supervisor holds %d descriptors after its runs ended, at most %d expected",
+		      open_fds(bound.pid), bound.most);
+	int fd;
+	ck_assert_int_eq(cx_subscribe(cl, first.run_id, 1, &fd, NULL), CX_OK);
+	char *replayed = read_to_eof(fd);
+	char *events = run_file(first.run_id, "events");
+	char *nl = strchr(live, '\n');
+	ck_assert_msg(!strncmp(live, "{\"seq\":1,", 9) && nl &&
+		      memmem(live, (size_t)(nl - live), "\"type\":\"run_started\"", 20),
+		      "the live subscriber's first line is not run_started: %.120s", live);
+	ck_assert_str_eq(live, events);
+	ck_assert_str_eq(replayed, events);
+	free(live);
+	free(replayed);
+	free(events);
+}
+END_TEST
+
 START_TEST(test_second_councild_on_one_directory_is_refused)
 {
 	pid_t pid = fork();
@@ -603,6 +676,7 @@ int main(void)
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
+	tcase_add_test(tc, test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);

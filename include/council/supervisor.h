@@ -113,6 +113,12 @@ size_t cx_sup_runs(struct cx_sup *sup, bool live_only, struct cx_run_summary **o
  * is 0. */
 void cx_sup_terminate_all(struct cx_sup *sup);
 
+/* Drops a final run from memory (its directory stays): CX_OK, CX_ENOT_FINISHED
+ * while it is not final or a subscriber still reads it (try again later),
+ * CX_EUNKNOWN_RUN. A long-lived supervisor forgets its runs, so that it
+ * holds nothing of them once they are over. */
+int cx_sup_forget(struct cx_sup *sup, const char *run_id);
+
 /* Called once per run when it is over for good (terminal event relayed,
  * worker reaped), with the reason a monitor's DOWN carries: "normal",
  * "exit N", "killed", "signal SIGNAME" (docs/protocol.md). */
