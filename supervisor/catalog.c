@@ -259,8 +259,7 @@ static int by_finish(const void *a, const void *b)
 	return (x->at > y->at) - (x->at < y->at);
 }
 
-int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned keep_count,
-		      void (*expired)(void *data, const char *run_id), void *data)
+int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned keep_count)
 {
 	cJSON *runs = cx_catalog_list(root_fd, tenant, false);
 	struct finished *v = calloc((size_t)cJSON_GetArraySize(runs) + 1, sizeof *v);
@@ -277,10 +276,7 @@ int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned
 	for (size_t i = 0; i < n; i++) {
 		if (now - v[i].at <= keep_ms && n - i <= keep_count)
 			break;
-		const char *run_id = json_str(v[i].summary, "run_id");
-		if (expired)
-			expired(data, run_id);
-		remove_run(root_fd, tenant, run_id);
+		remove_run(root_fd, tenant, json_str(v[i].summary, "run_id"));
 		removed++;
 	}
 	free(v);

@@ -25,9 +25,7 @@ int cx_catalog_recover(int root_fd, const char *tenant, const char *kind, const 
 
 /* Retention: removes the directories (and tenant links) of tenant's final
  * runs that finished more than keep_ms ago, and of the oldest beyond
- * keep_count. expired (may be NULL) hears each run id first. Returns how
- * many it removed. */
-int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned keep_count,
-		      void (*expired)(void *data, const char *run_id), void *data);
+ * keep_count. Returns how many it removed. */
+int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned keep_count);
 
 #endif

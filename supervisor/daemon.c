@@ -436,9 +436,8 @@ static void kill_leftovers(struct daemon *d, const char *tenant)
 	cJSON_Delete(live);
 }
 
-/* At start: a councild SIGKILLed before us left tenants whose runs died
- * with it, but maybe not all they spawned. */
-static void kill_all_leftovers(struct daemon *d)
+/* Calls fn for every tenant of the runtime directory, running or not. */
+static void for_each_tenant_dir(struct daemon *d, void (*fn)(struct daemon *d, const char *tenant))
 {
 	int fd = openat(d->root_fd, "tenants", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
@@ -449,7 +448,7 @@ static void kill_all_leftovers(struct daemon *d)
 	}
 	for (struct dirent *e; (e = readdir(dir));)
 		if (cx_name_valid(e->d_name))
-			kill_leftovers(d, e->d_name);
+			fn(d, e->d_name);
 	closedir(dir);
 }
 
@@ -488,24 +487,12 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 /* Retention: finished runs stay visible for a time and up to a count per
  * tenant, then their directories go and lookups answer unknown_run. The
  * sweep covers every tenant on disk, running or not. */
-static void expire_runs(struct daemon *d)
+static void expire_tenant(struct daemon *d, const char *tenant)
 {
-	int fd = openat(d->root_fd, "tenants", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!dir) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	for (struct dirent *e; (e = readdir(dir));) {
-		if (!cx_name_valid(e->d_name))
-			continue;
-		struct cx_tenant *t = cx_tenants_find(&d->tenants, e->d_name);
-		int64_t keep_ms = t && t->retention_ms ? t->retention_ms : d->retention_ms;
-		unsigned keep = t && t->retention_count ? t->retention_count : d->retention_count;
-		cx_catalog_expire(d->root_fd, e->d_name, keep_ms, keep, NULL, NULL);
-	}
-	closedir(dir);
+	struct cx_tenant *t = cx_tenants_find(&d->tenants, tenant);
+	int64_t keep_ms = t && t->retention_ms ? t->retention_ms : d->retention_ms;
+	unsigned keep = t && t->retention_count ? t->retention_count : d->retention_count;
+	cx_catalog_expire(d->root_fd, tenant, keep_ms, keep);
 }
 
 static uint64_t expiry_period(const struct daemon *d)
@@ -521,7 +508,7 @@ static uint64_t expiry_period(const struct daemon *d)
 static void on_expiry(struct cx_loop *loop, struct cx_timer *timer)
 {
 	struct daemon *d = timer->data;
-	expire_runs(d);
+	for_each_tenant_dir(d, expire_tenant);
 	cx_timer_arm(loop, timer, expiry_period(d));
 }
 
@@ -1128,11 +1115,13 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 	if (r == 0)
 		r = open_signals(&d);
 	if (r == 0) { /* runs a previous councild left live died with it */
-		kill_all_leftovers(&d);
+		/* A councild SIGKILLed before us left tenants whose runs died
+		 * with it, but maybe not all they spawned. */
+		for_each_tenant_dir(&d, kill_leftovers);
 		cx_catalog_recover(d.root_fd, NULL, "supervisor_down", "councild died");
 	}
 	if (r == 0) {
-		expire_runs(&d);
+		for_each_tenant_dir(&d, expire_tenant);
 		cx_timer_arm(d.loop, &d.expiry, expiry_period(&d));
 		r = listen_on(&d);
 	}

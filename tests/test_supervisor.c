@@ -824,9 +824,5 @@ int main(void)
 	tcase_add_test(tc, test_pgroup_run_says_so_and_completes);
 	tcase_add_test(tc, test_unknown_containment_level_is_refused);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return th_run_suite(s);
 }
