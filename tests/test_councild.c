@@ -641,6 +641,33 @@ START_TEST(test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files
 }
 END_TEST
 
+/* The first line of a subscriber pipe, read byte by byte (blocking). */
+static void first_line(int fd, char *line, size_t size)
+{
+	size_t n = 0;
+	while (n + 1 < size && read(fd, &line[n], 1) == 1 && line[n] != '\n')
+		n++;
+	line[n] = '\0';
+}
+
+START_TEST(test_subscribe_at_start_never_misses_run_started)
+{
+	char *spec = council("");
+	struct cx_client_start req = { .spec_json = spec, .tenant = "subs", .subscribe = true };
+	for (int i = 0; i < 200; i++) {
+		struct cx_started st;
+		struct cx_error err = { 0 };
+		ck_assert_msg(cx_start(cl, &req, &st, NULL, &err) == CX_OK, "start %d: %s", i, err.message);
+		char line[512];
+		first_line(st.subscriber_fd, line, sizeof line);
+		close(st.subscriber_fd);
+		ck_assert_msg(!strncmp(line, "{\"seq\":1,", 9) && strstr(line, "\"type\":\"run_started\""),
+			      "run %d: the first event is not run_started: %.160s", i, line);
+	}
+	free(spec);
+}
+END_TEST
+
 START_TEST(test_second_councild_on_one_directory_is_refused)
 {
 	pid_t pid = fork();
@@ -679,6 +706,7 @@ int main(void)
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
 	tcase_add_test(tc, test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files);
+	tcase_add_test(tc, test_subscribe_at_start_never_misses_run_started);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
