@@ -327,7 +327,7 @@ static const char *phase_word(enum run_phase phase)
 	case RUN_COMPLETED: return "completed";
 	case RUN_FAILED: return "failed";
 	case RUN_CANCELLED: return "cancelled";
-	default: return "ended without a terminal event";
+	default: return "not over when following stopped";
 	}
 }
 
