@@ -70,16 +70,20 @@ struct tenant {
 	int64_t started_at_ms;
 	bool stopping;
 	bool done;
+	bool orphaned;                /* councild is gone: leave at once */
 };
 
 /* councild went away: the group ends, and nothing more is sent. */
+/* councild is gone. Its socket closes before the kernel sends us our
+ * PDEATHSIG, so we may see this first: leave now, as if the SIGKILL had
+ * come first. Our workers die by their own PDEATHSIG, and the next councild
+ * finalizes their runs supervisor_down (ending them here would call them
+ * killed, and race the SIGKILL on its way). */
 static void channel_lost(struct tenant *t)
 {
 	cx_watch_del(t->loop, &t->channel);
 	cx_wire_close(&t->wire);
-	t->stopping = true;
-	t->done = true;
-	cx_sup_terminate_all(t->sup);
+	t->orphaned = true;
 }
 
 static void send_msg(struct tenant *t, cJSON *msg, int fd)
@@ -488,9 +492,11 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 	t.sigchld = (struct cx_watch){ signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC), on_sigchld, &t };
 	cx_watch_add(t.loop, &t.sigchld, EPOLLIN);
 	announce(&t);
-	while (!t.done || cx_sup_live(t.sup) || cx_wire_pending(&t.wire))
+	while (!t.orphaned && (!t.done || cx_sup_live(t.sup) || cx_wire_pending(&t.wire)))
 		if (cx_sup_dispatch(t.sup, -1) < 0)
 			break;
+	if (t.orphaned)
+		return 1; /* the process exits now: nothing is finalized, nothing needs freeing */
 	while (!LIST_EMPTY(&t.links))
 		link_free(LIST_FIRST(&t.links));
 	while (!LIST_EMPTY(&t.waiters))
