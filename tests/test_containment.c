@@ -394,23 +394,26 @@ static bool refuse_clone3(void)
 /* Where the helper of a fallback test failed: its exit code. */
 enum helper_exit { HELPER_OK, HELPER_SETUP, HELPER_FORK, HELPER_HOW, HELPER_WHERE };
 
-START_TEST(test_refused_clone3_falls_back_to_fork_and_move)
+/* A helper process restricts itself (restrict_self), then forks a child
+ * asking for both the cgroup run (if open) and a new PID namespace; judge
+ * says whether what it got is right (HELPER_OK, HELPER_HOW, HELPER_WHERE).
+ * The helper reports through its exit code; setup names its restriction in
+ * the failure message. */
+typedef int fork_judge(const struct cx_fork_outcome *how, const struct cx_proc *child,
+		       pid_t self, const struct cx_cgroup *run);
+
+static void fork_restricted(bool (*restrict_self)(void), const struct cx_cgroup *run,
+			    fork_judge *judge, const char *setup)
 {
-	struct cx_cgroup run;
-	if (!cgroup_for_run(&run))
-		return;
-	/* A helper refuses itself clone3, then forks into the cgroup and
-	 * a new namespace: it gets a fork that moved itself, and no
-	 * namespace. It reports through its exit code. */
 	pid_t parent = getpid();
 	struct cx_proc helper;
 	int r = cx_proc_fork(&helper);
 	if (r == 0) {
-		if (!cx_proc_child_init(parent) || !refuse_clone3())
+		if (!cx_proc_child_init(parent) || !restrict_self())
 			_exit(HELPER_SETUP);
 		pid_t self = getpid();
 		struct cx_proc child;
-		struct cx_fork_opts opts = { .cgroup_fd = run.dir_fd, .new_pidns = true };
+		struct cx_fork_opts opts = { .cgroup_fd = run->dir_fd, .new_pidns = true };
 		struct cx_fork_outcome how;
 		int f = cx_proc_fork_opts(&child, &opts, &how);
 		if (f == 0) {
@@ -420,12 +423,7 @@ START_TEST(test_refused_clone3_falls_back_to_fork_and_move)
 		}
 		if (f != 1)
 			_exit(HELPER_FORK);
-		int code = HELPER_OK;
-		if (how.cgroup != CX_FORK_CGROUP_MOVED || how.cgroup_error != -ENOSYS ||
-		    how.pidns || how.pidns_error != -ENOSYS)
-			code = HELPER_HOW;
-		else if (!cx_cgroup_contains(&run, &child))
-			code = HELPER_WHERE;
+		int code = judge(&how, &child, self, run);
 		cx_proc_signal(&child, SIGKILL);
 		siginfo_t info;
 		waitid(P_PIDFD, (id_t)child.pidfd, &info, WEXITED);
@@ -436,8 +434,26 @@ START_TEST(test_refused_clone3_falls_back_to_fork_and_move)
 	wait_reaped(&helper, &info);
 	cx_proc_release(&helper);
 	ck_assert_msg(info.si_code == CLD_EXITED && info.si_status != HELPER_SETUP,
-		      "the helper could not install its seccomp filter");
+		      "the helper could not %s", setup);
 	ck_assert_msg(info.si_status == HELPER_OK, "helper failed at step %d", info.si_status);
+}
+
+/* Without clone3: a fork that moved itself into the cgroup, no namespace. */
+static int judge_clone3_refused(const struct cx_fork_outcome *how, const struct cx_proc *child,
+				pid_t self, const struct cx_cgroup *run)
+{
+	if (how->cgroup != CX_FORK_CGROUP_MOVED || how->cgroup_error != -ENOSYS ||
+	    how->pidns || how->pidns_error != -ENOSYS)
+		return HELPER_HOW;
+	return cx_cgroup_contains(run, child) ? HELPER_OK : HELPER_WHERE;
+}
+
+START_TEST(test_refused_clone3_falls_back_to_fork_and_move)
+{
+	struct cx_cgroup run;
+	if (!cgroup_for_run(&run))
+		return;
+	fork_restricted(refuse_clone3, &run, judge_clone3_refused, "install its seccomp filter");
 	ck_assert_int_eq(cx_cgroup_remove(&run), 0);
 }
 END_TEST
@@ -564,51 +580,27 @@ static bool same_pidns(pid_t a, pid_t b)
 	       !strcmp(la, lb);
 }
 
-/* Asked for both, and refused the namespace alone, the child still gets
- * the cgroup (where there is one) the clone3 way. */
+/* Refused the namespace alone: the child still gets the cgroup (where
+ * there is one) the clone3 way, in the helper's own namespace. */
+static int judge_pidns_refused(const struct cx_fork_outcome *how, const struct cx_proc *child,
+			       pid_t self, const struct cx_cgroup *run)
+{
+	bool cgroup = run->dir_fd >= 0;
+	if (how->pidns || how->pidns_error != -EPERM ||
+	    how->cgroup != (cgroup ? CX_FORK_CGROUP_CLONE : CX_FORK_CGROUP_NONE) ||
+	    how->cgroup_error != 0)
+		return HELPER_HOW;
+	return same_pidns(self, child->pid) && (!cgroup || cx_cgroup_contains(run, child))
+	       ? HELPER_OK : HELPER_WHERE;
+}
+
 START_TEST(test_refused_pidns_falls_back_to_no_namespace)
 {
 	if (!pidns_or_skip())
 		return;
 	struct cx_cgroup run = CX_CGROUP_NULL;
 	bool cgroup = cx_cgroup_available() && cgroup_for_run(&run);
-	pid_t parent = getpid();
-	struct cx_proc helper;
-	int r = cx_proc_fork(&helper);
-	if (r == 0) {
-		if (!cx_proc_child_init(parent) || !drop_sys_admin())
-			_exit(HELPER_SETUP);
-		pid_t self = getpid();
-		struct cx_proc child;
-		struct cx_fork_opts opts = { .cgroup_fd = run.dir_fd, .new_pidns = true };
-		struct cx_fork_outcome how;
-		int f = cx_proc_fork_opts(&child, &opts, &how);
-		if (f == 0) {
-			if (!cx_proc_child_init(self))
-				_exit(1);
-			pause_forever();
-		}
-		if (f != 1)
-			_exit(HELPER_FORK);
-		int code = HELPER_OK;
-		if (how.pidns || how.pidns_error != -EPERM ||
-		    how.cgroup != (cgroup ? CX_FORK_CGROUP_CLONE : CX_FORK_CGROUP_NONE) ||
-		    how.cgroup_error != 0)
-			code = HELPER_HOW;
-		else if (!same_pidns(self, child.pid) || (cgroup && !cx_cgroup_contains(&run, &child)))
-			code = HELPER_WHERE;
-		cx_proc_signal(&child, SIGKILL);
-		siginfo_t info;
-		waitid(P_PIDFD, (id_t)child.pidfd, &info, WEXITED);
-		_exit(code);
-	}
-	ck_assert_int_eq(r, 1);
-	siginfo_t info;
-	wait_reaped(&helper, &info);
-	cx_proc_release(&helper);
-	ck_assert_msg(info.si_code == CLD_EXITED && info.si_status != HELPER_SETUP,
-		      "the helper could not drop CAP_SYS_ADMIN");
-	ck_assert_msg(info.si_status == HELPER_OK, "helper failed at step %d", info.si_status);
+	fork_restricted(drop_sys_admin, &run, judge_pidns_refused, "drop CAP_SYS_ADMIN");
 	if (cgroup)
 		ck_assert_int_eq(cx_cgroup_remove(&run), 0);
 }
