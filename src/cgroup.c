@@ -440,21 +440,39 @@ int cx_cgroup_tenant(const char *root, const char *tenant, bool create, struct c
 	char name[32], path[PATH_MAX];
 	snprintf(name, sizeof name, "council-%08x", h);
 	*out = CX_CGROUP_NULL;
+	/* A tenant supervisor that councild started in its tenant's cgroup,
+	 * delegated to it (cx_cgroup_delegate), is home already. */
+	int r = cx_cgroup_self_path(path, sizeof path);
+	const char *leaf = r < 0 ? NULL : strrchr(path, '/');
+	if (leaf && !strcmp(leaf + 1, tenant)) {
+		size_t n = (size_t)(leaf - path), len = strlen(name);
+		if (n > len && path[n - len - 1] == '/' && !strncmp(path + n - len, name, len))
+			return cx_cgroup_open(out, path);
+	}
 	if (create) {
 		struct cx_cgroup instance;
-		int r = cx_cgroup_open_root(&instance, name);
+		r = cx_cgroup_open_root(&instance, name);
 		if (r == 0)
 			r = cx_cgroup_create(&instance, tenant, out);
 		cx_cgroup_close(&instance);
 		return r;
 	}
-	int r = cx_cgroup_self_path(path, sizeof path);
 	if (r < 0)
 		return r;
 	size_t n = strlen(path);
 	if ((size_t)snprintf(path + n, sizeof path - n, "/%s/%s", name, tenant) >= sizeof path - n)
 		return -ENAMETOOLONG;
 	return cx_cgroup_open(out, path);
+}
+
+int cx_cgroup_delegate(const struct cx_cgroup *cg, uid_t uid, gid_t gid)
+{
+	static const char *const files[] = { ".", "cgroup.procs", "cgroup.threads",
+					     "cgroup.subtree_control" };
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		if (fchownat(cg->dir_fd, files[i], uid, gid, 0) < 0 && errno != ENOENT)
+			return -errno;
+	return 0;
 }
 
 void cx_cgroup_tenant_release(struct cx_cgroup *cg)

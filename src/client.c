@@ -26,6 +26,7 @@
 struct cx_client {
 	struct cx_wire wire;
 	int64_t last_id;            /* of the last request sent */
+	bool greeting;              /* hello is in flight */
 	cJSON *messages;            /* DOWN/EXIT not yet taken, oldest first (an array) */
 	int call_timeout_ms;
 	pid_t server_pid;
@@ -118,9 +119,13 @@ static int file_lines(struct cx_client *cl, int64_t want, cJSON **reply, int *fd
 		if (r < 0)
 			continue;  /* not an object: nothing to file it under */
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(line, "id");
+		/* During hello, an error with a null id is councild turning the
+		 * connection away at the door: it answers the hello. */
+		bool ours = (cl->greeting && cJSON_IsNull(id)) ||
+			    (cJSON_IsNumber(id) && id->valuedouble == (double)want);
 		if (!id) {
 			cJSON_AddItemToArray(cl->messages, line);
-		} else if (want > 0 && !*reply && cJSON_IsNumber(id) && id->valuedouble == (double)want) {
+		} else if (want > 0 && !*reply && ours) {
 			take_fds(cl, line, fd);
 			*reply = line;
 		} else {
@@ -348,7 +353,18 @@ static int hello(struct cx_client *cl, struct cx_error *err)
 	cJSON *req = cJSON_CreateObject(), *reply;
 	cJSON_AddStringToObject(req, "op", "hello");
 	cJSON_AddNumberToObject(req, "version", CX_PROTOCOL_VERSION);
+	cl->greeting = true;
 	int r = cx_client_call(cl, req, &reply, NULL, cl->call_timeout_ms, err);
+	if (r == CX_EUNAVAILABLE) {
+		/* Turned away before our hello was even read: the why may
+		 * still wait in the socket. */
+		struct cx_error ignored;
+		while (cx_wire_fill(&cl->wire) > 0)
+			;
+		if (file_lines(cl, cl->last_id, &reply, NULL, &ignored) == CX_OK && reply)
+			r = reply_code(reply, "hello", err);
+	}
+	cl->greeting = false;
 	if (r == CX_OK) {
 		const cJSON *version = cJSON_GetObjectItemCaseSensitive(reply, "version");
 		if (!cJSON_IsNumber(version) || version->valueint != CX_PROTOCOL_VERSION)

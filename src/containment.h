@@ -38,6 +38,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "proc.h"
 
@@ -76,8 +77,16 @@ bool cx_cgroup_available(void);
 /* The cgroup of a tenant's runs for runtime directory root:
  * <own cgroup>/council-<hash of root>/<tenant>, so supervisors of other
  * runtime directories in the same cgroup never touch these. With create,
- * made if missing; without, -ENOENT when it is not there. */
+ * made if missing; without, -ENOENT when it is not there. A process in
+ * that cgroup already (a tenant supervisor councild started there) gets
+ * its own. */
 int cx_cgroup_tenant(const char *root, const char *tenant, bool create, struct cx_cgroup *out);
+
+/* Hands cg over to uid:gid the way cgroup delegation asks (the directory,
+ * cgroup.procs, cgroup.threads, cgroup.subtree_control), so that a tenant
+ * supervisor started in it makes its runs' cgroups below and moves their
+ * workers there without privileges. Returns 0 or -errno. */
+int cx_cgroup_delegate(const struct cx_cgroup *cg, uid_t uid, gid_t gid);
 
 /* Removes a tenant's cgroup, and the runtime directory's above it, when no
  * process is left in them (else they stay); closes it either way. */

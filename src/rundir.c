@@ -27,27 +27,35 @@ int cx_runtime_dir_default(char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int open_dir(int at, const char *name)
+static int open_dir(int at, const char *name, mode_t mode)
 {
-	if (mkdirat(at, name, 0755) < 0 && errno != EEXIST)
+	if (mkdirat(at, name, mode) < 0 && errno != EEXIST)
 		return -errno;
-	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* O_PATH: runs/ of a councild serving several users may be
+	 * searched and written, but not read (access.h). */
+	int fd = openat(at, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
 int cx_rundir_open(struct cx_rundir *rd, const char *root, const char *tenant)
 {
-	*rd = (struct cx_rundir){ -1, -1, -1, -1 };
+	*rd = (struct cx_rundir){ -1, -1, -1, -1, 0700, (gid_t)-1 };
 	int tenants_fd = -1;
 	int r = cx_mkdir_p(root, 0755);
 	if (r < 0)
 		return r;
 	if ((rd->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = -errno;
-	else if ((r = rd->runs_fd = open_dir(rd->root_fd, "runs")) >= 0 &&
-		 (r = tenants_fd = open_dir(rd->root_fd, "tenants")) >= 0 &&
-		 (r = rd->tenant_fd = open_dir(tenants_fd, tenant)) >= 0)
-		r = rd->tenant_runs_fd = open_dir(rd->tenant_fd, "runs");
+	else if ((r = rd->runs_fd = open_dir(rd->root_fd, "runs", 0755)) >= 0 &&
+		 (r = tenants_fd = open_dir(rd->root_fd, "tenants", 0755)) >= 0 &&
+		 (r = rd->tenant_fd = open_dir(tenants_fd, tenant, 0700)) >= 0) {
+		struct stat st;
+		r = fstat(rd->tenant_fd, &st) < 0 ? -errno : 0;
+		rd->run_mode = st.st_mode & 0750;
+		rd->run_gid = rd->run_mode & 0050 ? st.st_gid : (gid_t)-1;
+		if (r == 0)
+			r = rd->tenant_runs_fd = open_dir(rd->tenant_fd, "runs", rd->run_mode);
+	}
 	if (tenants_fd >= 0)
 		close(tenants_fd);
 	if (r < 0) {
@@ -69,7 +77,12 @@ void cx_rundir_close(struct cx_rundir *rd)
 
 int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id)
 {
-	if (mkdirat(rd->runs_fd, run_id, 0700) < 0)
+	if (mkdirat(rd->runs_fd, run_id, rd->run_mode) < 0)
+		return -errno;
+	/* A group tenant's runs are its group's to read: past the umask, and
+	 * whoever made them. */
+	if (rd->run_gid != (gid_t)-1 && (fchownat(rd->runs_fd, run_id, (uid_t)-1, rd->run_gid, 0) < 0 ||
+					 fchmodat(rd->runs_fd, run_id, rd->run_mode, 0) < 0))
 		return -errno;
 	char target[PATH_MAX];
 	if (snprintf(target, sizeof target, "../../../runs/%s", run_id) >= (int)sizeof target)

@@ -4,19 +4,25 @@
 #define CX_RUNDIR_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct cx_rundir {
 	int root_fd;
 	int runs_fd;          /* runs/ */
 	int tenant_fd;        /* tenants/<tenant>/ */
 	int tenant_runs_fd;   /* tenants/<tenant>/runs/ */
+	mode_t run_mode;      /* the tenant directory's: 0700, or 0750 shared with its group */
+	gid_t run_gid;        /* that group, else (gid_t)-1 */
 };
 
-/* Opens (creating as needed) root, runs/ and tenants/<tenant>/runs/. */
+/* Opens (creating as needed) root, runs/ and tenants/<tenant>/runs/. A
+ * tenant directory made here is its creator's alone (0700); councild makes
+ * and owns them for its tenants (supervisor/access.h). */
 int cx_rundir_open(struct cx_rundir *rd, const char *root, const char *tenant);
 void cx_rundir_close(struct cx_rundir *rd);
 
-/* Creates runs/<id>/ (mode 0700) and the tenant's symlink to it. Returns the
+/* Creates runs/<id>/ (with the tenant directory's mode: 0700, or 0750)
+ * and the tenant's symlink to it. Returns the
  * directory's fd, -EEXIST when the id is taken, or -errno. */
 int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id);
 

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "catalog.h"
 #include "containment.h"
 #include "fsutil.h"
@@ -45,7 +46,7 @@ struct client {
 	struct daemon *d;
 	struct cx_wire wire;
 	struct cx_watch watch;
-	uid_t uid;                /* SO_PEERCRED */
+	struct cx_peer peer;      /* SO_PEERCRED, SO_PEERGROUPS */
 	LIST_ENTRY(client) link;
 };
 
@@ -456,11 +457,11 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 {
 	struct daemon *d = data;
 	struct pending *p, *pn;
-	if (crashed) {
-		kill_leftovers(d, t->name);
+	/* After a clean stop, this only removes the tenant's empty cgroup. */
+	kill_leftovers(d, t->name);
+	if (crashed)
 		cx_catalog_recover(d->root_fd, t->name, "supervisor_down",
 				   "its tenant supervisor died");
-	}
 	run_down(d, t, NULL, "supervisor_down");
 	LIST_FOREACH_SAFE(p, &d->pending, link, pn) {
 		if (p->tenant != t)
@@ -478,7 +479,8 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 	if (crashed && !d->stopping && may_restart(t)) {
 		struct cx_tenant *again;
 		t->restarts++;
-		if (cx_tenants_spawn(&d->tenants, t->name, 0, d->loop, d->root, &d->tenant_events, &again) == 0)
+		if (cx_tenants_spawn(&d->tenants, t->name, &t->owner, 0, d->loop, d->root,
+				     &d->tenant_events, &again) == 0)
 			return;
 	}
 	cx_tenant_announce_down(t);
@@ -512,11 +514,97 @@ static void on_expiry(struct cx_loop *loop, struct cx_timer *timer)
 	cx_timer_arm(loop, timer, expiry_period(d));
 }
 
+/* Access (access.h). A peer other than root learns nothing of what it may
+ * not use: a run of another's tenant and a run that does not exist get
+ * the same answer, so run ids and pids cannot be probed. */
+
+static void deny(struct client *c, const cJSON *req, const char *what, const char *name)
+{
+	client_send(c, cx_reply_error(req, "permission_denied", "%s %s: permission denied",
+				      what, name), -1);
+}
+
+/* The owner a tenant created by c gets: c, or councild's own user when it
+ * cannot become anyone else; with "group", that group, of which c must be
+ * a member. NULL when c may not have it, after replying. */
+static const struct cx_owner *new_owner(struct client *c, const cJSON *req, struct cx_owner *o)
+{
+	const cJSON *given = cJSON_GetObjectItemCaseSensitive(req, "group");
+	const char *group = cJSON_GetStringValue(given);
+	*o = geteuid() == 0 ? (struct cx_owner){ c->peer.uid, c->peer.gid, false }
+			    : (struct cx_owner){ geteuid(), getegid(), false };
+	if (given && !group) {
+		client_send(c, cx_reply_error(req, "bad_request", "\"group\" must be a group name or number"), -1);
+		return NULL;
+	}
+	if (!group)
+		return o;
+	if (cx_group_lookup(group, &o->gid) < 0) {
+		client_send(c, cx_reply_error(req, "usage", "no group %.64s", group), -1);
+		return NULL;
+	}
+	if (c->peer.uid != 0 && !cx_peer_in_group(&c->peer, o->gid)) {
+		deny(c, req, "group", group);
+		return NULL;
+	}
+	o->group = true;
+	return o;
+}
+
+/* Whether c may use tenant name, whose owner goes to *o; a tenant not yet
+ * made is made for c with create. Replies when it is not to be used. */
+static bool tenant_access(struct daemon *d, struct client *c, const cJSON *req, const char *name,
+			  bool create, struct cx_owner *o)
+{
+	int r = cx_owner_read(d->root_fd, name, o);
+	if (r == -ENOENT && create) {
+		if (!new_owner(c, req, o))
+			return false;
+		r = cx_owner_create(d->root_fd, name, o) ?: cx_owner_read(d->root_fd, name, o);
+	}
+	if (r == -ENOENT) {
+		client_send(c, cx_reply_error(req, "unknown_tenant", "no tenant %s", name), -1);
+		return false;
+	}
+	if (r < 0) {
+		client_send(c, cx_reply_error(req, "system_error", "tenant %s: %s", name, strerror(-r)), -1);
+		return false;
+	}
+	if (!cx_peer_may(&c->peer, o)) {
+		deny(c, req, "tenant", name);
+		return false;
+	}
+	return true;
+}
+
+static bool may_see_tenant(struct daemon *d, const struct client *c, const char *name)
+{
+	struct cx_owner o;
+	return c->peer.uid == 0 || (cx_owner_read(d->root_fd, name, &o) == 0 && cx_peer_may(&c->peer, &o));
+}
+
+/* A request's tenant, else the caller's default: "default" for root and
+ * for councild's own user, "user-<uid>" for everyone else, so that the
+ * users of one councild do not meet in one tenant by accident. */
+static const char *tenant_of(const struct client *c, const cJSON *req, char buf[CX_NAME_MAX + 1])
+{
+	const char *name = cx_req_string(req, "tenant");
+	if (name)
+		return name;
+	if (c->peer.uid == 0 || c->peer.uid == geteuid())
+		return "default";
+	snprintf(buf, CX_NAME_MAX + 1, "user-%u", (unsigned)c->peer.uid);
+	return buf;
+}
+
 /* Requests. */
 
 static struct cx_tenant *tenant_for_start(struct daemon *d, const cJSON *req, const char *name,
 					  struct client *c, bool create)
 {
+	struct cx_owner owner;
+	if (!tenant_access(d, c, req, name, true, &owner))
+		return NULL;
 	struct cx_tenant *t = cx_tenants_find(&d->tenants, name);
 	if (t && t->status == CX_TENANT_FAILED && !create) {
 		client_send(c, cx_reply_error(req, "supervisor_unavailable",
@@ -533,7 +621,7 @@ static struct cx_tenant *tenant_for_start(struct daemon *d, const cJSON *req, co
 		client_send(c, cx_reply_error(req, "supervisor_unavailable", "tenant %s is stopping", name), -1);
 		return NULL;
 	}
-	int r = cx_tenants_spawn(&d->tenants, name, (int)shutdown_ms, d->loop, d->root,
+	int r = cx_tenants_spawn(&d->tenants, name, &owner, (int)shutdown_ms, d->loop, d->root,
 				&d->tenant_events, &t);
 	if (r < 0) {
 		client_send(c, cx_reply_error(req, "system_error", "starting tenant %s: %s", name,
@@ -560,8 +648,8 @@ static int peer_pidfd(int sock)
 
 static void do_start(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
-	const char *name = cx_req_string(req, "tenant") ?: "default";
-	struct cx_tenant *t = tenant_for_start(d, req, name, c, false);
+	char buf[CX_NAME_MAX + 1];
+	struct cx_tenant *t = tenant_for_start(d, req, tenant_of(c, req, buf), c, false);
 	if (!t)
 		return;
 	int fd = cx_req_bool(req, "link") ? peer_pidfd(c->wire.fd) : -1;
@@ -629,7 +717,12 @@ static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, cons
 	const char *run_id = cx_req_string(req, "run_id");
 	struct cx_run_summary s;
 	struct cx_tenant *t;
-	if (!find_run(d, run_id, &s, &t)) {
+	bool found = find_run(d, run_id, &s, &t);
+	if (!(found ? may_see_tenant(d, c, s.tenant) : c->peer.uid == 0)) {
+		deny(c, req, "run", run_id);
+		return;
+	}
+	if (!found) {
 		bool lookup = !strcmp(op, "state") || !strcmp(op, "fetch_result");
 		client_send(c, cx_reply_error(req, lookup ? "not_found" : "unknown_run", "no run %s",
 					      run_id ? run_id : "(none given)"), -1);
@@ -663,6 +756,12 @@ static void do_run_id(struct daemon *d, struct client *c, const cJSON *req, cons
 	LIST_FOREACH(wk, &d->workers, link)
 		if (wk->pid == (pid_t)pid)
 			break;
+	if (wk ? !cx_peer_may(&c->peer, &wk->tenant->owner) : c->peer.uid != 0) {
+		char name[24];
+		snprintf(name, sizeof name, "pid %lld", (long long)pid);
+		deny(c, req, "run of", name);
+		return;
+	}
 	if (!wk) {
 		client_send(c, cx_reply_error(req, "unknown_run", "no live run has pid %lld",
 					      (long long)pid), -1);
@@ -696,7 +795,8 @@ static void do_tenants(struct daemon *d, struct client *c, const cJSON *req, con
 	cJSON *list = cJSON_AddArrayToObject(reply, "tenants");
 	struct cx_tenant *t;
 	LIST_FOREACH(t, &d->tenants, link)
-		cJSON_AddItemToArray(list, tenant_json(d, t, !strcmp(op, "tree")));
+		if (cx_peer_may(&c->peer, &t->owner))
+			cJSON_AddItemToArray(list, tenant_json(d, t, !strcmp(op, "tree")));
 	if (!strcmp(op, "tree"))
 		cJSON_AddNumberToObject(reply, "pid", getpid());
 	client_send(c, reply, -1);
@@ -706,12 +806,11 @@ static void do_tenants(struct daemon *d, struct client *c, const cJSON *req, con
 static void do_group_op(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
 	const char *name = cx_req_string(req, "tenant");
-	struct cx_tenant *t = cx_tenants_find(&d->tenants, name);
-	if (!t) {
-		client_send(c, cx_reply_error(req, "unknown_tenant", "no tenant %s", name), -1);
+	struct cx_owner owner;
+	if (!tenant_access(d, c, req, name, false, &owner))
 		return;
-	}
-	if (!cx_tenant_is_up(t)) {
+	struct cx_tenant *t = cx_tenants_find(&d->tenants, name);
+	if (!t || !cx_tenant_is_up(t)) {
 		cJSON *reply = cx_reply_ok(req);
 		if (!strcmp(op, "which_children"))
 			cJSON_AddArrayToObject(reply, "children");
@@ -748,9 +847,20 @@ static void do_tenant_start(struct daemon *d, struct client *c, const cJSON *req
 
 static void do_ps(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
+	const char *tenant = cx_req_string(req, "tenant");
+	struct cx_owner owner;
+	if (tenant && !tenant_access(d, c, req, tenant, false, &owner))
+		return;
+	cJSON *runs = cx_catalog_list(d->root_fd, tenant, !cx_req_bool(req, "all"));
+	cJSON *run = runs ? runs->child : NULL;
+	while (!tenant && run) {
+		cJSON *next = run->next;
+		if (!may_see_tenant(d, c, cJSON_GetStringValue(cJSON_GetObjectItem(run, "tenant"))))
+			cJSON_Delete(cJSON_DetachItemViaPointer(runs, run));
+		run = next;
+	}
 	cJSON *reply = cx_reply_ok(req);
-	cJSON_AddItemToObject(reply, "runs", cx_catalog_list(d->root_fd, cx_req_string(req, "tenant"),
-							   !cx_req_bool(req, "all")));
+	cJSON_AddItemToObject(reply, "runs", runs);
 	client_send(c, reply, -1);
 }
 
@@ -929,8 +1039,17 @@ static unsigned connections_of(struct daemon *d, uid_t uid)
 	unsigned n = 0;
 	struct client *c;
 	LIST_FOREACH(c, &d->clients, link)
-		n += c->uid == uid;
+		n += c->peer.uid == uid;
 	return n;
+}
+
+/* One line the peer can read, then the door. */
+static void turn_away(struct client *c, cJSON *why)
+{
+	cx_wire_send(&c->wire, why, NULL, 0);
+	cJSON_Delete(why);
+	cx_wire_close(&c->wire);
+	free(c);
 }
 
 static void on_accept(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
@@ -939,27 +1058,27 @@ static void on_accept(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 	int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	struct ucred cred;
-	socklen_t len = sizeof cred;
 	struct client *c = calloc(1, sizeof *c);
-	if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+	if (!c || cx_peer_of(fd, &c->peer) < 0) {
 		free(c);
 		close(fd);
 		return;
 	}
 	c->d = d;
-	c->uid = cred.uid;
 	cx_wire_init(&c->wire, fd);
 	c->watch = (struct cx_watch){ fd, on_client, c };
-	if (connections_of(d, cred.uid) >= (unsigned)d->connections_per_uid) {
-		/* One line it can read, then the door. */
-		cJSON *no = cx_reply_error(NULL, "too_many_connections",
-					   "uid %u has %d connections open already", (unsigned)cred.uid,
-					   d->connections_per_uid);
-		cx_wire_send(&c->wire, no, NULL, 0);
-		cJSON_Delete(no);
-		cx_wire_close(&c->wire);
-		free(c);
+	uid_t uid = c->peer.uid;
+	/* A councild that is not root cannot run anything as another user: it
+	 * serves its own user (and root) alone. */
+	if (geteuid() != 0 && uid != 0 && uid != geteuid()) {
+		turn_away(c, cx_reply_error(NULL, "permission_denied", "this councild serves uid %u only",
+					    (unsigned)geteuid()));
+		return;
+	}
+	if (connections_of(d, uid) >= (unsigned)d->connections_per_uid) {
+		turn_away(c, cx_reply_error(NULL, "too_many_connections",
+					    "uid %u has %d connections open already", (unsigned)uid,
+					    d->connections_per_uid));
 		return;
 	}
 	LIST_INSERT_HEAD(&d->clients, c, link);
@@ -1023,7 +1142,9 @@ static int listen_on(struct daemon *d)
 	if (fd < 0)
 		return -errno;
 	unlink(addr.sun_path); /* ours: the pidfile is held */
-	mode_t old = umask(0177);
+	/* As root, every user may connect: each request is checked against its
+	 * peer's credentials. Otherwise only our own user may. */
+	mode_t old = umask(geteuid() == 0 ? 0111 : 0177);
 	int r = bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 128) < 0 ? -errno : 0;
 	umask(old);
 	if (r < 0) {
@@ -1114,6 +1235,8 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 		r = -errno;
 	if (r == 0)
 		r = open_signals(&d);
+	if (r == 0 && geteuid() == 0)
+		r = cx_runs_dir_share(d.root_fd);
 	if (r == 0) { /* runs a previous councild left live died with it */
 		/* A councild SIGKILLed before us left tenants whose runs died
 		 * with it, but maybe not all they spawned. */

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "containment.h"
 #include "fsutil.h"
 #include "tenant_sup.h"
 
@@ -92,12 +93,15 @@ static void on_exit_ready(struct cx_loop *loop, struct cx_watch *w, uint32_t eve
 	cx_tenant_reap(w->data);
 }
 
-/* The child: becomes `council-sup <tenant>`, dies with councild. */
+/* The child: becomes the tenant's owner, then `council-sup <tenant>`, and
+ * dies with councild (the death signal is set after the change of user,
+ * which would clear it). */
 static void __attribute__((noreturn))
-tenant_main(pid_t parent, int channel, const char *root, const char *name, int shutdown_ms)
+tenant_main(pid_t parent, int channel, const struct cx_tenant *t)
 {
-	if (!cx_proc_child_init(parent))
+	if (cx_owner_become(&t->owner) < 0 || !cx_proc_child_init(parent))
 		_exit(1);
+	const char *name = t->name;
 	setproctitle("-council-sup %s", name);
 	prctl(PR_SET_NAME, "council-sup");
 	/* Orphans of its runs (members whose worker died) come back to it. */
@@ -106,13 +110,28 @@ tenant_main(pid_t parent, int channel, const char *root, const char *name, int s
 	if (fd < 0 || dup3(fd, 3, O_CLOEXEC) < 0)
 		_exit(1);
 	closefrom(4);
-	struct cx_sup_options opts = { .runtime_dir = root, .tenant = name, .shutdown_ms = shutdown_ms };
+	struct cx_sup_options opts = { .runtime_dir = t->root, .tenant = name,
+				       .shutdown_ms = t->shutdown_ms };
 	_exit(cx_tenant_sup_main(3, &opts));
 }
 
-int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, int shutdown_ms,
-		    struct cx_loop *loop, const char *root, const struct cx_tenant_events *ev,
-		    struct cx_tenant **out)
+/* The tenant's cgroup, handed to its owner: the supervisor starts in it,
+ * so the cgroups of its runs are below its own and it may move workers
+ * into them, whoever it runs as. Closed when cgroups are not to be had. */
+static struct cx_cgroup delegated_cgroup(const struct cx_tenant *t)
+{
+	struct cx_cgroup cg;
+	if (cx_cgroup_tenant(t->root, t->name, true, &cg) < 0)
+		return CX_CGROUP_NULL;
+	if (geteuid() == 0 &&
+	    cx_cgroup_delegate(&cg, t->owner.uid, t->owner.group ? t->owner.gid : (gid_t)-1) < 0)
+		cx_cgroup_close(&cg);
+	return cg;
+}
+
+int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, const struct cx_owner *owner,
+		    int shutdown_ms, struct cx_loop *loop, const char *root,
+		    const struct cx_tenant_events *ev, struct cx_tenant **out)
 {
 	struct cx_tenant *t = cx_tenants_find(list, name);
 	if (t && cx_tenant_is_up(t)) {
@@ -123,6 +142,7 @@ int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, int shutdown
 		if (!(t = calloc(1, sizeof *t)))
 			return -ENOMEM;
 		strlcpy(t->name, name, sizeof t->name);
+		t->owner = *owner;
 		t->proc = CX_PROC_NULL;
 		t->wire.fd = -1;
 		t->ev = ev;
@@ -136,9 +156,13 @@ int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, int shutdown
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	pid_t parent = getpid();
-	int r = cx_proc_fork(&t->proc);
+	struct cx_cgroup cg = delegated_cgroup(t);
+	struct cx_fork_opts fo = { .cgroup_fd = cg.dir_fd };
+	struct cx_fork_outcome how;
+	int r = cx_proc_fork_opts(&t->proc, &fo, &how);
 	if (r == 0)
-		tenant_main(parent, sv[1], root, t->name, t->shutdown_ms);
+		tenant_main(parent, sv[1], t);
+	cx_cgroup_close(&cg);
 	close(sv[1]);
 	if (r < 0) {
 		close(sv[0]);

@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 #include <cjson/cJSON.h>
 
+#include "access.h"
 #include "council/ids.h"
 #include "loop.h"
 #include "proc.h"
@@ -35,6 +36,7 @@ struct cx_tenant_events {
 
 struct cx_tenant {
 	char name[CX_NAME_MAX + 1];
+	struct cx_owner owner;
 	enum cx_tenant_status status;
 	struct cx_proc proc;
 	struct cx_wire wire;
@@ -55,11 +57,12 @@ struct cx_tenant {
 LIST_HEAD(cx_tenant_list, cx_tenant);
 
 struct cx_tenant *cx_tenants_find(struct cx_tenant_list *list, const char *name);
-/* Forks the tenant's supervisor (creating the record on first use).
+/* Forks the tenant's supervisor (creating the record, for owner, on first
+ * use), in the tenant's cgroup and as its owner (access.h).
  * Returns 0 or -errno. */
-int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, int shutdown_ms,
-		    struct cx_loop *loop, const char *root, const struct cx_tenant_events *ev,
-		    struct cx_tenant **out);
+int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, const struct cx_owner *owner,
+		    int shutdown_ms, struct cx_loop *loop, const char *root,
+		    const struct cx_tenant_events *ev, struct cx_tenant **out);
 /* Sends a request or message to the tenant's supervisor. Returns 0 or -errno. */
 int cx_tenant_send(struct cx_tenant *t, const cJSON *msg, const int *fds, size_t n_fds);
 /* The tenant's supervisor has exited (councild's orphan scan found it):

@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "council/client.h"
 
 char *th_scratch_dir(void)
 {
@@ -183,4 +186,57 @@ int th_run_suite(Suite *s)
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+pid_t th_councild_start(const char *dir, const char *const *options)
+{
+	const char *exe = getenv("COUNCILD");
+	ck_assert_msg(exe && *exe, "COUNCILD names no councild to test against");
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid > 0)
+		return pid;
+	char log[4096];
+	snprintf(log, sizeof log, "%s/councild.log", dir);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 ||
+	    getppid() != parent)
+		_exit(126);
+	const char *argv[16] = { "councild", "--foreground", "--runtime-dir", dir };
+	for (int i = 0; options && options[i] && i < 11; i++)
+		argv[4 + i] = options[i];
+	execv(exe, (char *const *)argv);
+	_exit(127);
+}
+
+int th_councild_stop(pid_t pid, int timeout_ms)
+{
+	int status = 0;
+	kill(pid, SIGTERM);
+	uint64_t deadline = cx_mono_ms() + (uint64_t)timeout_ms;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (cx_mono_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -1;
+		}
+		usleep(20000);
+	}
+	return status;
+}
+
+struct cx_client *th_councild_connect(const char *dir, int timeout_ms)
+{
+	struct cx_client_options opts = { .runtime_dir = dir };
+	struct cx_client *c = NULL;
+	struct cx_error err = { 0 };
+	uint64_t deadline = cx_mono_ms() + (uint64_t)timeout_ms;
+	while (cx_client_connect(&opts, &c, &err) != CX_OK) {
+		ck_assert_msg(err.code == CX_EUNAVAILABLE, "connecting: %s: %s",
+			      cx_code_word(err.code), err.message);
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited councild's socket: %s", err.message);
+		usleep(20000);
+	}
+	return c;
 }

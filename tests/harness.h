@@ -25,6 +25,18 @@ int th_descendants(pid_t *pids, int max);
  * returns false. Call it when the test tracks no child of its own. */
 bool th_no_descendants(int timeout_ms);
 
+/* councild --foreground --runtime-dir dir, then options (NULL-terminated,
+ * may be NULL), its stderr appended to dir/councild.log; it gets SIGTERM
+ * should the test process die first. Fails the test if it cannot fork. */
+pid_t th_councild_start(const char *dir, const char *const *options);
+/* SIGTERM, then waits up to timeout_ms for it to exit (SIGKILL after
+ * that): its wait status, or -1 when it had to be killed. */
+int th_councild_stop(pid_t pid, int timeout_ms);
+/* A client of dir's councild, retrying while nothing answers yet; fails
+ * the test, saying what it awaited, after timeout_ms. */
+struct cx_client;
+struct cx_client *th_councild_connect(const char *dir, int timeout_ms);
+
 /* Runs every test of s and frees it: EXIT_SUCCESS when none failed. */
 struct Suite;
 int th_run_suite(struct Suite *s);

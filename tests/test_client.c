@@ -28,47 +28,11 @@ static char *scratch;
 static pid_t councild;
 static struct cx_client *cl;
 
-/* councild --foreground in the scratch dir, its stderr in councild.log; it
- * gets SIGTERM should this test process die before teardown. */
-static void councild_start(void)
-{
-	const char *exe = getenv("COUNCILD");
-	ck_assert_msg(exe && *exe, "COUNCILD names no councild to test against");
-	pid_t parent = getpid();
-	councild = fork();
-	ck_assert(councild >= 0);
-	if (councild == 0) {
-		char log[4096];
-		snprintf(log, sizeof log, "%s/councild.log", scratch);
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 ||
-		    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-			_exit(126);
-		execl(exe, "councild", "--foreground", "--runtime-dir", scratch, (char *)NULL);
-		_exit(127);
-	}
-}
-
-static struct cx_client *connect_client(void)
-{
-	struct cx_client_options opts = { .runtime_dir = scratch };
-	struct cx_client *c = NULL;
-	struct cx_error err = { 0 };
-	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
-	while (cx_client_connect(&opts, &c, &err) != CX_OK) {
-		ck_assert_msg(err.code == CX_EUNAVAILABLE, "connecting: %s: %s",
-			      cx_code_word(err.code), err.message);
-		ck_assert_msg(cx_mono_ms() < deadline, "awaited councild's socket: %s", err.message);
-		usleep(20000);
-	}
-	return c;
-}
-
 static void setup(void)
 {
 	scratch = th_scratch_dir();
-	councild_start();
-	cl = connect_client();
+	councild = th_councild_start(scratch, NULL);
+	cl = th_councild_connect(scratch, DEADLINE_MS);
 }
 
 /* SIGTERM: councild stops every tenant, then exits. */
@@ -76,13 +40,8 @@ static void teardown(void)
 {
 	cx_client_close(cl);
 	cl = NULL;
-	kill(councild, SIGTERM);
-	int status = 0;
-	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
-	pid_t got;
-	while ((got = waitpid(councild, &status, WNOHANG)) == 0 && cx_mono_ms() < deadline)
-		usleep(20000);
-	ck_assert_msg(got == councild, "awaited councild's exit after SIGTERM");
+	ck_assert_msg(th_councild_stop(councild, DEADLINE_MS) != -1,
+		      "awaited councild's exit after SIGTERM");
 	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
 	th_rm_rf(scratch);
 	free(scratch);

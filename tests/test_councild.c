@@ -26,35 +26,15 @@ static char *scratch;
 static pid_t councild;
 static struct cx_client *cl;
 
-/* Starts councild with options (NULL-terminated, may be empty). */
 static void councild_start_with(const char *const *options)
 {
-	councild = fork();
-	ck_assert(councild >= 0);
-	if (councild == 0) {
-		char log[4096];
-		snprintf(log, sizeof log, "%s/councild.log", scratch);
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, STDERR_FILENO);
-		const char *argv[16] = { "councild", "--foreground", "--runtime-dir", scratch };
-		for (int i = 0; options[i] && i < 10; i++)
-			argv[4 + i] = options[i];
-		execv(getenv("COUNCILD"), (char *const *)argv);
-		_exit(127);
-	}
-	struct cx_client_options opts = { .runtime_dir = scratch };
-	struct cx_error err = { 0 };
-	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
-	while (cx_client_connect(&opts, &cl, &err) != CX_OK) {
-		ck_assert_msg(cx_mono_ms() < deadline, "awaited councild's socket: %s", err.message);
-		usleep(20000);
-	}
+	councild = th_councild_start(scratch, options);
+	cl = th_councild_connect(scratch, DEADLINE_MS);
 }
 
 static void councild_start(void)
 {
-	static const char *const none[] = { NULL };
-	councild_start_with(none);
+	councild_start_with(NULL);
 }
 
 /* SIGTERM, and councild exits 0 once every tenant has stopped. */
@@ -64,18 +44,9 @@ static void councild_stop(void)
 	cl = NULL;
 	if (councild <= 0)
 		return;
-	kill(councild, SIGTERM);
-	int status = 0;
-	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
-	while (waitpid(councild, &status, WNOHANG) == 0) {
-		if (cx_mono_ms() > deadline) {
-			kill(councild, SIGKILL);
-			waitpid(councild, &status, 0);
-			ck_abort_msg("councild did not stop on SIGTERM");
-		}
-		usleep(20000);
-	}
+	int status = th_councild_stop(councild, DEADLINE_MS);
 	councild = 0;
+	ck_assert_msg(status != -1, "councild did not stop on SIGTERM");
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "councild ended with status %#x", status);
 }

@@ -39,15 +39,8 @@ static int dial(void)
 static void setup(void)
 {
 	scratch = th_scratch_dir();
-	councild = fork();
-	ck_assert(councild >= 0);
-	if (councild == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, STDERR_FILENO);
-		execl(getenv("COUNCILD"), "councild", "--foreground", "--runtime-dir", scratch,
-		      "--max-connections", "8", NULL);
-		_exit(127);
-	}
+	static const char *const options[] = { "--max-connections", "8", NULL };
+	councild = th_councild_start(scratch, options);
 	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
 	int fd;
 	while ((fd = dial()) < 0) {
@@ -59,10 +52,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	kill(councild, SIGTERM);
-	int status;
-	ck_assert(waitpid(councild, &status, 0) == councild);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	int status = th_councild_stop(councild, DEADLINE_MS);
+	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "councild did not exit 0 after the hostile requests: %#x", status);
 	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
 	th_rm_rf(scratch);

@@ -39,7 +39,8 @@ static const char usage_text[] =
 	"  result ID [--timeout MS]     wait for a run's result and print it\n"
 	"  cancel ID                    cancel a run (the round in flight drains)\n"
 	"  kill ID                      terminate a run (SIGTERM, then SIGKILL)\n"
-	"  tenant ls [--json] | start T | stop T | children T [--json] | terminate-all T\n"
+	"  tenant ls [--json] | start T [--group G] | stop T | children T [--json]\n"
+	"         | terminate-all T     (--group: share a new tenant with group G)\n"
 	"  tree                         councild, its tenant supervisors and their runs\n"
 	"Every one of them takes --runtime-dir DIR.\n"
 	"\n"
@@ -71,7 +72,7 @@ static const struct command {
 	{ "cancel", "one ID", 1, DAEMON, true, cmd_cancel },
 	{ "kill", "one ID", 1, DAEMON, true, cmd_kill },
 	{ "tenant ls", "no arguments", 0, DAEMON | OPT_JSON, true, cmd_tenant_ls },
-	{ "tenant start", "one TENANT", 1, DAEMON, true, cmd_tenant_start },
+	{ "tenant start", "one TENANT", 1, DAEMON | OPT_GROUP, true, cmd_tenant_start },
 	{ "tenant stop", "one TENANT", 1, DAEMON, true, cmd_tenant_stop },
 	{ "tenant children", "one TENANT", 1, DAEMON | OPT_JSON, true, cmd_tenant_children },
 	{ "tenant terminate-all", "one TENANT", 1, DAEMON, true, cmd_tenant_terminate_all },
@@ -351,6 +352,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "group", required_argument, NULL, OPT_GROUP },
 		{ 0 },
 	};
 	int opt, rc = 0;
@@ -371,6 +373,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 		case OPT_RUNTIME_DIR: c->runtime_dir = optarg; break;
 		case OPT_LINK: c->link = true; break;
 		case OPT_ALL: c->all = true; break;
+		case OPT_GROUP: c->group = optarg; break;
 		case OPT_SINCE:
 			if (!(rc = parse_number("--since", optarg, UINT64_MAX, &c->since)) && !c->since)
 				rc = usage_error("--since counts from 1");

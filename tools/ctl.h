@@ -23,6 +23,7 @@ enum ctl_option {
 	OPT_ALL = 1 << 7,          /* --all */
 	OPT_SINCE = 1 << 8,        /* --since SEQ */
 	OPT_TIMEOUT = 1 << 9,      /* --timeout MS */
+	OPT_GROUP = 1 << 10,       /* --group G */
 };
 
 #define CTL_ARGS_MAX 2
@@ -37,6 +38,7 @@ struct ctl {
 	const char *tenant;
 	const char *run_id;
 	const char *runtime_dir;
+	const char *group;
 	bool json, link, all;
 	uint64_t since;            /* 0: not given */
 	int timeout_ms;            /* -1: not given */

@@ -79,7 +79,10 @@ int cmd_tenant_children(struct ctl *c)
 int cmd_tenant_start(struct ctl *c)
 {
 	cJSON *reply;
-	int rc = ctl_request(c, ctl_op("tenant_start", "tenant", c->args[0]), &reply);
+	cJSON *req = ctl_op("tenant_start", "tenant", c->args[0]);
+	if (c->group)
+		cJSON_AddStringToObject(req, "group", c->group);
+	int rc = ctl_request(c, req, &reply);
 	if (!rc)
 		printf("%d\n", json_int(reply, "pid"));
 	cJSON_Delete(reply);

@@ -1,0 +1,471 @@
+/* Access control (docs/protocol.md, "Access"): one councild running as
+ * root serves several users. Each scenario forks a process that becomes
+ * another user (nobody, or a uid with no passwd entry) and uses councild
+ * as that user; what it finds wrong it writes to a pipe the test reads. */
+#include <check.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "council/client.h"
+#include "harness.h"
+
+#define DEADLINE_MS 30000
+#define NOBODY 65534      /* uid nobody, gid nogroup on Debian */
+#define STRANGER 4242     /* a uid and gid no database knows */
+
+static char *scratch;
+static pid_t councild;
+static struct cx_client *cl;
+
+static void setup(void)
+{
+	scratch = th_scratch_dir();
+	/* Other users must reach the socket and the runtime directory. */
+	chmod(scratch, 0755);
+	councild = th_councild_start(scratch, NULL);
+	cl = th_councild_connect(scratch, DEADLINE_MS);
+}
+
+static void teardown(void)
+{
+	cx_client_close(cl);
+	ck_assert_msg(th_councild_stop(councild, DEADLINE_MS) != -1, "awaited councild's exit");
+	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
+	th_rm_rf(scratch);
+	free(scratch);
+}
+
+static const char hanging_council[] =
+	"{\"id\":\"slow\",\"members\":[{\"id\":\"m\",\"profile\":{\"provider\":\"mock\","
+	"\"latency_ms\":600000}}],\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+
+/* Its answer says who ran it: "uid=N gid=M groups=...". */
+static const char whoami_council[] =
+	"{\"id\":\"whoami\",\"members\":[{\"id\":\"who\",\"retry\":{\"max\":1},\"profile\":"
+	"{\"provider\":\"exec\",\"command\":[\"/bin/sh\",\"-c\","
+	"\"echo uid=$(id -u) gid=$(id -g) groups=$(id -G)\"]}}],"
+	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+
+static void start_in(struct cx_client *c, const char *tenant, const char *spec, struct cx_started *st)
+{
+	struct cx_client_start req = { .spec_json = spec, .tenant = tenant };
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_start(c, &req, st, NULL, &err) == CX_OK, "start in %s: %s",
+		      tenant ? tenant : "(default)", err.message);
+}
+
+/* What a user process found wrong, one line per finding. */
+struct report {
+	FILE *out;
+	int findings;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+expect(struct report *r, bool ok, const char *fmt, ...)
+{
+	if (ok)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(r->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', r->out);
+	r->findings++;
+}
+
+struct user {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[4];
+	int n_groups;
+};
+
+typedef void as_user_fn(struct report *r, void *arg);
+
+/* Runs fn as user u, in a child connected to councild anew (a client
+ * connection belongs to one process), and fails the test with whatever
+ * it reported. */
+static void as_user(const struct user *u, as_user_fn *fn, void *arg)
+{
+	int p[2];
+	ck_assert(pipe(p) == 0);
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		struct report r = { fdopen(p[1], "w"), 0 };
+		if (chdir("/") < 0 || setgroups((size_t)u->n_groups, u->groups) < 0 ||
+		    setgid(u->gid) < 0 || setuid(u->uid) < 0) {
+			fprintf(r.out, "cannot become uid %u: %s\n", (unsigned)u->uid, strerror(errno));
+			_exit(1);
+		}
+		fn(&r, arg);
+		fclose(r.out);
+		_exit(r.findings ? 1 : 0);
+	}
+	close(p[1]);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *in = fdopen(p[0], "r");
+	char line[1024];
+	while (fgets(line, sizeof line, in)) {
+		text = realloc(text, len + strlen(line) + 1);
+		strcpy(text + len, line);
+		len += strlen(line);
+	}
+	fclose(in);
+	int status;
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !text,
+		      "as uid %u: %s", (unsigned)u->uid, text ? text : "(it died)");
+}
+
+static struct cx_client *user_connect(struct report *r)
+{
+	struct cx_client_options opts = { .runtime_dir = scratch };
+	struct cx_client *c = NULL;
+	struct cx_error err = { 0 };
+	int rc = cx_client_connect(&opts, &c, &err);
+	expect(r, rc == CX_OK, "connect: %s", err.message);
+	return rc == CX_OK ? c : NULL;
+}
+
+/* The error of one request: its code, and its message with `id` replaced
+ * by "ID", so that answers about different runs compare equal. */
+static int ask(struct cx_client *c, const char *op, const char *key, const char *value,
+	       char *message, size_t size)
+{
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", op);
+	if (key && !strcmp(key, "pid"))
+		cJSON_AddNumberToObject(req, key, atoi(value));
+	else if (key)
+		cJSON_AddStringToObject(req, key, value);
+	cJSON *reply = NULL;
+	struct cx_error err = { 0 };
+	int fd = -1;
+	int rc = cx_client_call(c, req, &reply, &fd, DEADLINE_MS, &err);
+	if (fd >= 0)
+		close(fd);
+	cJSON_Delete(reply);
+	char *at = value ? strstr(err.message, value) : NULL;
+	if (at)
+		snprintf(message, size, "%.*sID%s", (int)(at - err.message), err.message, at + strlen(value));
+	else
+		snprintf(message, size, "%s", err.message);
+	return rc;
+}
+
+struct foreign {
+	const char *tenant;
+	char live[CX_RUN_ID_MAX + 1];
+	char done[CX_RUN_ID_MAX + 1];
+	pid_t worker;
+};
+
+static const char *const run_ops[] = {
+	"state", "pid_for", "fetch_result", "subscribe", "cancel", "terminate", "monitor",
+};
+
+static void deny_everything(struct report *r, void *arg)
+{
+	const struct foreign *f = arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	char bogus[CX_RUN_ID_MAX + 1], want[600], got[600];
+	cx_run_id_generate(bogus);
+	for (size_t i = 0; i < sizeof run_ops / sizeof run_ops[0]; i++) {
+		const char *op = run_ops[i];
+		int rc = ask(c, op, "run_id", bogus, want, sizeof want);
+		expect(r, rc == CX_EPERM, "%s of a run that does not exist: %s, not permission_denied",
+		       op, cx_code_word(rc));
+		const char *ids[] = { f->live, f->done };
+		for (size_t k = 0; k < 2; k++) {
+			rc = ask(c, op, "run_id", ids[k], got, sizeof got);
+			expect(r, rc == CX_EPERM, "%s of another's run: %s, not permission_denied", op,
+			       cx_code_word(rc));
+			expect(r, !strcmp(got, want), "%s tells another's run (\"%s\") from none (\"%s\")",
+			       op, got, want);
+		}
+	}
+	char pid[16], none[16];
+	snprintf(pid, sizeof pid, "%d", (int)f->worker);
+	snprintf(none, sizeof none, "%d", 0x3ffffff0);
+	int rc = ask(c, "run_id", "pid", none, want, sizeof want);
+	expect(r, rc == CX_EPERM, "run_id of no worker: %s", cx_code_word(rc));
+	rc = ask(c, "run_id", "pid", pid, got, sizeof got);
+	expect(r, rc == CX_EPERM && !strcmp(got, want), "run_id of another's worker: %s \"%s\"",
+	       cx_code_word(rc), got);
+
+	static const char *const tenant_ops[] = { "tenant_stop", "terminate_all", "which_children",
+						  "tenant_start", "ps" };
+	for (size_t i = 0; i < sizeof tenant_ops / sizeof tenant_ops[0]; i++) {
+		rc = ask(c, tenant_ops[i], "tenant", f->tenant, got, sizeof got);
+		expect(r, rc == CX_EPERM, "%s of another's tenant: %s", tenant_ops[i], cx_code_word(rc));
+	}
+	struct cx_client_start start = { .spec_json = hanging_council, .tenant = f->tenant };
+	struct cx_started st;
+	struct cx_error err = { 0 };
+	rc = cx_start(c, &start, &st, NULL, &err);
+	expect(r, rc == CX_EPERM, "start in another's tenant: %s", cx_code_word(rc));
+
+	/* Listings show nothing of it. */
+	static const char *const listings[] = { "ps", "tenant_ls", "tree" };
+	for (size_t i = 0; i < sizeof listings / sizeof listings[0]; i++) {
+		cJSON *req = cJSON_CreateObject(), *reply = NULL;
+		cJSON_AddStringToObject(req, "op", listings[i]);
+		cJSON_AddBoolToObject(req, "all", true);
+		rc = cx_client_call(c, req, &reply, NULL, DEADLINE_MS, &err);
+		char *text = reply ? cJSON_PrintUnformatted(reply) : NULL;
+		expect(r, rc == CX_OK, "%s: %s", listings[i], err.message);
+		expect(r, text && !strstr(text, f->tenant) && !strstr(text, f->live) &&
+			  !strstr(text, f->done), "%s shows another's tenant: %s", listings[i], text);
+		free(text);
+		cJSON_Delete(reply);
+	}
+	cx_client_close(c);
+}
+
+static bool final_status(void *arg)
+{
+	struct cx_run_summary s;
+	struct cx_error err = { 0 };
+	return cx_state(cl, arg, &s, &err) == CX_OK && cx_run_status_final(s.status);
+}
+
+START_TEST(test_another_user_is_denied_every_operation_and_learns_nothing)
+{
+	struct foreign f = { .tenant = "alpha" };
+	struct cx_started st;
+	start_in(cl, f.tenant, whoami_council, &st);
+	strlcpy(f.done, st.run_id, sizeof f.done);
+	ck_assert_msg(th_wait_until(final_status, f.done, DEADLINE_MS), "awaited run %s's end", f.done);
+	start_in(cl, f.tenant, hanging_council, &st);
+	strlcpy(f.live, st.run_id, sizeof f.live);
+	f.worker = st.pid;
+
+	const struct user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	as_user(&nobody, deny_everything, &f);
+
+	/* Nothing it tried reached the run. */
+	struct cx_run_summary s;
+	struct cx_error err = { 0 };
+	ck_assert_int_eq(cx_state(cl, f.live, &s, &err), CX_OK);
+	ck_assert_msg(s.status == CX_RUN_RUNNING, "the live run is %s after another user's attempts",
+		      cx_run_status_name(s.status));
+	ck_assert_int_eq(cx_terminate_run(cl, f.live, &err), CX_OK);
+}
+END_TEST
+
+struct own_run {
+	char containment[8];  /* what a run of root's got: a user's run gets the same */
+};
+
+static void run_in_own_tenant(struct report *r, void *arg)
+{
+	struct own_run *o = arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	struct cx_client_start req = { .spec_json = whoami_council };
+	struct cx_started st;
+	enum cx_run_status status;
+	struct cx_error err = { 0 };
+	char *result = NULL;
+	int rc = cx_run(c, &req, DEADLINE_MS, NULL, &result, &status, &st, NULL, &err);
+	expect(r, rc == CX_OK && status == CX_RUN_COMPLETED, "its own run: %s %s", cx_code_word(rc),
+	       err.message);
+	expect(r, !strcmp(st.tenant, "user-65534"), "its default tenant is %s", st.tenant);
+	expect(r, result && strstr(result, "uid=65534 gid=65534"),
+	       "its member did not run as itself: %s", result ? result : "(no result)");
+	free(result);
+	struct cx_run_summary s;
+	expect(r, cx_state(c, st.run_id, &s, &err) == CX_OK, "state of its own run: %s", err.message);
+	expect(r, !strcmp(s.containment, o->containment), "its run is contained by %s, root's by %s",
+	       s.containment, o->containment);
+	char path[4096];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/runs/%s/events", scratch, st.run_id);
+	expect(r, stat(path, &sb) == 0, "cannot read its own run's events: %s", strerror(errno));
+	cx_client_close(c);
+}
+
+START_TEST(test_a_user_runs_in_a_tenant_of_its_own_as_itself)
+{
+	struct cx_started root_run;
+	struct cx_run_summary s;
+	struct cx_error err = { 0 };
+	start_in(cl, NULL, whoami_council, &root_run);
+	ck_assert_int_eq(cx_state(cl, root_run.run_id, &s, &err), CX_OK);
+	struct own_run o;
+	strlcpy(o.containment, s.containment, sizeof o.containment);
+	const struct user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	as_user(&nobody, run_in_own_tenant, &o);
+
+	/* root sees it, and what was made for it belongs to it. */
+	cJSON *req = cJSON_CreateObject(), *reply = NULL;
+	cJSON_AddStringToObject(req, "op", "tenant_ls");
+	ck_assert_int_eq(cx_client_call(cl, req, &reply, NULL, DEADLINE_MS, &err), CX_OK);
+	const cJSON *t, *mine = NULL;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItem(reply, "tenants"))
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(t, "tenant")), "user-65534"))
+			mine = t;
+	ck_assert_msg(mine, "root does not see tenant user-65534");
+	pid_t sup = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(mine, "pid"));
+	cJSON_Delete(reply);
+	char path[4096], *status;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)sup);
+	ck_assert_msg((status = th_read_file(path, NULL)), "no tenant supervisor %d", (int)sup);
+	ck_assert_msg(strstr(status, "\nUid:\t65534\t65534\t65534\t65534\n") &&
+		      strstr(status, "\nGid:\t65534\t65534\t65534\t65534\n"),
+		      "the tenant supervisor does not run as nobody:\n%s", status);
+	free(status);
+
+	struct stat st;
+	snprintf(path, sizeof path, "%s/tenants/user-65534", scratch);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_msg(st.st_uid == NOBODY && (st.st_mode & 07777) == 0700,
+		      "tenants/user-65534: uid %u mode %o", (unsigned)st.st_uid, st.st_mode & 07777);
+	snprintf(path, sizeof path, "%s/runs", scratch);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_msg((st.st_mode & 07777) == 01733, "runs/ has mode %o", st.st_mode & 07777);
+}
+END_TEST
+
+/* A run's directory, as ls -ld would show it. */
+static struct stat run_dir(const char *run_id)
+{
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/runs/%s", scratch, run_id);
+	ck_assert_msg(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
+	return st;
+}
+
+struct shared {
+	const char *tenant;
+	char run_id[CX_RUN_ID_MAX + 1];
+	bool member;
+};
+
+static void use_shared(struct report *r, void *arg)
+{
+	struct shared *sh = arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	struct cx_run_summary s;
+	struct cx_error err = { 0 };
+	int rc = cx_state(c, sh->run_id, &s, &err);
+	expect(r, rc == (sh->member ? CX_OK : CX_EPERM), "state of a run of a %s tenant: %s",
+	       sh->member ? "group member's" : "foreign group's", cx_code_word(rc));
+	struct cx_client_start req = { .spec_json = whoami_council, .tenant = sh->tenant };
+	struct cx_started st;
+	rc = cx_start(c, &req, &st, NULL, &err);
+	expect(r, rc == (sh->member ? CX_OK : CX_EPERM), "start in a %s tenant: %s",
+	       sh->member ? "group member's" : "foreign group's", cx_code_word(rc));
+	/* A group it is not in cannot be given to a tenant it makes. */
+	cJSON *make = cJSON_CreateObject();
+	cJSON_AddStringToObject(make, "op", "tenant_start");
+	cJSON_AddStringToObject(make, "tenant", "theirs");
+	cJSON_AddStringToObject(make, "group", "root");
+	rc = cx_client_call(c, make, NULL, NULL, DEADLINE_MS, &err);
+	expect(r, rc == CX_EPERM, "a tenant shared with a group it is not in: %s", cx_code_word(rc));
+	cx_client_close(c);
+}
+
+START_TEST(test_a_group_tenant_is_shared_with_its_group_alone)
+{
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "tenant_start");
+	cJSON_AddStringToObject(req, "tenant", "shared");
+	cJSON_AddStringToObject(req, "group", "nogroup");
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_client_call(cl, req, NULL, NULL, DEADLINE_MS, &err) == CX_OK,
+		      "tenant_start with a group: %s", err.message);
+	struct shared sh = { .tenant = "shared" };
+	struct cx_started st;
+	start_in(cl, "shared", whoami_council, &st);
+	strlcpy(sh.run_id, st.run_id, sizeof sh.run_id);
+	ck_assert_msg(th_wait_until(final_status, sh.run_id, DEADLINE_MS), "awaited %s's end", sh.run_id);
+	struct stat dir = run_dir(sh.run_id);
+	ck_assert_msg(dir.st_gid == NOBODY && (dir.st_mode & 07777) == 0750,
+		      "a run of a group tenant: gid %u mode %o", (unsigned)dir.st_gid, dir.st_mode & 07777);
+
+	const struct user member = { STRANGER, STRANGER, { NOBODY }, 1 };
+	sh.member = true;
+	as_user(&member, use_shared, &sh);
+	const struct user outsider = { STRANGER + 1, STRANGER + 1, { STRANGER + 1 }, 1 };
+	sh.member = false;
+	as_user(&outsider, use_shared, &sh);
+}
+END_TEST
+
+static void denied_at_the_door(struct report *r, void *arg)
+{
+	struct cx_client_options opts = { .runtime_dir = arg };
+	struct cx_client *c = NULL;
+	struct cx_error err = { 0 };
+	int rc = cx_client_connect(&opts, &c, &err);
+	expect(r, rc == CX_EPERM, "another user reached a councild of nobody's: %s %s",
+	       cx_code_word(rc), err.message);
+	if (c)
+		cx_client_close(c);
+}
+
+START_TEST(test_a_councild_of_one_user_serves_that_user_alone)
+{
+	/* nobody's own councild, in a directory of its own. */
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/nobody", scratch);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(126);
+		execl(getenv("COUNCILD"), "councild", "--foreground", "--runtime-dir", dir, (char *)NULL);
+		_exit(127);
+	}
+	struct cx_client *root = th_councild_connect(dir, DEADLINE_MS);
+	cx_client_close(root);
+	/* Even through a socket opened to everyone, the door stays shut. */
+	char sock[4200];
+	snprintf(sock, sizeof sock, "%s/councild.sock", dir);
+	ck_assert_int_eq(chmod(sock, 0666), 0);
+	const struct user stranger = { STRANGER, STRANGER, { STRANGER }, 1 };
+	as_user(&stranger, denied_at_the_door, dir);
+	ck_assert_msg(th_councild_stop(pid, DEADLINE_MS) != -1, "awaited nobody's councild's exit");
+}
+END_TEST
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		/* Becoming other users needs root; CI runs as root. */
+		printf("access: skipped: not root\n");
+		return 77;
+	}
+	Suite *s = suite_create("access");
+	TCase *tc = tcase_create("access");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_another_user_is_denied_every_operation_and_learns_nothing);
+	tcase_add_test(tc, test_a_user_runs_in_a_tenant_of_its_own_as_itself);
+	tcase_add_test(tc, test_a_group_tenant_is_shared_with_its_group_alone);
+	tcase_add_test(tc, test_a_councild_of_one_user_serves_that_user_alone);
+	suite_add_tcase(s, tc);
+	return th_run_suite(s);
+}
