@@ -807,6 +807,12 @@ int cx_subscribe(struct cx_client *cl, const char *run_id, uint64_t since, int *
 	return r;
 }
 
+void cx_unsubscribe(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 int cx_monitor(struct cx_client *cl, const char *run_id, uint64_t *ref, struct cx_error *err)
 {
 	cJSON *reply;

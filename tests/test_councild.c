@@ -574,6 +574,32 @@ static char *read_to_eof(int fd)
 	return buf;
 }
 
+START_TEST(test_unsubscribe_releases_the_subscription_at_once)
+{
+	ck_assert_int_eq(cx_tenant_start(cl, "subs", NULL), CX_OK);
+	char *spec = council("\"latency_ms\":600000");
+	struct cx_client_start req = { .spec_json = spec, .tenant = "subs" };
+	struct cx_started st;
+	ck_assert_int_eq(cx_start(cl, &req, &st, NULL, NULL), CX_OK);
+	free(spec);
+	struct fd_bound bound = { tenant_pid("subs"), 0 };
+	bound.most = open_fds(bound.pid);
+	int fds[8];
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(cx_subscribe(cl, st.run_id, 1, &fds[i], NULL), CX_OK);
+	ck_assert_msg(open_fds(bound.pid) >= bound.most + 8,
+		      "the tenant supervisor holds %d descriptors with 8 subscribers, %d without",
+		      open_fds(bound.pid), bound.most);
+	for (int i = 0; i < 8; i++)
+		cx_unsubscribe(fds[i]);
+	/* The run emits nothing meanwhile: only the closes can release them. */
+	ck_assert_msg(th_wait_until(fds_within, &bound, DEADLINE_MS),
+		      "awaited the tenant supervisor to drop 8 subscriptions: it holds %d descriptors, "
+		      "%d before", open_fds(bound.pid), bound.most);
+	ck_assert_int_eq(cx_terminate_run(cl, st.run_id, NULL), CX_OK);
+}
+END_TEST
+
 START_TEST(test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files)
 {
 	ck_assert_int_eq(cx_tenant_start(cl, "many", NULL), CX_OK);
@@ -676,6 +702,7 @@ int main(void)
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
+	tcase_add_test(tc, test_unsubscribe_releases_the_subscription_at_once);
 	tcase_add_test(tc, test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files);
 	tcase_add_test(tc, test_subscribe_at_start_never_misses_run_started);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);

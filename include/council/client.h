@@ -190,6 +190,9 @@ int cx_terminate_run(struct cx_client *cl, const char *run_id, struct cx_error *
  * terminal event. */
 int cx_subscribe(struct cx_client *cl, const char *run_id, uint64_t since, int *fd,
 		 struct cx_error *err);
+/* Ends a subscription: closes its pipe, and the supervisor drops it at
+ * once (the write end it holds reports the close), with nothing to ask. */
+void cx_unsubscribe(int fd);
 /* A DOWN message for this ref follows once, when the run ends (reason
  * noproc at once when it is not alive). Monitors end with the connection. */
 int cx_monitor(struct cx_client *cl, const char *run_id, uint64_t *ref, struct cx_error *err);
