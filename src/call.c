@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "council/ids.h"
+#include "utf8.h"
 
 #define BACKOFF_CAP_MS 60000
 
@@ -81,8 +82,10 @@ void cx_call_token(struct cx_call *call, const char *chunk)
 {
 	if (!call->member->stream)
 		return;
+	char *clean = cx_utf8_dup(chunk);
 	cJSON *f = member_fields(call);
-	cJSON_AddStringToObject(f, "chunk", chunk);
+	cJSON_AddStringToObject(f, "chunk", clean ? clean : "");
+	free(clean);
 	cx_emit(call->env->em, CX_EV_MEMBER_TOKEN, f);
 }
 
@@ -227,20 +230,22 @@ void cx_call_abort(struct cx_call *call, const char *why)
 void cx_call_succeed(struct cx_call *call, const char *text)
 {
 	if (call->state == CX_CALL_RUNNING)
-		set_outcome(call, true, CX_FAIL_PERMANENT, strdup(text));
+		set_outcome(call, true, CX_FAIL_PERMANENT, cx_utf8_dup(text));
 	attempt_over(call);
 }
 
 void cx_call_fail(struct cx_call *call, enum cx_fail_kind kind, const char *fmt, ...)
 {
 	if (call->state == CX_CALL_RUNNING) {
-		char *message;
+		char *message, *clean = NULL;
 		va_list ap;
 		va_start(ap, fmt);
-		if (vasprintf(&message, fmt, ap) < 0)
-			message = NULL;
+		if (vasprintf(&message, fmt, ap) >= 0) {
+			clean = cx_utf8_dup(message); /* it may quote what a member wrote */
+			free(message);
+		}
 		va_end(ap);
-		set_outcome(call, false, kind, message);
+		set_outcome(call, false, kind, clean);
 	}
 	attempt_over(call);
 }

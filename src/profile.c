@@ -136,6 +136,10 @@ static const struct cx_field profile_fields[] = {
 	  .each = &command_arg, .only = ONLY(CX_PROVIDER_EXEC) },
 	{ .key = "env", .kind = CX_FIELD_CUSTOM, .check = check_env,
 	  .only = ONLY(CX_PROVIDER_EXEC) },
+	{ .key = "memory_max_mb", .kind = CX_FIELD_INT, .min = 1, .max = 1 << 20,
+	  .only = ONLY(CX_PROVIDER_EXEC) },
+	{ .key = "processes_max", .kind = CX_FIELD_INT, .min = 1, .max = 1 << 20,
+	  .only = ONLY(CX_PROVIDER_EXEC) },
 };
 
 /* The keys of p's profiles; without a provider, those of any provider. */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ struct exec {
 	size_t total;               /* stdout bytes read */
 	char tail[TAIL_BYTES + 1];  /* the last bytes of stderr */
 	size_t tail_len;
+	bool tail_cut;              /* stderr had more before them */
 	bool killed;                /* SIGKILLed by us, for this reason: */
 	enum cx_fail_kind verdict;
 	const char *why;
@@ -153,6 +155,7 @@ static ssize_t pump_err(struct exec *x)
 	memmove(x->tail, x->tail + drop, x->tail_len - drop);
 	memcpy(x->tail + x->tail_len - drop, chunk + n - keep, keep);
 	x->tail_len += keep - drop;
+	x->tail_cut |= drop > 0 || keep < (size_t)n;
 	return n;
 }
 
@@ -175,7 +178,11 @@ static void describe_exit(struct exec *x, const siginfo_t *info, char *out, size
 	while (x->tail_len && strchr(" \t\r\n", x->tail[x->tail_len - 1]))
 		x->tail_len--;
 	x->tail[x->tail_len] = '\0';
-	snprintf(out, size, "%s%s%s", how, x->tail_len ? ": " : "", x->tail);
+	/* A cut tail most likely starts mid-line: from the next whole one. */
+	const char *from = x->tail, *nl = memchr(x->tail, '\n', x->tail_len);
+	if (x->tail_cut && nl)
+		from = nl + 1;
+	snprintf(out, size, "%s%s%s", how, *from ? ": " : "", from);
 }
 
 /* The process is gone: take the rest of its output (what a surviving
@@ -276,6 +283,36 @@ static int request_memfd(const cJSON *request)
 	return rc < 0 ? rc : fd;
 }
 
+/* memory_max_mb and processes_max: RLIMIT_AS and RLIMIT_NPROC of the
+ * command. RLIMIT_NPROC counts every process of the command's user and
+ * does not bind root, so a command that runs as root cannot be held to
+ * processes_max: the attempt fails, saying so, rather than run unbounded.
+ * Returns 0, or an error message for the child to report. */
+static const char *apply_limits(const cJSON *profile)
+{
+	static const struct {
+		const char *key;
+		int resource;
+		rlim_t unit;
+	} limits[] = {
+		{ "memory_max_mb", RLIMIT_AS, 1 << 20 },
+		{ "processes_max", RLIMIT_NPROC, 1 },
+	};
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(profile, limits[i].key);
+		if (!cJSON_IsNumber(v))
+			continue;
+		if (limits[i].resource == RLIMIT_NPROC && geteuid() == 0)
+			return "processes_max cannot hold a command that runs as root "
+			       "(RLIMIT_NPROC does not bind root)";
+		struct rlimit rl = { (rlim_t)v->valuedouble * limits[i].unit,
+				     (rlim_t)v->valuedouble * limits[i].unit };
+		if (setrlimit(limits[i].resource, &rl) < 0)
+			return strerror(errno);
+	}
+	return NULL;
+}
+
 /* The child side: it only sets up and execs. The worker keeps fds 0-2 open
  * (the supervisor points them at /dev/null), so in, out and err are all
  * above 2 and the dup2()s cannot clobber one another. */
@@ -291,6 +328,11 @@ static void __attribute__((noreturn)) exec_child(const cJSON *profile, pid_t par
 	    dup2(err, 2) < 0)
 		_exit(127);
 	closefrom(3);
+	const char *refused = apply_limits(profile);
+	if (refused) {
+		dprintf(2, "%s\n", refused);
+		_exit(126);
+	}
 	cJSON_ArrayForEach(item, env)
 		if (cJSON_IsString(item))
 			setenv(item->string, item->valuestring, 1);

@@ -92,3 +92,32 @@ int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id)
 	int fd = openat(rd->runs_fd, run_id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
+
+void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id)
+{
+	static const char *const files[] = { "spec.json", "input.json", "events", "reserve" };
+	int dfd = openat(rd->runs_fd, run_id, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; dfd >= 0 && i < sizeof files / sizeof files[0]; i++)
+		unlinkat(dfd, files[i], 0);
+	if (dfd >= 0)
+		close(dfd);
+	unlinkat(rd->runs_fd, run_id, AT_REMOVEDIR);
+	unlinkat(rd->tenant_runs_fd, run_id, 0);
+}
+
+int cx_rundir_reserve(int dir_fd)
+{
+	int fd = openat(dir_fd, "reserve", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int r = posix_fallocate(fd, 0, CX_RUNDIR_RESERVE);
+	close(fd);
+	if (r)
+		unlinkat(dir_fd, "reserve", 0);
+	return -r;
+}
+
+void cx_rundir_release(int dir_fd)
+{
+	unlinkat(dir_fd, "reserve", 0);
+}

@@ -15,6 +15,11 @@ struct cx_rundir {
 	gid_t run_gid;        /* that group, else (gid_t)-1 */
 };
 
+/* Room kept for the end of a run: the space a full file system leaves is
+ * not enough to record how a run ended, so each live run keeps this much
+ * allocated in runs/<id>/reserve, given up just before its end is written. */
+#define CX_RUNDIR_RESERVE (64 * 1024)
+
 /* Opens (creating as needed) root, runs/ and tenants/<tenant>/runs/. A
  * tenant directory made here is its creator's alone (0700); councild makes
  * and owns them for its tenants (supervisor/access.h). */
@@ -25,5 +30,13 @@ void cx_rundir_close(struct cx_rundir *rd);
  * and the tenant's symlink to it. Returns the
  * directory's fd, -EEXIST when the id is taken, or -errno. */
 int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id);
+/* Removes what cx_rundir_create_run made, for a start that failed. */
+void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id);
+
+/* Allocates the reserve in the run directory dir_fd: 0, or -errno
+ * (-ENOSPC: the file system has no room for it, and so none for a run). */
+int cx_rundir_reserve(int dir_fd);
+/* Gives the reserve's space back to the file system. */
+void cx_rundir_release(int dir_fd);
 
 #endif

@@ -15,6 +15,7 @@
 #include "event.h"
 #include "finalize.h"
 #include "fsutil.h"
+#include "rundir.h"
 #include "statusfs.h"
 
 #define SUMMARY_MAX (64 * 1024)
@@ -195,6 +196,7 @@ static int recover_run(int root_fd, const char *run_id, const char *kind, const 
 		return 0;
 	}
 	s.events = last_seq(dir_fd);
+	cx_rundir_release(dir_fd); /* its room, for its end */
 	size_t len;
 	char *line = cx_failure_event(&s, dir_fd, kind, message, &len);
 	int events = line ? openat(dir_fd, "events", O_WRONLY | O_APPEND | O_CLOEXEC) : -1;

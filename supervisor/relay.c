@@ -64,6 +64,7 @@ static int replay_more(struct cx_subscriber *sub)
 	}
 	if (!end) {
 		sub->replay_off = -1;
+		sub->upto = sub->relay->seq;
 		return 0;
 	}
 	size_t whole = (size_t)(end - b->data) + 1, kept = 0;
@@ -105,6 +106,15 @@ static void subscriber_pump(struct cx_subscriber *sub)
 			cx_buf_consume(b, (size_t)w);
 			continue;
 		}
+		if (sub->relay->finished && sub->upto < sub->relay->seq && sub->replay_off < 0) {
+			/* It lost the end of the run: after a lagged line for what
+			 * it lost before, the terminal event comes from the file. */
+			sub->dropped--;
+			sub->since = sub->upto = sub->relay->seq;
+			sub->replay_off = 0;
+		}
+		if (sub->dropped && append_lagged(sub))
+			continue;
 		if (sub->replay_off >= 0) {
 			if (replay_more(sub) < 0) {
 				subscriber_drop(sub);
@@ -112,8 +122,6 @@ static void subscriber_pump(struct cx_subscriber *sub)
 			}
 			continue;
 		}
-		if (sub->dropped && append_lagged(sub))
-			continue;
 		if (sub->relay->finished) {
 			subscriber_drop(sub);
 			return;
@@ -141,6 +149,7 @@ void cx_relay_init(struct cx_relay *relay, struct cx_loop *loop, int events_fd,
 	relay->events_fd = events_fd;
 	relay->run_id = run_id;
 	relay->finished = false;
+	relay->seq = 0;
 }
 
 void cx_relay_fini(struct cx_relay *relay)
@@ -182,6 +191,7 @@ void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
 		      unsigned n_events)
 {
 	struct cx_subscriber *sub, *next;
+	relay->seq += n_events;
 	LIST_FOREACH_SAFE(sub, &relay->subscribers, link, next) {
 		if (sub->replay_off >= 0)
 			continue; /* it will read these from the file */
@@ -189,7 +199,9 @@ void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
 			sub->dropped += n_events;
 			continue;
 		}
-		if (!backlog_append(sub, data, len))
+		if (backlog_append(sub, data, len))
+			sub->upto = relay->seq;
+		else
 			sub->dropped += n_events;
 		subscriber_pump(sub);
 	}

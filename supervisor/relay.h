@@ -1,7 +1,9 @@
 /* The relay: a run's events, already appended to its events file, fanned out
  * to subscriber pipes. Writes never block the supervisor: each subscriber has
  * a bounded backlog, and one that falls behind it loses events, which are
- * replaced by a single {"type":"lagged","dropped":N} line.
+ * replaced by a single {"type":"lagged","dropped":N} line. The terminal
+ * event is never lost: one that was is read back from the file at the end,
+ * so every subscriber learns how the run ended before its EOF.
  *
  * A subscriber starts by replaying the events file from the seq it asked
  * for, and turns live when it has caught up with the file's end. The file
@@ -30,6 +32,7 @@ struct cx_subscriber {
 	struct cx_buf backlog;   /* whole lines not yet written */
 	uint64_t dropped;        /* events lost since the last lagged line */
 	uint64_t since;          /* replay: skip events before this seq */
+	uint64_t upto;           /* it has every event up to this seq, or lost some */
 	off_t replay_off;        /* position in the events file; -1 once live */
 	LIST_ENTRY(cx_subscriber) link;
 };
@@ -39,6 +42,7 @@ struct cx_relay {
 	struct cx_loop *loop;
 	int events_fd;           /* read for replays */
 	const char *run_id;
+	uint64_t seq;            /* of the last event published */
 	bool finished;           /* the terminal event is out: close each subscriber once drained */
 };
 

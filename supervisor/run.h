@@ -43,6 +43,7 @@ struct cx_run {
 	bool terminated;               /* terminate was asked for */
 	int shutdown_ms;               /* SIGTERM to SIGKILL */
 	uint64_t rejected;             /* malformed or out-of-order lines refused */
+	int storage_error;             /* errno: the events file could not be written */
 	struct cx_buf in;              /* bytes read from the worker, not yet a whole line */
 	struct cx_relay relay;         /* subscribers */
 	struct cx_run *hash_next;      /* registry bucket chain */

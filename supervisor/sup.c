@@ -82,6 +82,9 @@ static void act_terminate(struct cx_run *run)
 	run->terminated = true;
 	run->phase = CX_PHASE_STOPPING;
 	cx_proc_signal_group(&run->proc, SIGTERM);
+	/* A stopped process takes SIGTERM only once it runs again (as
+	 * systemd does, SIGCONT follows). */
+	cx_proc_signal_group(&run->proc, SIGCONT);
 	cx_timer_arm(run->sup->loop, &run->kill_timer, (uint64_t)run->shutdown_ms);
 }
 
@@ -251,12 +254,33 @@ static void apply(struct cx_run *run, enum cx_event_type type, const char *line,
 }
 
 /* Appends whole lines to the events file, then hands them to subscribers. */
-static void flush_batch(struct cx_run *run, const char *data, size_t len, unsigned n)
+/* The runtime directory cannot take the run's events (full, or failing):
+ * the run cannot go on unrecorded, so it is stopped; its reserve
+ * (rundir.h) leaves room to record its end. */
+static void storage_lost(struct cx_run *run, int error)
 {
+	run->storage_error = error;
+	act_kill(run);
+}
+
+/* Appends n events to the events file, then to the subscribers. A write
+ * that fails leaves the file as it was (no torn line), the events
+ * unrecorded, and the run stopped. Returns false then. */
+static bool flush_batch(struct cx_run *run, const char *data, size_t len, unsigned n)
+{
+	struct stat st;
 	if (!len)
-		return;
-	cx_write_all(run->events_fd, data, len);
+		return true;
+	int r = fstat(run->events_fd, &st) < 0 ? -errno : cx_write_all(run->events_fd, data, len);
+	if (r < 0) {
+		if (ftruncate(run->events_fd, st.st_size) < 0)
+			r = -errno;
+		run->summary.events -= n;
+		storage_lost(run, -r);
+		return false;
+	}
 	cx_relay_publish(&run->relay, data, len, n);
+	return true;
 }
 
 /* Takes the whole lines in run->in. A line is accepted only if it is an
@@ -284,10 +308,11 @@ static void relay_lines(struct cx_run *run)
 		run->summary.events = h.seq;
 		n_batch++;
 		if (h.type != CX_EV_MEMBER_TOKEN) {
-			flush_batch(run, data + batch, pos - batch, n_batch);
+			bool recorded = flush_batch(run, data + batch, pos - batch, n_batch);
 			batch = pos;
 			n_batch = 0;
-			apply(run, h.type, line, n - 1);
+			if (recorded)
+				apply(run, h.type, line, n - 1);
 		}
 	}
 	flush_batch(run, data + batch, pos - batch, n_batch);
@@ -304,10 +329,12 @@ static void on_worker_events(struct cx_loop *loop, struct cx_watch *w, uint32_t 
 	ssize_t got = cx_buf_read(&run->in, w->fd, READ_CHUNK);
 	if (got == -EAGAIN)
 		return;
-	if (got > 0) {
+	if (got > 0 && run->storage_error)
+		cx_buf_clear(&run->in); /* being killed: nothing more is recorded */
+	else if (got > 0)
 		relay_lines(run);
+	if (got > 0)
 		return;
-	}
 	/* EOF (or a broken pipe): a trailing partial line is refused. */
 	if (cx_buf_unread(&run->in))
 		run->rejected++;
@@ -355,8 +382,11 @@ static void describe_death(struct cx_run *run, const char **kind, char *msg, siz
 	bool by_signal = !strncmp(exit, "killed ", 7);
 	bool killed = run->terminated || (by_signal && (!strcmp(exit + 7, "SIGKILL") ||
 							!strcmp(exit + 7, "SIGTERM")));
-	*kind = killed ? "killed" : "crashed";
-	if (run->terminated)
+	*kind = run->storage_error ? "storage" : killed ? "killed" : "crashed";
+	if (run->storage_error)
+		snprintf(msg, size, "stopped: the runtime directory cannot take its events: %s",
+			 strerror(run->storage_error));
+	else if (run->terminated)
 		snprintf(msg, size, "terminated by request: worker %s", exit);
 	else
 		snprintf(msg, size, "worker %s without a terminal event", exit);
@@ -364,6 +394,7 @@ static void describe_death(struct cx_run *run, const char **kind, char *msg, siz
 
 static void run_finalize(struct cx_run *run)
 {
+	cx_rundir_release(run->dir_fd);
 	if (!run->terminal) {
 		const char *kind;
 		char msg[128];
@@ -657,6 +688,8 @@ static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *sp
 	char *input_text = cJSON_PrintUnformatted(input);
 	int r = input_text ? 0 : -ENOMEM;
 	if (r == 0)
+		r = cx_rundir_reserve(dfd);
+	if (r == 0)
 		r = cx_write_atomic(dfd, "spec.json", spec_json, strlen(spec_json));
 	if (r == 0)
 		r = cx_write_atomic(dfd, "input.json", input_text, strlen(input_text));
@@ -666,6 +699,7 @@ static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *sp
 		r = -errno;
 	if (r < 0) {
 		close(dfd);
+		cx_rundir_remove_run(&sup->dir, run_id);
 		return cx_fail(err, CX_ESYS, "writing run directory %s: %s", run_id, strerror(-r));
 	}
 	*dir_fd = dfd;

@@ -5,8 +5,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,4 +241,52 @@ struct cx_client *th_councild_connect(const char *dir, int timeout_ms)
 		usleep(20000);
 	}
 	return c;
+}
+
+void th_expect(struct th_report *r, bool ok, const char *fmt, ...)
+{
+	if (ok)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(r->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', r->out);
+	r->findings++;
+}
+
+void th_as_user(const struct th_user *u, th_as_user_fn *fn, void *arg)
+{
+	int p[2];
+	ck_assert(pipe(p) == 0);
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		struct th_report r = { fdopen(p[1], "w"), 0 };
+		if (chdir("/") < 0 || setgroups((size_t)u->n_groups, u->groups) < 0 ||
+		    setgid(u->gid) < 0 || setuid(u->uid) < 0) {
+			fprintf(r.out, "cannot become uid %u: %s\n", (unsigned)u->uid, strerror(errno));
+			_exit(1);
+		}
+		fn(&r, arg);
+		fclose(r.out);
+		_exit(r.findings ? 1 : 0);
+	}
+	close(p[1]);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *in = fdopen(p[0], "r");
+	char line[1024];
+	while (fgets(line, sizeof line, in)) {
+		text = realloc(text, len + strlen(line) + 1);
+		strcpy(text + len, line);
+		len += strlen(line);
+	}
+	fclose(in);
+	int status;
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !text,
+		      "as uid %u: %s", (unsigned)u->uid, text ? text : "(it died)");
+	free(text);
 }

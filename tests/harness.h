@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* A fresh directory under /tmp; also exported as COUNCIL_RUNTIME_DIR. */
@@ -36,6 +37,29 @@ int th_councild_stop(pid_t pid, int timeout_ms);
  * the test, saying what it awaited, after timeout_ms. */
 struct cx_client;
 struct cx_client *th_councild_connect(const char *dir, int timeout_ms);
+
+/* Another user, for a test run as root. */
+struct th_user {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[4];
+	int n_groups;
+};
+
+/* What a process of another user found wrong, one line per finding. */
+struct th_report {
+	FILE *out;
+	int findings;
+};
+
+void th_expect(struct th_report *r, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+typedef void th_as_user_fn(struct th_report *r, void *arg);
+/* Runs fn as u (setgroups, setgid, setuid, in /) in a child process (so a
+ * client connection it makes is its own), and fails the test with
+ * whatever it reported. */
+void th_as_user(const struct th_user *u, th_as_user_fn *fn, void *arg);
 
 /* Runs every test of s and frees it: EXIT_SUCCESS when none failed. */
 struct Suite;

@@ -7,8 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,79 +62,13 @@ static void start_in(struct cx_client *c, const char *tenant, const char *spec, 
 		      tenant ? tenant : "(default)", err.message);
 }
 
-/* What a user process found wrong, one line per finding. */
-struct report {
-	FILE *out;
-	int findings;
-};
-
-static void __attribute__((format(printf, 3, 4)))
-expect(struct report *r, bool ok, const char *fmt, ...)
-{
-	if (ok)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(r->out, fmt, ap);
-	va_end(ap);
-	fputc('\n', r->out);
-	r->findings++;
-}
-
-struct user {
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[4];
-	int n_groups;
-};
-
-typedef void as_user_fn(struct report *r, void *arg);
-
-/* Runs fn as user u, in a child connected to councild anew (a client
- * connection belongs to one process), and fails the test with whatever
- * it reported. */
-static void as_user(const struct user *u, as_user_fn *fn, void *arg)
-{
-	int p[2];
-	ck_assert(pipe(p) == 0);
-	pid_t pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		close(p[0]);
-		struct report r = { fdopen(p[1], "w"), 0 };
-		if (chdir("/") < 0 || setgroups((size_t)u->n_groups, u->groups) < 0 ||
-		    setgid(u->gid) < 0 || setuid(u->uid) < 0) {
-			fprintf(r.out, "cannot become uid %u: %s\n", (unsigned)u->uid, strerror(errno));
-			_exit(1);
-		}
-		fn(&r, arg);
-		fclose(r.out);
-		_exit(r.findings ? 1 : 0);
-	}
-	close(p[1]);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *in = fdopen(p[0], "r");
-	char line[1024];
-	while (fgets(line, sizeof line, in)) {
-		text = realloc(text, len + strlen(line) + 1);
-		strcpy(text + len, line);
-		len += strlen(line);
-	}
-	fclose(in);
-	int status;
-	ck_assert(waitpid(pid, &status, 0) == pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !text,
-		      "as uid %u: %s", (unsigned)u->uid, text ? text : "(it died)");
-}
-
-static struct cx_client *user_connect(struct report *r)
+static struct cx_client *user_connect(struct th_report *r)
 {
 	struct cx_client_options opts = { .runtime_dir = scratch };
 	struct cx_client *c = NULL;
 	struct cx_error err = { 0 };
 	int rc = cx_client_connect(&opts, &c, &err);
-	expect(r, rc == CX_OK, "connect: %s", err.message);
+	th_expect(r, rc == CX_OK, "connect: %s", err.message);
 	return rc == CX_OK ? c : NULL;
 }
 
@@ -177,7 +109,7 @@ static const char *const run_ops[] = {
 	"state", "pid_for", "fetch_result", "subscribe", "cancel", "terminate", "monitor",
 };
 
-static void deny_everything(struct report *r, void *arg)
+static void deny_everything(struct th_report *r, void *arg)
 {
 	const struct foreign *f = arg;
 	struct cx_client *c = user_connect(r);
@@ -188,14 +120,14 @@ static void deny_everything(struct report *r, void *arg)
 	for (size_t i = 0; i < sizeof run_ops / sizeof run_ops[0]; i++) {
 		const char *op = run_ops[i];
 		int rc = ask(c, op, "run_id", bogus, want, sizeof want);
-		expect(r, rc == CX_EPERM, "%s of a run that does not exist: %s, not permission_denied",
+		th_expect(r, rc == CX_EPERM, "%s of a run that does not exist: %s, not permission_denied",
 		       op, cx_code_word(rc));
 		const char *ids[] = { f->live, f->done };
 		for (size_t k = 0; k < 2; k++) {
 			rc = ask(c, op, "run_id", ids[k], got, sizeof got);
-			expect(r, rc == CX_EPERM, "%s of another's run: %s, not permission_denied", op,
+			th_expect(r, rc == CX_EPERM, "%s of another's run: %s, not permission_denied", op,
 			       cx_code_word(rc));
-			expect(r, !strcmp(got, want), "%s tells another's run (\"%s\") from none (\"%s\")",
+			th_expect(r, !strcmp(got, want), "%s tells another's run (\"%s\") from none (\"%s\")",
 			       op, got, want);
 		}
 	}
@@ -203,22 +135,22 @@ static void deny_everything(struct report *r, void *arg)
 	snprintf(pid, sizeof pid, "%d", (int)f->worker);
 	snprintf(none, sizeof none, "%d", 0x3ffffff0);
 	int rc = ask(c, "run_id", "pid", none, want, sizeof want);
-	expect(r, rc == CX_EPERM, "run_id of no worker: %s", cx_code_word(rc));
+	th_expect(r, rc == CX_EPERM, "run_id of no worker: %s", cx_code_word(rc));
 	rc = ask(c, "run_id", "pid", pid, got, sizeof got);
-	expect(r, rc == CX_EPERM && !strcmp(got, want), "run_id of another's worker: %s \"%s\"",
+	th_expect(r, rc == CX_EPERM && !strcmp(got, want), "run_id of another's worker: %s \"%s\"",
 	       cx_code_word(rc), got);
 
 	static const char *const tenant_ops[] = { "tenant_stop", "terminate_all", "which_children",
 						  "tenant_start", "ps" };
 	for (size_t i = 0; i < sizeof tenant_ops / sizeof tenant_ops[0]; i++) {
 		rc = ask(c, tenant_ops[i], "tenant", f->tenant, got, sizeof got);
-		expect(r, rc == CX_EPERM, "%s of another's tenant: %s", tenant_ops[i], cx_code_word(rc));
+		th_expect(r, rc == CX_EPERM, "%s of another's tenant: %s", tenant_ops[i], cx_code_word(rc));
 	}
 	struct cx_client_start start = { .spec_json = hanging_council, .tenant = f->tenant };
 	struct cx_started st;
 	struct cx_error err = { 0 };
 	rc = cx_start(c, &start, &st, NULL, &err);
-	expect(r, rc == CX_EPERM, "start in another's tenant: %s", cx_code_word(rc));
+	th_expect(r, rc == CX_EPERM, "start in another's tenant: %s", cx_code_word(rc));
 
 	/* Listings show nothing of it. */
 	static const char *const listings[] = { "ps", "tenant_ls", "tree" };
@@ -228,8 +160,8 @@ static void deny_everything(struct report *r, void *arg)
 		cJSON_AddBoolToObject(req, "all", true);
 		rc = cx_client_call(c, req, &reply, NULL, DEADLINE_MS, &err);
 		char *text = reply ? cJSON_PrintUnformatted(reply) : NULL;
-		expect(r, rc == CX_OK, "%s: %s", listings[i], err.message);
-		expect(r, text && !strstr(text, f->tenant) && !strstr(text, f->live) &&
+		th_expect(r, rc == CX_OK, "%s: %s", listings[i], err.message);
+		th_expect(r, text && !strstr(text, f->tenant) && !strstr(text, f->live) &&
 			  !strstr(text, f->done), "%s shows another's tenant: %s", listings[i], text);
 		free(text);
 		cJSON_Delete(reply);
@@ -255,8 +187,8 @@ START_TEST(test_another_user_is_denied_every_operation_and_learns_nothing)
 	strlcpy(f.live, st.run_id, sizeof f.live);
 	f.worker = st.pid;
 
-	const struct user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
-	as_user(&nobody, deny_everything, &f);
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	th_as_user(&nobody, deny_everything, &f);
 
 	/* Nothing it tried reached the run. */
 	struct cx_run_summary s;
@@ -272,7 +204,7 @@ struct own_run {
 	char containment[8];  /* what a run of root's got: a user's run gets the same */
 };
 
-static void run_in_own_tenant(struct report *r, void *arg)
+static void run_in_own_tenant(struct th_report *r, void *arg)
 {
 	struct own_run *o = arg;
 	struct cx_client *c = user_connect(r);
@@ -284,20 +216,20 @@ static void run_in_own_tenant(struct report *r, void *arg)
 	struct cx_error err = { 0 };
 	char *result = NULL;
 	int rc = cx_run(c, &req, DEADLINE_MS, NULL, &result, &status, &st, NULL, &err);
-	expect(r, rc == CX_OK && status == CX_RUN_COMPLETED, "its own run: %s %s", cx_code_word(rc),
+	th_expect(r, rc == CX_OK && status == CX_RUN_COMPLETED, "its own run: %s %s", cx_code_word(rc),
 	       err.message);
-	expect(r, !strcmp(st.tenant, "user-65534"), "its default tenant is %s", st.tenant);
-	expect(r, result && strstr(result, "uid=65534 gid=65534"),
+	th_expect(r, !strcmp(st.tenant, "user-65534"), "its default tenant is %s", st.tenant);
+	th_expect(r, result && strstr(result, "uid=65534 gid=65534"),
 	       "its member did not run as itself: %s", result ? result : "(no result)");
 	free(result);
 	struct cx_run_summary s;
-	expect(r, cx_state(c, st.run_id, &s, &err) == CX_OK, "state of its own run: %s", err.message);
-	expect(r, !strcmp(s.containment, o->containment), "its run is contained by %s, root's by %s",
+	th_expect(r, cx_state(c, st.run_id, &s, &err) == CX_OK, "state of its own run: %s", err.message);
+	th_expect(r, !strcmp(s.containment, o->containment), "its run is contained by %s, root's by %s",
 	       s.containment, o->containment);
 	char path[4096];
 	struct stat sb;
 	snprintf(path, sizeof path, "%s/runs/%s/events", scratch, st.run_id);
-	expect(r, stat(path, &sb) == 0, "cannot read its own run's events: %s", strerror(errno));
+	th_expect(r, stat(path, &sb) == 0, "cannot read its own run's events: %s", strerror(errno));
 	cx_client_close(c);
 }
 
@@ -310,8 +242,8 @@ START_TEST(test_a_user_runs_in_a_tenant_of_its_own_as_itself)
 	ck_assert_int_eq(cx_state(cl, root_run.run_id, &s, &err), CX_OK);
 	struct own_run o;
 	strlcpy(o.containment, s.containment, sizeof o.containment);
-	const struct user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
-	as_user(&nobody, run_in_own_tenant, &o);
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	th_as_user(&nobody, run_in_own_tenant, &o);
 
 	/* root sees it, and what was made for it belongs to it. */
 	cJSON *req = cJSON_CreateObject(), *reply = NULL;
@@ -359,7 +291,7 @@ struct shared {
 	bool member;
 };
 
-static void use_shared(struct report *r, void *arg)
+static void use_shared(struct th_report *r, void *arg)
 {
 	struct shared *sh = arg;
 	struct cx_client *c = user_connect(r);
@@ -368,12 +300,12 @@ static void use_shared(struct report *r, void *arg)
 	struct cx_run_summary s;
 	struct cx_error err = { 0 };
 	int rc = cx_state(c, sh->run_id, &s, &err);
-	expect(r, rc == (sh->member ? CX_OK : CX_EPERM), "state of a run of a %s tenant: %s",
+	th_expect(r, rc == (sh->member ? CX_OK : CX_EPERM), "state of a run of a %s tenant: %s",
 	       sh->member ? "group member's" : "foreign group's", cx_code_word(rc));
 	struct cx_client_start req = { .spec_json = whoami_council, .tenant = sh->tenant };
 	struct cx_started st;
 	rc = cx_start(c, &req, &st, NULL, &err);
-	expect(r, rc == (sh->member ? CX_OK : CX_EPERM), "start in a %s tenant: %s",
+	th_expect(r, rc == (sh->member ? CX_OK : CX_EPERM), "start in a %s tenant: %s",
 	       sh->member ? "group member's" : "foreign group's", cx_code_word(rc));
 	/* A group it is not in cannot be given to a tenant it makes. */
 	cJSON *make = cJSON_CreateObject();
@@ -381,7 +313,7 @@ static void use_shared(struct report *r, void *arg)
 	cJSON_AddStringToObject(make, "tenant", "theirs");
 	cJSON_AddStringToObject(make, "group", "root");
 	rc = cx_client_call(c, make, NULL, NULL, DEADLINE_MS, &err);
-	expect(r, rc == CX_EPERM, "a tenant shared with a group it is not in: %s", cx_code_word(rc));
+	th_expect(r, rc == CX_EPERM, "a tenant shared with a group it is not in: %s", cx_code_word(rc));
 	cx_client_close(c);
 }
 
@@ -403,22 +335,22 @@ START_TEST(test_a_group_tenant_is_shared_with_its_group_alone)
 	ck_assert_msg(dir.st_gid == NOBODY && (dir.st_mode & 07777) == 0750,
 		      "a run of a group tenant: gid %u mode %o", (unsigned)dir.st_gid, dir.st_mode & 07777);
 
-	const struct user member = { STRANGER, STRANGER, { NOBODY }, 1 };
+	const struct th_user member = { STRANGER, STRANGER, { NOBODY }, 1 };
 	sh.member = true;
-	as_user(&member, use_shared, &sh);
-	const struct user outsider = { STRANGER + 1, STRANGER + 1, { STRANGER + 1 }, 1 };
+	th_as_user(&member, use_shared, &sh);
+	const struct th_user outsider = { STRANGER + 1, STRANGER + 1, { STRANGER + 1 }, 1 };
 	sh.member = false;
-	as_user(&outsider, use_shared, &sh);
+	th_as_user(&outsider, use_shared, &sh);
 }
 END_TEST
 
-static void denied_at_the_door(struct report *r, void *arg)
+static void denied_at_the_door(struct th_report *r, void *arg)
 {
 	struct cx_client_options opts = { .runtime_dir = arg };
 	struct cx_client *c = NULL;
 	struct cx_error err = { 0 };
 	int rc = cx_client_connect(&opts, &c, &err);
-	expect(r, rc == CX_EPERM, "another user reached a councild of nobody's: %s %s",
+	th_expect(r, rc == CX_EPERM, "another user reached a councild of nobody's: %s %s",
 	       cx_code_word(rc), err.message);
 	if (c)
 		cx_client_close(c);
@@ -445,8 +377,8 @@ START_TEST(test_a_councild_of_one_user_serves_that_user_alone)
 	char sock[4200];
 	snprintf(sock, sizeof sock, "%s/councild.sock", dir);
 	ck_assert_int_eq(chmod(sock, 0666), 0);
-	const struct user stranger = { STRANGER, STRANGER, { STRANGER }, 1 };
-	as_user(&stranger, denied_at_the_door, dir);
+	const struct th_user stranger = { STRANGER, STRANGER, { STRANGER }, 1 };
+	th_as_user(&stranger, denied_at_the_door, dir);
 	ck_assert_msg(th_councild_stop(pid, DEADLINE_MS) != -1, "awaited nobody's councild's exit");
 }
 END_TEST
