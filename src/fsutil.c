@@ -1,12 +1,16 @@
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int cx_write_all(int fd, const void *buf, size_t len)
@@ -24,14 +28,68 @@ int cx_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_NO_SYMLINKS 0x04
+#define RESOLVE_BENEATH 0x08
+
+struct open_how_v0 {  /* struct open_how of <linux/openat2.h> */
+	uint64_t flags, mode, resolve;
+};
+
+int cx_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	static bool no_openat2;
+	struct open_how_v0 how = {
+		(uint64_t)(flags | O_CLOEXEC), flags & O_CREAT ? mode : 0,
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	if (!no_openat2) {
+		long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+			return fd < 0 ? -errno : (int)fd;
+		no_openat2 = true;  /* older kernel, or a seccomp filter: fall back */
+	}
+	int fd = openat(dirfd, path, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+int cx_remove_tree(int at, const char *name)
+{
+	if (unlinkat(at, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	int fd = cx_open_beneath(at, name, O_RDONLY | O_DIRECTORY, 0);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? fd : -errno;
+	}
+	int r = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && r == 0)
+			r = cx_remove_tree(dirfd(d), e->d_name);
+	closedir(d);
+	if (r == 0 && unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
 int cx_write_atomic(int dirfd, const char *name, const char *data, size_t len)
 {
 	char tmp[NAME_MAX + 1];
 	if (snprintf(tmp, sizeof tmp, ".%s.tmp", name) >= (int)sizeof tmp)
 		return -ENAMETOOLONG;
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Whatever holds the name (a crash's leftover, or a planted symlink)
+	 * goes: the file is made new. */
+	unlinkat(dirfd, tmp, 0);
+	int fd = cx_open_beneath(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	int r = cx_write_all(fd, data, len);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -44,9 +102,9 @@ int cx_write_atomic(int dirfd, const char *name, const char *data, size_t len)
 
 int cx_read_file(int dirfd, const char *name, size_t max, char **out, size_t *len)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	int fd = cx_open_beneath(dirfd, name, O_RDONLY, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap);
 	int r = buf ? 0 : -ENOMEM;

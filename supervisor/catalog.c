@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +95,7 @@ static char **run_ids(int root_fd, const char *tenant, size_t *n)
 		snprintf(path, sizeof path, "tenants/%s/runs", tenant);
 	else
 		strcpy(path, "runs");
-	int fd = openat(root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = cx_open_beneath(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	char **ids = NULL;
 	*n = 0;
@@ -165,7 +164,7 @@ static uint64_t last_seq(int dir_fd)
 	while (end && text[end - 1] != '\n')
 		end--;
 	if (end < len) {
-		int fd = openat(dir_fd, "events", O_WRONLY | O_CLOEXEC);
+		int fd = cx_open_beneath(dir_fd, "events", O_WRONLY, 0);
 		if (fd >= 0) {
 			if (ftruncate(fd, (off_t)end) < 0)
 				end = len; /* leave it: the line stays refused by readers */
@@ -189,7 +188,7 @@ static int recover_run(int root_fd, const char *run_id, const char *kind, const 
 	struct cx_run_summary s;
 	char path[CX_RUN_ID_MAX + 8];
 	snprintf(path, sizeof path, "runs/%s", run_id);
-	int dir_fd = openat(root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dir_fd = cx_open_beneath(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
 	if (dir_fd < 0 || cx_catalog_read(root_fd, run_id, &s) < 0 || cx_run_status_final(s.status)) {
 		if (dir_fd >= 0)
 			close(dir_fd);
@@ -199,7 +198,7 @@ static int recover_run(int root_fd, const char *run_id, const char *kind, const 
 	cx_rundir_release(dir_fd); /* its room, for its end */
 	size_t len;
 	char *line = cx_failure_event(&s, dir_fd, kind, message, &len);
-	int events = line ? openat(dir_fd, "events", O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+	int events = line ? cx_open_beneath(dir_fd, "events", O_WRONLY | O_APPEND, 0) : -1;
 	if (events >= 0 && cx_write_all(events, line, len) == 0) {
 		cJSON *ev = cJSON_ParseWithLength(line, len);
 		char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
@@ -234,20 +233,17 @@ int cx_catalog_recover(int root_fd, const char *tenant, const char *kind, const 
 	return done;
 }
 
-static int unlink_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* Removes runs/<id> and tenants/<tenant>/runs/<id>. */
 static void remove_run(int root_fd, const char *tenant, const char *run_id)
 {
-	char path[PATH_MAX], link[CX_NAME_MAX + CX_RUN_ID_MAX + 32];
+	char link[CX_NAME_MAX + CX_RUN_ID_MAX + 32];
 	snprintf(link, sizeof link, "tenants/%s/runs/%s", tenant, run_id);
 	unlinkat(root_fd, link, 0);
-	snprintf(path, sizeof path, "/proc/self/fd/%d/runs/%s", root_fd, run_id);
-	nftw(path, unlink_entry, 8, FTW_DEPTH | FTW_PHYS);
+	int runs = cx_open_beneath(root_fd, "runs", O_RDONLY | O_DIRECTORY, 0);
+	if (runs >= 0) {
+		cx_remove_tree(runs, run_id);
+		close(runs);
+	}
 }
 
 struct finished {

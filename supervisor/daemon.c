@@ -358,7 +358,7 @@ static void subscribe_from_disk(struct daemon *d, struct client *c, const cJSON 
 		return;
 	}
 	struct feed *f = calloc(1, sizeof *f);
-	int fd = f ? openat(d->root_fd, path, O_RDONLY | O_CLOEXEC) : -1, pipe_fd;
+	int fd = f ? cx_open_beneath(d->root_fd, path, O_RDONLY, 0) : -1, pipe_fd;
 	if (fd < 0) {
 		free(f);
 		client_send(c, cx_reply_error(req, "unknown_run", "no run %s", run_id), -1);

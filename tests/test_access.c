@@ -344,6 +344,68 @@ START_TEST(test_a_group_tenant_is_shared_with_its_group_alone)
 }
 END_TEST
 
+/* What a user plants in a run directory of its own, for root to trip on:
+ * result.json and a directory entry made symlinks to root's secrets. */
+static void plant_symlinks(struct th_report *r, void *arg)
+{
+	const char *canary = arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	struct cx_client_start req = { .spec_json = whoami_council, .run_id = "planted" };
+	struct cx_started st;
+	char *result = NULL, path[4096], secret[4200];
+	enum cx_run_status status;
+	struct cx_error err = { 0 };
+	int rc = cx_run(c, &req, DEADLINE_MS, NULL, &result, &status, &st, NULL, &err);
+	th_expect(r, rc == CX_OK, "its run: %s", err.message);
+	free(result);
+	snprintf(path, sizeof path, "%s/runs/planted/result.json", scratch);
+	snprintf(secret, sizeof secret, "%s/secret", canary);
+	th_expect(r, unlink(path) == 0 && symlink(secret, path) == 0, "planting result.json: %s",
+		  strerror(errno));
+	snprintf(path, sizeof path, "%s/runs/planted/trap", scratch);
+	th_expect(r, symlink(canary, path) == 0, "planting trap: %s", strerror(errno));
+	/* With its tenant stopped, councild (root) answers from the files. */
+	th_expect(r, cx_tenant_stop(c, "user-65534", &err) == CX_OK, "tenant_stop: %s", err.message);
+	rc = cx_fetch_result(c, "planted", DEADLINE_MS, &result, &status, &err);
+	th_expect(r, !(rc == CX_OK && result && strstr(result, "SECRET")),
+		  "councild read root's secret through a symlink: %s", result);
+	free(result);
+	cx_client_close(c);
+}
+
+static bool planted_gone(void *arg)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/planted", scratch);
+	return access(path, F_OK) < 0;
+}
+
+START_TEST(test_symlinks_a_user_plants_lead_councild_nowhere)
+{
+	char canary[4096], secret[4200];
+	snprintf(canary, sizeof canary, "%s/canary", scratch);
+	snprintf(secret, sizeof secret, "%s/secret", canary);
+	ck_assert_int_eq(mkdir(canary, 0700), 0);
+	th_write_file(secret, "{\"secret\":\"SECRET\"}");
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	th_as_user(&nobody, plant_symlinks, canary);
+	/* Retention removes the run, and only the run. */
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "tenant_start");
+	cJSON_AddStringToObject(req, "tenant", "user-65534");
+	cJSON_AddNumberToObject(req, "retention_ms", 1);
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_client_call(cl, req, NULL, NULL, DEADLINE_MS, &err) == CX_OK, "%s", err.message);
+	ck_assert_msg(th_wait_until(planted_gone, NULL, DEADLINE_MS), "awaited the run's expiry");
+	char *left = th_read_file(secret, NULL);
+	ck_assert_msg(left && strstr(left, "SECRET"), "retention reached through a symlink: %s",
+		      left ? left : "(the secret is gone)");
+	free(left);
+}
+END_TEST
+
 static void denied_at_the_door(struct th_report *r, void *arg)
 {
 	struct cx_client_options opts = { .runtime_dir = arg };
@@ -398,6 +460,7 @@ int main(void)
 	tcase_add_test(tc, test_a_user_runs_in_a_tenant_of_its_own_as_itself);
 	tcase_add_test(tc, test_a_group_tenant_is_shared_with_its_group_alone);
 	tcase_add_test(tc, test_a_councild_of_one_user_serves_that_user_alone);
+	tcase_add_test(tc, test_symlinks_a_user_plants_lead_councild_nowhere);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
