@@ -248,9 +248,15 @@ static void on_reply(struct daemon *d, struct cx_tenant *t, struct pending *p, c
 		pending_free(p);
 		return;
 	}
+	bool ok = cx_req_bool(reply, "ok");
+	if (ok && !strcmp(op, "tenant_stop")) {
+		/* Stopped means gone: the answer waits for the tenant's exit
+		 * (on_tenant_down), so a tenant_start right after finds it down. */
+		cJSON_Delete(reply);
+		return;
+	}
 	int fd = cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "fds")) == 1
 		 ? cx_wire_take_fd(&t->wire) : -1;
-	bool ok = cx_req_bool(reply, "ok");
 	cJSON_ReplaceItemInObjectCaseSensitive(reply, "id",
 		cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p->req, "id"), true));
 	if (ok && !strcmp(op, "start")) {
