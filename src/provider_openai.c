@@ -74,16 +74,29 @@ static bool stream_options(cJSON *body)
 	return options && cJSON_AddBoolToObject(options, "include_usage", true);
 }
 
+/* Which call of the turn a tool call (or a piece of one) is: its "index"
+ * in a stream; without one (some servers, and whole messages), the call
+ * with its id, else a new one. */
+static long call_key(const struct cx_chat *chat, const cJSON *call)
+{
+	const cJSON *index = get(call, "index");
+	const char *id = string(call, "id");
+	if (cJSON_IsNumber(index))
+		return (long)index->valuedouble;
+	for (size_t i = 0; id && i < chat->turn.n_calls; i++)
+		if (chat->turn.calls[i].id && !strcmp(chat->turn.calls[i].id, id))
+			return chat->turn.calls[i].key;
+	return -1 - (long)chat->turn.n_calls;    /* apart from any index */
+}
+
 /* One tool call of a message or of a delta: its arguments come whole in a
  * message, in pieces in deltas. */
-static void read_tool_call(struct cx_chat *chat, const cJSON *call, long key)
+static void read_tool_call(struct cx_chat *chat, const cJSON *call)
 {
 	const cJSON *fn = get(call, "function");
-	const cJSON *index = get(call, "index");
 	const cJSON *args = get(fn, "arguments");
-	struct cx_chat_tool_call *tc = cx_chat_tool_call(
-		chat, cJSON_IsNumber(index) ? (long)index->valuedouble : key, string(call, "id"),
-		string(fn, "name"));
+	struct cx_chat_tool_call *tc = cx_chat_tool_call(chat, call_key(chat, call),
+							 string(call, "id"), string(fn, "name"));
 	if (cJSON_IsString(args)) {
 		cx_chat_args_append(chat, tc, args->valuestring);
 	} else if (cJSON_IsObject(args)) {   /* some servers send an object */
@@ -97,12 +110,11 @@ static void read_tool_call(struct cx_chat *chat, const cJSON *call, long key)
 static void read_message(struct cx_chat *chat, const cJSON *message)
 {
 	const cJSON *call;
-	long i = 0;
 	const char *content = string(message, "content");
 	if (content)
 		cx_chat_text(chat, content);
 	cJSON_ArrayForEach(call, get(message, "tool_calls"))
-		read_tool_call(chat, call, i++);
+		read_tool_call(chat, call);
 }
 
 static void read_usage(struct cx_chat *chat, const cJSON *obj)

@@ -779,6 +779,26 @@ START_TEST(test_parallel_tool_calls_run_together_and_the_answer_follows)
 }
 END_TEST
 
+/* Ollama streams each call whole, without "index": the calls are told
+ * apart by their ids (openai only). */
+START_TEST(test_tool_calls_streamed_without_index_are_told_apart)
+{
+	struct run r;
+	P = &providers[_i];
+	run_with_tools(&r, "{'a': [{'whole_calls': true, 'tool_calls': ["
+		       "  {'id': 'call_1', 'name': 'meet', 'arguments': {'me': 'ann', 'peer': 'ann'}},"
+		       "  {'id': 'call_2', 'name': 'meet', 'arguments': {'me': 'ben', 'peer': 'ben'}}]},"
+		       " {'text': 'Both.'}]}",
+		       "{'id': 'a', 'profile': {'model': 'a', 'tools': ['meet']}}", 20000);
+	ck_assert_str_eq(str(result_of(&r, "a"), "response"), "Both.");
+	cJSON *results = tool_results(&r, "a", 1);
+	ck_assert_str_eq(str(results, "call_1"), "ann met ann, key unseen");
+	ck_assert_str_eq(str(results, "call_2"), "ben met ben, key unseen");
+	cJSON_Delete(results);
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(test_tool_past_its_timeout_is_killed_and_the_model_told)
 {
 	struct run r;
@@ -923,6 +943,7 @@ static Suite *providers_suite(void)
 	tcase_add_loop_test(errors, test_unset_key_variable_fails_without_a_request, 0, n);
 	tcase_add_loop_test(errors, test_key_quoted_by_the_server_is_redacted, 0, n);
 	tcase_add_loop_test(tool, test_parallel_tool_calls_run_together_and_the_answer_follows, 0, n);
+	tcase_add_loop_test(tool, test_tool_calls_streamed_without_index_are_told_apart, 0, 1);
 	tcase_add_loop_test(tool, test_tool_past_its_timeout_is_killed_and_the_model_told, 0, n);
 	tcase_add_loop_test(tool, test_call_of_a_tool_not_offered_gets_an_error_result, 0, n);
 	tcase_add_loop_test(tool, test_tool_loop_stops_at_max_tool_turns, 0, n);
