@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "council/ids.h"
+#include "http.h"
 #include "utf8.h"
 
 #define BACKOFF_CAP_MS 60000
@@ -13,6 +14,8 @@
 static const struct cx_provider_ops *const providers[] = {
 	[CX_PROVIDER_MOCK] = &cx_provider_mock,
 	[CX_PROVIDER_EXEC] = &cx_provider_exec,
+	[CX_PROVIDER_OPENAI] = &cx_provider_openai,
+	[CX_PROVIDER_ANTHROPIC] = &cx_provider_anthropic,
 };
 
 static const char *const fail_names[] = {
@@ -30,7 +33,13 @@ const char *cx_fail_kind_name(enum cx_fail_kind kind)
 
 static void timer_fired(struct cx_loop *loop, struct cx_timer *t);
 
-struct cx_call *cx_call_new(const struct cx_call_env *env, const struct cx_member *member,
+void cx_call_env_release(struct cx_call_env *env)
+{
+	cx_http_free(env->http);
+	env->http = NULL;
+}
+
+struct cx_call *cx_call_new(struct cx_call_env *env, const struct cx_member *member,
 			    const char *round, cJSON *request)
 {
 	const struct cx_provider_ops *ops = providers[member->provider];
@@ -121,6 +130,11 @@ cJSON *cx_call_result(const struct cx_call *call)
 	}
 	cJSON_AddNumberToObject(r, "attempts", call->attempt);
 	cJSON_AddNumberToObject(r, "duration_ms", (double)call->duration_ms);
+	if (call->has_usage) {
+		cJSON *u = cJSON_AddObjectToObject(r, "usage");
+		cJSON_AddNumberToObject(u, "input_tokens", (double)call->input_tokens);
+		cJSON_AddNumberToObject(u, "output_tokens", (double)call->output_tokens);
+	}
 	return r;
 }
 
@@ -147,6 +161,7 @@ static void finish(struct cx_call *call)
 static void attempt_begin(struct cx_call *call)
 {
 	call->attempt++;
+	call->retry_after_ms = 0;
 	call->state = CX_CALL_RUNNING;
 	if (call->member->timeout_ms > 0)
 		cx_timer_arm(call->env->loop, &call->timer, (uint64_t)call->member->timeout_ms);
@@ -155,13 +170,16 @@ static void attempt_begin(struct cx_call *call)
 		cx_call_fail(call, CX_FAIL_PERMANENT, "%s: %s", call->ops->name, strerror(-rc));
 }
 
-/* Backoff before attempt k >= 2: base_ms * 2^(k-2), capped. */
+/* Backoff before attempt k >= 2: base_ms * 2^(k-2), capped, or what the
+ * failed attempt asked for (cx_call_retry_after) when that is longer. */
 static uint64_t backoff_ms(const struct cx_call *call)
 {
 	uint64_t ms = call->member->retry.base_ms > 0 ? (uint64_t)call->member->retry.base_ms : 0;
 	for (int k = 2; k <= call->attempt && ms < BACKOFF_CAP_MS; k++)
 		ms *= 2;
-	return ms < BACKOFF_CAP_MS ? ms : BACKOFF_CAP_MS;
+	if (ms > BACKOFF_CAP_MS)
+		ms = BACKOFF_CAP_MS;
+	return ms > call->retry_after_ms ? ms : call->retry_after_ms;
 }
 
 /* The attempt in flight is over, with an outcome already set: retry it,
@@ -170,7 +188,8 @@ static void attempt_over(struct cx_call *call)
 {
 	cx_timer_disarm(call->env->loop, &call->timer);
 	if (call->state == CX_CALL_RUNNING && !call->ok && call->fail == CX_FAIL_TRANSIENT &&
-	    call->attempt < call->member->retry.max_attempts) {
+	    call->attempt < call->member->retry.max_attempts &&
+	    call->retry_after_ms <= BACKOFF_CAP_MS) {
 		call->state = CX_CALL_BACKOFF;
 		cx_timer_arm(call->env->loop, &call->timer, backoff_ms(call));
 		return;
@@ -225,6 +244,19 @@ void cx_call_abort(struct cx_call *call, const char *why)
 		free(message);
 		break;
 	}
+}
+
+void cx_call_usage(struct cx_call *call, long input_tokens, long output_tokens)
+{
+	call->has_usage = true;
+	call->input_tokens += input_tokens;
+	call->output_tokens += output_tokens;
+}
+
+void cx_call_retry_after(struct cx_call *call, uint64_t ms)
+{
+	if (call->state == CX_CALL_RUNNING)
+		call->retry_after_ms = ms;
 }
 
 void cx_call_succeed(struct cx_call *call, const char *text)

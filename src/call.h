@@ -60,12 +60,24 @@ struct cx_provider_ops {
 
 extern const struct cx_provider_ops cx_provider_mock;
 extern const struct cx_provider_ops cx_provider_exec;
+extern const struct cx_provider_ops cx_provider_openai;
+extern const struct cx_provider_ops cx_provider_anthropic;
+
+struct cx_http;
 
 /* What every call of a run shares. */
 struct cx_call_env {
 	struct cx_loop *loop;
 	struct cx_emitter *em;
+	/* The run's HTTP client (http.h), made by the first HTTP attempt, so
+	 * a run without HTTP members never loads libcurl's state; its
+	 * connections are reused across members, attempts and rounds. */
+	struct cx_http *http;
 };
+
+/* Frees what the calls of a run made in env (its HTTP client), once they
+ * are all freed. */
+void cx_call_env_release(struct cx_call_env *env);
 
 enum cx_call_state {
 	CX_CALL_IDLE,       /* not started */
@@ -76,7 +88,7 @@ enum cx_call_state {
 };
 
 struct cx_call {
-	const struct cx_call_env *env;
+	struct cx_call_env *env;
 	const struct cx_member *member;
 	const char *round;          /* the round's name */
 	cJSON *request;             /* owned: see prompt.h */
@@ -86,6 +98,9 @@ struct cx_call {
 	struct cx_timer timer;      /* the attempt's timeout, or the backoff */
 	uint64_t started_ms;
 	uint64_t duration_ms;
+	uint64_t retry_after_ms;    /* the attempt's floor on the next backoff */
+	bool has_usage;             /* a provider reported token usage: */
+	long input_tokens, output_tokens;
 	/* The outcome, final once DONE: ok and text the response, or fail and
 	 * text the error message. */
 	bool ok;
@@ -96,7 +111,7 @@ struct cx_call {
 
 /* A call for member in round, asking request (which it takes, also when it
  * returns NULL: out of memory). */
-struct cx_call *cx_call_new(const struct cx_call_env *env, const struct cx_member *member,
+struct cx_call *cx_call_new(struct cx_call_env *env, const struct cx_member *member,
 			    const char *round, cJSON *request);
 /* Frees an idle or finished call. */
 void cx_call_free(struct cx_call *call);
@@ -115,7 +130,8 @@ static inline bool cx_call_done(const struct cx_call *call)
 /* True if child is the subprocess of the attempt in flight (see owns()). */
 bool cx_call_owns(struct cx_call *call, const struct cx_proc *child);
 
-/* The member result: {status, response, error, attempts, duration_ms}. */
+/* The member result: {status, response, error, attempts, duration_ms},
+ * and usage {input_tokens, output_tokens} when the provider reported it. */
 cJSON *cx_call_result(const struct cx_call *call);
 
 /* Provider side. */
@@ -135,6 +151,13 @@ void cx_call_token(struct cx_call *call, const char *chunk);
 /* Any other event of this member (tool_call_request, tool_call_result):
  * adds round and member to fields, which it consumes. */
 void cx_call_emit(struct cx_call *call, enum cx_event_type type, cJSON *fields);
+/* Tokens the provider's answer cost, added up over the call's attempts
+ * (and an attempt's requests, when it makes several). */
+void cx_call_usage(struct cx_call *call, long input_tokens, long output_tokens);
+/* The failure about to be reported asks for the next attempt to start no
+ * sooner than ms from now (HTTP Retry-After): the backoff is at least
+ * that. A wait past the backoff cap (60 s) is not made: the call ends. */
+void cx_call_retry_after(struct cx_call *call, uint64_t ms);
 void cx_call_succeed(struct cx_call *call, const char *text);
 void cx_call_fail(struct cx_call *call, enum cx_fail_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

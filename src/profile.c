@@ -5,9 +5,10 @@
 #include <string.h>
 
 #define ONLY(kind) (1u << (kind))
-#define MAX_COMMAND_ARGS 64
+#define HTTP (ONLY(CX_PROVIDER_OPENAI) | ONLY(CX_PROVIDER_ANTHROPIC))
 #define MAX_COMMAND_ARG_BYTES 4096
 #define MAX_ENV_VARS 64
+#define MAX_HEADERS 64
 
 struct provider {
 	const char *name;
@@ -19,10 +20,12 @@ struct provider {
 static const struct provider providers[] = {
 	{ "mock", CX_PROVIDER_MOCK, "a mock profile", NULL },
 	{ "exec", CX_PROVIDER_EXEC, "an exec profile", "command" },
+	{ "openai", CX_PROVIDER_OPENAI, "an openai profile", "model" },
+	{ "anthropic", CX_PROVIDER_ANTHROPIC, "an anthropic profile", "model" },
 };
 
 /* Known to CouncilEx, refused here until they are written. */
-static const char *const providers_not_built_yet[] = { "openai", "anthropic", NULL };
+static const char *const providers_not_built_yet[] = { "gemini", NULL };
 
 static const char *const mock_failures[] = {
 	"transient", "permanent", "timeout", "crash", "hang", NULL,
@@ -93,34 +96,104 @@ static bool env_name_valid(const char *name)
 #undef LETTERS
 }
 
-static void check_env(struct cx_check *c, const cJSON *item, const char *path,
-		      void *dest)
+/* An HTTP header name: a token of RFC 9110. */
+static bool header_name_valid(const char *name)
+{
+#define TCHARS "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	return name[0] && strspn(name, TCHARS) == strlen(name);
+#undef TCHARS
+}
+
+/* No control characters: a header value or a URL stays on its line. */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* An object of at most max strings, each named so that name_valid holds
+ * (what: "an environment variable name") and valued so that value_valid
+ * does (NULL: any string). */
+static void check_string_map(struct cx_check *c, const cJSON *item, const char *path,
+			     long max, bool (*name_valid)(const char *), const char *what,
+			     bool (*value_valid)(const char *))
 {
 	static const struct cx_field value = { .kind = CX_FIELD_STRING };
 	char at[CX_PATH_MAX], shown[CX_SHOWN_MAX];
 
-	(void)dest;
 	if (!cx_expect_type(c, item, path, cJSON_IsObject, "object"))
 		return;
-	size_t n = cx_check_count(c, item, path, 0, MAX_ENV_VARS);
-	const cJSON *var = item->child;
-	for (size_t i = 0; i < n; i++, var = var->next) {
-		cx_path_key(at, path, var->string);
-		if (!env_name_valid(var->string))
-			cx_check_report(c, at, "invalid_name",
-					"\"%s\" is not an environment variable name",
-					cx_shown(shown, var->string));
-		cx_check_value(c, &value, var, at, NULL);
+	size_t n = cx_check_count(c, item, path, 0, max);
+	const cJSON *entry = item->child;
+	for (size_t i = 0; i < n; i++, entry = entry->next) {
+		cx_path_key(at, path, entry->string);
+		if (!name_valid(entry->string))
+			cx_check_report(c, at, "invalid_name", "\"%s\" is not %s",
+					cx_shown(shown, entry->string), what);
+		if (cJSON_IsString(entry) && value_valid && !value_valid(entry->valuestring))
+			cx_check_report(c, at, "invalid_value",
+					"the value may not hold control characters");
+		cx_check_value(c, &value, entry, at, NULL);
 	}
 }
 
-static const struct cx_field command_arg = {
+static void check_env(struct cx_check *c, const cJSON *item, const char *path,
+		      void *dest)
+{
+	(void)dest;
+	check_string_map(c, item, path, MAX_ENV_VARS, env_name_valid,
+			 "an environment variable name", NULL);
+}
+
+static void check_headers(struct cx_check *c, const cJSON *item, const char *path,
+			  void *dest)
+{
+	(void)dest;
+	check_string_map(c, item, path, MAX_HEADERS, header_name_valid, "an HTTP header name",
+			 printable);
+}
+
+static void check_env_name(struct cx_check *c, const cJSON *item, const char *path,
+			   void *dest)
+{
+	char shown[CX_SHOWN_MAX];
+
+	(void)dest;
+	if (cx_expect_type(c, item, path, cJSON_IsString, "string") &&
+	    !env_name_valid(item->valuestring))
+		cx_check_report(c, path, "invalid_name",
+				"\"%s\" is not an environment variable name",
+				cx_shown(shown, item->valuestring));
+}
+
+static void check_base_url(struct cx_check *c, const cJSON *item, const char *path,
+			   void *dest)
+{
+	char shown[CX_SHOWN_MAX];
+
+	(void)dest;
+	if (!cx_expect_type(c, item, path, cJSON_IsString, "string"))
+		return;
+	const char *url = item->valuestring;
+	size_t scheme = !strncmp(url, "http://", 7) ? 7 : !strncmp(url, "https://", 8) ? 8 : 0;
+	if (!scheme || !url[scheme] || url[scheme] == '/' || !printable(url) ||
+	    strchr(url, ' '))
+		cx_check_report(c, path, "invalid_value",
+				"\"%s\" is not an http:// or https:// URL",
+				cx_shown(shown, url));
+}
+
+const struct cx_field cx_command_arg = {
 	.kind = CX_FIELD_STRING, .min = 1, .max = MAX_COMMAND_ARG_BYTES,
 };
 
+static const struct cx_field tool_name = { .kind = CX_FIELD_STRING, .min = 1, .max = 64 };
+
 static const struct cx_field profile_fields[] = {
 	{ .key = "provider", .kind = CX_FIELD_CUSTOM, .check = check_provider },
-	{ .key = "model", .kind = CX_FIELD_STRING },
+	{ .key = "model", .kind = CX_FIELD_STRING, .min = 1 },
 	{ .key = "reply", .kind = CX_FIELD_STRING, .only = ONLY(CX_PROVIDER_MOCK) },
 	{ .key = "words", .kind = CX_FIELD_INT, .min = 1, .max = 4096,
 	  .only = ONLY(CX_PROVIDER_MOCK) },
@@ -132,14 +205,31 @@ static const struct cx_field profile_fields[] = {
 	  .only = ONLY(CX_PROVIDER_MOCK) },
 	{ .key = "fail_times", .kind = CX_FIELD_INT, .min = 1, .max = 100,
 	  .only = ONLY(CX_PROVIDER_MOCK) },
-	{ .key = "command", .kind = CX_FIELD_ARRAY, .min = 1, .max = MAX_COMMAND_ARGS,
-	  .each = &command_arg, .only = ONLY(CX_PROVIDER_EXEC) },
+	{ .key = "command", .kind = CX_FIELD_ARRAY, .min = 1, .max = CX_COMMAND_MAX_ARGS,
+	  .each = &cx_command_arg, .only = ONLY(CX_PROVIDER_EXEC) },
 	{ .key = "env", .kind = CX_FIELD_CUSTOM, .check = check_env,
 	  .only = ONLY(CX_PROVIDER_EXEC) },
 	{ .key = "memory_max_mb", .kind = CX_FIELD_INT, .min = 1, .max = 1 << 20,
 	  .only = ONLY(CX_PROVIDER_EXEC) },
 	{ .key = "processes_max", .kind = CX_FIELD_INT, .min = 1, .max = 1 << 20,
 	  .only = ONLY(CX_PROVIDER_EXEC) },
+	{ .key = "base_url", .kind = CX_FIELD_CUSTOM, .check = check_base_url, .only = HTTP },
+	{ .key = "preset", .kind = CX_FIELD_WORD, .words = cx_openai_presets,
+	  .only = ONLY(CX_PROVIDER_OPENAI) },
+	{ .key = "api_key_env", .kind = CX_FIELD_CUSTOM, .check = check_env_name, .only = HTTP },
+	{ .key = "headers", .kind = CX_FIELD_CUSTOM, .check = check_headers, .only = HTTP },
+	{ .key = "temperature", .kind = CX_FIELD_NUMBER, .min = 0, .max = 2,
+	  .only = ONLY(CX_PROVIDER_OPENAI) },
+	{ .key = "temperature", .kind = CX_FIELD_NUMBER, .min = 0, .max = 1,
+	  .only = ONLY(CX_PROVIDER_ANTHROPIC) },
+	{ .key = "max_tokens", .kind = CX_FIELD_INT, .min = 1, .max = 1000000, .only = HTTP },
+	{ .key = "tools", .kind = CX_FIELD_ARRAY, .max = CX_SPEC_MAX_TOOLS, .each = &tool_name,
+	  .only = HTTP },
+	{ .key = "max_tool_turns", .kind = CX_FIELD_INT, .min = 1, .max = 64, .only = HTTP },
+	{ .key = "connect_timeout_ms", .kind = CX_FIELD_INT, .min = 1, .max = 600000,
+	  .only = HTTP },
+	{ .key = "idle_timeout_ms", .kind = CX_FIELD_INT, .min = 1000, .max = 3600000,
+	  .only = HTTP },
 };
 
 /* The keys of p's profiles; without a provider, those of any provider. */

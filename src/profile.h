@@ -12,6 +12,14 @@
 #include "council/spec.h"
 #include "shape.h"
 
+#define CX_COMMAND_MAX_ARGS 64
+
+/* One argument of a command (exec profiles, tools): 1-4096 bytes. */
+extern const struct cx_field cx_command_arg;
+
+/* The openai provider's presets, NULL-terminated (provider_openai.c). */
+extern const char *const cx_openai_presets[];
+
 /* default_profile (NULL when absent), at "default_profile": its values, and
  * its keys against the provider it names, or against every provider's. */
 void cx_profile_check_defaults(struct cx_check *c, const cJSON *defaults);

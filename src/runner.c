@@ -338,7 +338,7 @@ int cx_runner_main(const struct cx_run_params *params)
 		cJSON_Delete(run.rounds);
 		return CX_EXIT_INTERNAL;
 	}
-	run.env = (struct cx_call_env){ run.loop, &run.em };
+	run.env = (struct cx_call_env){ .loop = run.loop, .em = &run.em };
 	if ((params->control_fd >= 0 && cx_watch_add(run.loop, &run.control, EPOLLIN) < 0) ||
 	    cx_init_start(&run.init, run.loop, run_owns, &run) < 0) {
 		cx_loop_free(run.loop);
@@ -369,6 +369,7 @@ int cx_runner_main(const struct cx_run_params *params)
 		run.exit = CX_EXIT_INTERNAL;
 	}
 	round_free(&run);
+	cx_call_env_release(&run.env);
 	cx_init_stop(&run.init);
 	cx_watch_del(run.loop, &run.control);
 	cx_loop_free(run.loop);

@@ -127,17 +127,26 @@ static void check_string(struct cx_check *c, const struct cx_field *f,
 		keep(dest, &item->valuestring, sizeof item->valuestring);
 }
 
+/* A number (want: "integer" or "number") in f's range. */
+static bool in_range(struct cx_check *c, const struct cx_field *f,
+		     const cJSON *item, const char *path, const char *want)
+{
+	if (!cx_expect_type(c, item, path, cJSON_IsNumber, want))
+		return false;
+	double v = item->valuedouble;
+	if (v >= f->min && v <= f->max)
+		return true;
+	cx_check_report(c, path, "out_of_range", "must be %ld to %ld, got %.15g",
+			f->min, f->max, v);
+	return false;
+}
+
 static void check_int(struct cx_check *c, const struct cx_field *f,
 		      const cJSON *item, const char *path, void *dest)
 {
-	if (!cx_expect_type(c, item, path, cJSON_IsNumber, "integer"))
+	if (!in_range(c, f, item, path, "integer"))
 		return;
 	double v = item->valuedouble;
-	if (v < f->min || v > f->max) {
-		cx_check_report(c, path, "out_of_range",
-				"must be %ld to %ld, got %.15g", f->min, f->max, v);
-		return;
-	}
 	int n = (int)v;
 	if (n != v) {
 		cx_check_report(c, path, "wrong_type",
@@ -145,6 +154,13 @@ static void check_int(struct cx_check *c, const struct cx_field *f,
 		return;
 	}
 	keep(dest, &n, sizeof n);
+}
+
+static void check_number(struct cx_check *c, const struct cx_field *f,
+			 const cJSON *item, const char *path, void *dest)
+{
+	if (in_range(c, f, item, path, "number"))
+		keep(dest, &item->valuedouble, sizeof item->valuedouble);
 }
 
 static void check_bool(struct cx_check *c, const struct cx_field *f,
@@ -233,6 +249,7 @@ void cx_check_value(struct cx_check *c, const struct cx_field *f,
 		[CX_FIELD_NAME] = check_name,
 		[CX_FIELD_STRING] = check_string,
 		[CX_FIELD_INT] = check_int,
+		[CX_FIELD_NUMBER] = check_number,
 		[CX_FIELD_BOOL] = check_bool,
 		[CX_FIELD_WORD] = check_word,
 		[CX_FIELD_OBJECT] = check_object,

@@ -23,6 +23,7 @@ enum cx_field_kind {
 	CX_FIELD_NAME,   /* a string passing cx_name_valid; kept as const char * */
 	CX_FIELD_STRING, /* min..max bytes (max 0: no limit); const char * */
 	CX_FIELD_INT,    /* an integer in min..max; int */
+	CX_FIELD_NUMBER, /* a number in min..max; double */
 	CX_FIELD_BOOL,   /* bool */
 	CX_FIELD_WORD,   /* one of words; int, the word's index */
 	CX_FIELD_OBJECT, /* any object; const cJSON * (its owner checks inside) */

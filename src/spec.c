@@ -5,6 +5,7 @@
 #include "council/ids.h"
 #include "profile.h"
 #include "shape.h"
+#include "tool_spec.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -52,6 +53,7 @@ struct spec_draft {
 	size_t n_members;
 	struct round_draft round[CX_SPEC_MAX_ROUNDS];
 	size_t n_rounds;
+	int tool_timeout_ms;
 };
 
 /* What cx_spec_free frees besides the struct cx_spec it begins with. */
@@ -107,6 +109,9 @@ static const struct cx_field spec_fields[] = {
 	  .max = CX_SPEC_MAX_ROUNDS, CX_KEEP(struct spec_draft, rounds) },
 	{ .key = "chair", .kind = CX_FIELD_OBJECT, CX_KEEP(struct spec_draft, chair) },
 	{ .key = "metadata", .kind = CX_FIELD_OBJECT },
+	{ .key = "tools", .kind = CX_FIELD_CUSTOM, .check = cx_tool_spec_check },
+	{ .key = "tool_timeout_ms", .kind = CX_FIELD_INT, .min = 1, .max = 3600000,
+	  CX_KEEP(struct spec_draft, tool_timeout_ms) },
 };
 
 static const struct cx_field member_fields[] = {
@@ -234,11 +239,12 @@ static void check_rounds(struct cx_check *c, const cJSON *json,
 
 static void check_spec(struct cx_check *c, const cJSON *json, struct spec_draft *d)
 {
-	*d = (struct spec_draft){ .name = "" };
+	*d = (struct spec_draft){ .name = "", .tool_timeout_ms = CX_TOOL_TIMEOUT_MS };
 	if (!cx_check_object(c, json, "", &spec_shape, d))
 		return;
 	cx_profile_check_defaults(c, d->default_profile);
 	check_members(c, d);
+	cx_tool_spec_check_refs(c, json);
 	check_unique_ids(c, d);
 	check_rounds(c, json, d);
 }
@@ -302,6 +308,8 @@ static int build_spec(const struct spec_draft *d, cJSON *json, struct cx_spec **
 			goto nomem;
 		s->chair = &box->chair;
 	}
+	if (cx_tool_spec_build(s, d->tool_timeout_ms) != CX_OK)
+		goto nomem;
 	build_rounds(s, d);
 	*out = s;
 	return CX_OK;
@@ -365,6 +373,7 @@ void cx_spec_free(struct cx_spec *spec)
 
 	if (!spec)
 		return;
+	cx_tool_spec_free(spec);
 	free(spec->members);
 	free(spec->rounds);
 	cJSON_Delete(box->profiles);

@@ -86,6 +86,20 @@ void th_write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+char *th_json_text(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	for (char *p = s; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return s;
+}
+
 /* ppid of pid from /proc/pid/stat, or -1. */
 static pid_t parent_of(pid_t pid)
 {

@@ -18,6 +18,10 @@ const char *th_source_path(const char *relative);
 char *th_read_file(const char *path, size_t *len);
 void th_write_file(const char *path, const char *text);
 
+/* printf into a new string, then every ' turned into ": JSON written
+ * with single quotes, to keep the C strings readable. */
+char *th_json_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Descendants of this process (children, grandchildren...) still alive or
  * unreaped, by walking /proc. */
 int th_descendants(pid_t *pids, int max);

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,20 +35,6 @@ struct run {
 	int status;             /* waitpid() status, once collected */
 };
 
-/* JSON written with single quotes, to keep the C strings readable. */
-static char *json_text(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	va_start(ap, fmt);
-	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
-	va_end(ap);
-	for (char *p = s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	return s;
-}
-
 static struct cx_spec *parse_spec(const char *text)
 {
 	struct cx_diags diags = { 0 };
@@ -66,7 +51,7 @@ static struct cx_spec *parse_spec(const char *text)
 static void run_start_with(struct run *r, const char *spec_json, const char *pre_control)
 {
 	int ev[2], ctl[2];
-	char *text = json_text("%s", spec_json);
+	char *text = th_json_text("%s", spec_json);
 	cJSON *input = cJSON_Parse("{\"question\": \"Should we rewrite it in C?\"}");
 
 	/* Orphaned grandchildren come back to us, so none can hide from
@@ -457,7 +442,7 @@ END_TEST
 static const cJSON *solo(struct run *r, const char *profile, const char *member_keys,
 			 int expect_exit)
 {
-	char *spec = json_text("{'id': 'solo', 'members': [{'id': 'only', 'profile': "
+	char *spec = th_json_text("{'id': 'solo', 'members': [{'id': 'only', 'profile': "
 			       "{'provider': 'mock', %s}, %s}],"
 			       "'rounds': [{'type': 'independent_analysis'}]}",
 			       profile, member_keys);
@@ -676,7 +661,7 @@ static const cJSON *solo_exec(struct run *r, const char *body, const char *membe
 			      int expect_exit)
 {
 	char *dir = script_dir(body);
-	char *spec = json_text("{'id': 'exec', 'members': [{'id': 'only', 'profile': "
+	char *spec = th_json_text("{'id': 'exec', 'members': [{'id': 'only', 'profile': "
 			       "{'provider': 'exec', 'command': ['sh', '%s/member.sh'], "
 			       "'env': {'STATE': '%s/state'}}, %s}],"
 			       "'rounds': [{'type': 'independent_analysis'}]}",
@@ -761,7 +746,7 @@ END_TEST
 START_TEST(test_exec_member_past_its_timeout_is_killed)
 {
 	struct run r;
-	char *spec = json_text("{'id': 'slow', 'members': [{'id': 'only', 'timeout_ms': 300,"
+	char *spec = th_json_text("{'id': 'slow', 'members': [{'id': 'only', 'timeout_ms': 300,"
 			       "  'profile': {'provider': 'exec', 'command': ['sleep', '30']}}],"
 			       "'rounds': [{'type': 'independent_analysis'}]}");
 	run_start(&r, spec);
@@ -790,7 +775,7 @@ END_TEST
 START_TEST(test_exec_missing_command_fails_permanently)
 {
 	struct run r;
-	char *spec = json_text("{'id': 'nocmd', 'members': [{'id': 'only', 'profile':"
+	char *spec = th_json_text("{'id': 'nocmd', 'members': [{'id': 'only', 'profile':"
 			       "  {'provider': 'exec', 'command': ['/nonexistent/member']}}],"
 			       "'rounds': [{'type': 'independent_analysis'}]}");
 	run_start(&r, spec);

@@ -95,6 +95,10 @@ static struct cx_spec *parse_ok(const char *quoted)
 #define WITH_EXEC(p) WITH_PROFILE("'provider':'exec','command':['cat']," p)
 #define WITH_DEFAULTS(d, m) SPEC("'c'", m, IA, ",'default_profile':{" d "}")
 #define WITH_ROUNDS(r) SPEC("'c'", MEMBER_A, r, "")
+#define OPENAI_MEMBER(p) "{'id':'a','profile':{'provider':'openai','model':'m'," p "}}"
+#define WITH_OPENAI(p) WITH_MEMBER(OPENAI_MEMBER(p))
+#define WITH_ANTHROPIC(p) WITH_PROFILE("'provider':'anthropic','model':'m'," p)
+#define TOOL_T "{'name':'t','command':['x']}"
 
 static const struct bad_spec {
 	const char *spec, *path, *code;
@@ -141,10 +145,10 @@ static const struct bad_spec {
 	/* providers */
 	{ WITH_MEMBER("{'id':'a'}"), "members[0].profile.provider", "missing_provider" },
 	{ WITH_MEMBER("{'id':'a','profile':'mock'}"), "members[0].profile", "wrong_type" },
-	{ WITH_PROFILE("'provider':'openai'"), "members[0].profile.provider", "unsupported_provider" },
+	{ WITH_PROFILE("'provider':'gemini'"), "members[0].profile.provider", "unsupported_provider" },
 	{ WITH_PROFILE("'provider':'gpt'"), "members[0].profile.provider", "unknown_provider" },
 	{ WITH_PROFILE("'provider':3"), "members[0].profile.provider", "wrong_type" },
-	{ WITH_DEFAULTS("'provider':'anthropic'", "{'id':'a'}"),
+	{ WITH_DEFAULTS("'provider':'gemini'", "{'id':'a'}"),
 	  "default_profile.provider", "unsupported_provider" },
 	/* mock profiles */
 	{ WITH_PROFILE("'provider':'mock','fail':'sometimes'"), "members[0].profile.fail", "invalid_value" },
@@ -173,6 +177,46 @@ static const struct bad_spec {
 	{ WITH_EXEC("'env':{'X':1}"), "members[0].profile.env.X", "wrong_type" },
 	{ WITH_EXEC("'env':['X']"), "members[0].profile.env", "wrong_type" },
 	{ WITH_EXEC("'words':3"), "members[0].profile.words", "unknown_key" },
+	/* openai and anthropic profiles */
+	{ WITH_PROFILE("'provider':'openai'"), "members[0].profile.model", "missing_key" },
+	{ WITH_DEFAULTS("'provider':'anthropic'", "{'id':'a'}"), "members[0].profile.model", "missing_key" },
+	{ WITH_OPENAI("'model':''"), "members[0].profile.model", "invalid_value" },
+	{ WITH_OPENAI("'base_url':'ftp://host/v1'"), "members[0].profile.base_url", "invalid_value" },
+	{ WITH_OPENAI("'base_url':'http://'"), "members[0].profile.base_url", "invalid_value" },
+	{ WITH_OPENAI("'base_url':'http://a b/v1'"), "members[0].profile.base_url", "invalid_value" },
+	{ WITH_OPENAI("'base_url':3"), "members[0].profile.base_url", "wrong_type" },
+	{ WITH_OPENAI("'temperature':2.5"), "members[0].profile.temperature", "out_of_range" },
+	{ WITH_ANTHROPIC("'temperature':1.5"), "members[0].profile.temperature", "out_of_range" },
+	{ WITH_OPENAI("'temperature':'hot'"), "members[0].profile.temperature", "wrong_type" },
+	{ WITH_OPENAI("'max_tokens':0"), "members[0].profile.max_tokens", "out_of_range" },
+	{ WITH_OPENAI("'preset':'lmstudio'"), "members[0].profile.preset", "invalid_value" },
+	{ WITH_ANTHROPIC("'preset':'ollama'"), "members[0].profile.preset", "unknown_key" },
+	{ WITH_OPENAI("'api_key_env':'1KEY'"), "members[0].profile.api_key_env", "invalid_name" },
+	{ WITH_OPENAI("'headers':{'Bad Name':'x'}"), "members[0].profile.headers.Bad Name", "invalid_name" },
+	{ WITH_OPENAI("'headers':{'X-A':'a\\nb'}"), "members[0].profile.headers.X-A", "invalid_value" },
+	{ WITH_OPENAI("'headers':{'X-A':1}"), "members[0].profile.headers.X-A", "wrong_type" },
+	{ WITH_OPENAI("'max_tool_turns':0"), "members[0].profile.max_tool_turns", "out_of_range" },
+	{ WITH_OPENAI("'idle_timeout_ms':500"), "members[0].profile.idle_timeout_ms", "out_of_range" },
+	{ WITH_OPENAI("'words':3"), "members[0].profile.words", "unknown_key" },
+	{ WITH_PROFILE("'provider':'mock','base_url':'http://h'"), "members[0].profile.base_url", "unknown_key" },
+	/* tools */
+	{ WITH(",'tools':{}"), "tools", "wrong_type" },
+	{ WITH(",'tools':[{'name':'t'}]"), "tools[0].command", "missing_key" },
+	{ WITH(",'tools':[{'name':'a b','command':['x']}]"), "tools[0].name", "invalid_name" },
+	{ WITH(",'tools':[{'command':['x']}]"), "tools[0].name", "missing_key" },
+	{ WITH(",'tools':[" TOOL_T "," TOOL_T "]"), "tools[1].name", "duplicate_id" },
+	{ WITH(",'tools':[{'name':'t','command':['x'],'parameters':{'type':'string'}}]"),
+	  "tools[0].parameters.type", "invalid_value" },
+	{ WITH(",'tools':[{'name':'t','command':['x'],'parameters':3}]"), "tools[0].parameters", "wrong_type" },
+	{ WITH(",'tools':[{'name':'t','command':['x'],'colour':1}]"), "tools[0].colour", "unknown_key" },
+	{ WITH(",'tools':[{'name':'t','command':[]}]"), "tools[0].command", "too_few" },
+	{ WITH(",'tool_timeout_ms':0"), "tool_timeout_ms", "out_of_range" },
+	{ WITH_OPENAI("'tools':['nope']"), "members[0].profile.tools[0]", "unknown_tool" },
+	{ SPEC("'c'", OPENAI_MEMBER("'tools':['t','t']"), IA, ",'tools':[" TOOL_T "]"),
+	  "members[0].profile.tools[1]", "invalid_value" },
+	{ WITH_DEFAULTS("'tools':['nope']", MEMBER_A), "default_profile.tools[0]", "unknown_tool" },
+	{ SPEC("'c'", MEMBER_A, IA, ",'tools':[" TOOL_T "],'chair':{'id':'ch','profile':"
+	       "{'provider':'mock','tools':['t']}}"), "chair.profile.tools", "unknown_key" },
 	/* rounds */
 	{ WITH_ROUNDS("'peer_review'"), "rounds[0]", "wrong_type" },
 	{ WITH_ROUNDS(IA ",{'type':'voet'}"), "rounds[1].type", "unknown_round" },
@@ -379,7 +423,7 @@ START_TEST(test_councilex_rounds_and_providers_are_not_in_this_build_yet)
 {
 	struct cx_diags diags = { 0 };
 
-	expect_refused("critique", SPEC("'c'", "{'id':'a','profile':{'provider':'openai'}}",
+	expect_refused("critique", SPEC("'c'", "{'id':'a','profile':{'provider':'gemini'}}",
 					"{'type':'critique'}", ""),
 		       "rounds[0].type", "unsupported_round", &diags);
 	ck_assert_ptr_nonnull(strstr(find_diag(&diags, "rounds[0].type",
@@ -504,17 +548,67 @@ START_TEST(test_round_types_and_providers_have_their_spec_names)
 }
 END_TEST
 
-START_TEST(test_example_review_council_is_valid)
+START_TEST(test_http_members_get_their_provider_and_the_tools_they_name)
 {
-	const char *path = th_source_path("examples/councils/review.json");
+	struct cx_spec *spec = parse_ok(
+		"{'id':'c','default_profile':{'provider':'openai','model':'m','tools':['search']},"
+		" 'tools':[{'name':'search','description':'Finds things.','command':['grep','-r'],"
+		"           'parameters':{'type':'object','properties':{'q':{'type':'string'}}}},"
+		"          {'name':'clock','command':['date']}],"
+		" 'tool_timeout_ms':5000,"
+		" 'members':[{'id':'a'},"
+		"  {'id':'b','profile':{'provider':'anthropic','tools':['clock','search'],'temperature':1}}],"
+		" 'rounds':[{'type':'independent_analysis'}],"
+		" 'chair':{'id':'ch','profile':{'preset':'ollama','tools':[]}}}");
+	const struct cx_member *m = spec->members;
+
+	ck_assert_uint_eq(spec->n_tools, 2);
+	ck_assert_str_eq(spec->tools[0].name, "search");
+	ck_assert_str_eq(spec->tools[0].description, "Finds things.");
+	ck_assert_int_eq(cJSON_GetArraySize(spec->tools[0].command), 2);
+	ck_assert_ptr_nonnull(spec->tools[0].parameters);
+	ck_assert_str_eq(spec->tools[1].description, "");
+	ck_assert_ptr_null(spec->tools[1].parameters);
+	ck_assert_int_eq(spec->tools[1].timeout_ms, 5000);
+
+	ck_assert_int_eq(m[0].provider, CX_PROVIDER_OPENAI);
+	ck_assert_uint_eq(m[0].n_tools, 1);
+	ck_assert_ptr_eq(m[0].tools[0], &spec->tools[0]);
+	ck_assert_int_eq(m[1].provider, CX_PROVIDER_ANTHROPIC);
+	ck_assert_uint_eq(m[1].n_tools, 2);
+	ck_assert_ptr_eq(m[1].tools[0], &spec->tools[1]);
+	ck_assert_ptr_eq(m[1].tools[1], &spec->tools[0]);
+	ck_assert_int_eq(spec->chair->provider, CX_PROVIDER_OPENAI);
+	ck_assert_uint_eq(spec->chair->n_tools, 0);
+	ck_assert_str_eq(cx_provider_name(CX_PROVIDER_ANTHROPIC), "anthropic");
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_tool_timeout_defaults_to_30_seconds)
+{
+	struct cx_spec *spec = parse_ok(WITH(",'tools':[" TOOL_T "]"));
+
+	ck_assert_int_eq(spec->tools[0].timeout_ms, 30000);
+	ck_assert_uint_eq(spec->members[0].n_tools, 0);
+	cx_spec_free(spec);
+}
+END_TEST
+
+static const char *const examples[] = { "review.json", "exec.json", "ollama.json" };
+
+START_TEST(test_example_councils_are_valid)
+{
+	char relative[256];
+	snprintf(relative, sizeof relative, "examples/councils/%s", examples[_i]);
+	const char *path = th_source_path(relative);
 	struct cx_diags diags = { 0 };
 	struct cx_spec *spec = NULL;
 	size_t len;
 	char *text = th_read_file(path, &len);
 
 	if (!text) {
-		fprintf(stderr, "SKIP test_example_review_council_is_valid: %s is absent\n",
-			path);
+		fprintf(stderr, "SKIP test_example_councils_are_valid: %s is absent\n", path);
 		return;
 	}
 	int rc = cx_spec_parse(text, len, &spec, &diags);
@@ -552,7 +646,10 @@ static Suite *spec_suite(void)
 	tcase_add_test(parsed, test_council_without_chair_runs_only_its_rounds);
 	tcase_add_test(parsed, test_free_accepts_null);
 	tcase_add_test(parsed, test_round_types_and_providers_have_their_spec_names);
-	tcase_add_test(parsed, test_example_review_council_is_valid);
+	tcase_add_test(parsed, test_http_members_get_their_provider_and_the_tools_they_name);
+	tcase_add_test(parsed, test_tool_timeout_defaults_to_30_seconds);
+	tcase_add_loop_test(parsed, test_example_councils_are_valid, 0,
+			    (int)(sizeof examples / sizeof examples[0]));
 	suite_add_tcase(s, parsed);
 	return s;
 }

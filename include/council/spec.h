@@ -17,8 +17,14 @@
 #define CX_SPEC_MAX_MEMBERS 64
 #define CX_SPEC_MAX_ROUNDS 32
 #define CX_SPEC_MAX_PROMPT (64 * 1024)
+#define CX_SPEC_MAX_TOOLS 64
 
-enum cx_provider_kind { CX_PROVIDER_MOCK, CX_PROVIDER_EXEC };
+enum cx_provider_kind {
+	CX_PROVIDER_MOCK,
+	CX_PROVIDER_EXEC,
+	CX_PROVIDER_OPENAI,
+	CX_PROVIDER_ANTHROPIC,
+};
 
 enum cx_round_type {
 	CX_ROUND_INDEPENDENT_ANALYSIS,
@@ -33,6 +39,15 @@ struct cx_retry {
 	int base_ms;      /* backoff before attempt k >= 2: base_ms * 2^(k-2) (default 1000) */
 };
 
+/* A command members of the HTTP providers may call (docs/providers.md). */
+struct cx_tool {
+	const char *name;
+	const char *description;   /* "" when absent */
+	const cJSON *command;      /* argv: an array of strings */
+	const cJSON *parameters;   /* JSON Schema of its arguments, NULL when absent */
+	int timeout_ms;            /* the spec's tool_timeout_ms (default 30000) */
+};
+
 struct cx_member {
 	const char *id;
 	const char *role;          /* "" when absent */
@@ -42,6 +57,8 @@ struct cx_member {
 	struct cx_retry retry;
 	int timeout_ms;            /* per attempt (default 60000) */
 	bool stream;               /* emit member_token events (default true) */
+	const struct cx_tool **tools; /* those its profile's "tools" names */
+	size_t n_tools;
 };
 
 struct cx_round {
@@ -59,6 +76,8 @@ struct cx_spec {
 	struct cx_round *rounds;   /* a synthesis round is appended when a chair is set */
 	size_t n_rounds;
 	struct cx_member *chair;   /* NULL without a chair */
+	struct cx_tool *tools;     /* declared at the top level */
+	size_t n_tools;
 };
 
 /* Parses and validates a spec. On success *out owns everything; on failure
