@@ -17,6 +17,9 @@
 #define CX_SPEC_MAX_MEMBERS 64
 #define CX_SPEC_MAX_ROUNDS 32
 #define CX_SPEC_MAX_PROMPT (64 * 1024)
+#define CX_SPEC_MAX_DEPTH 4          /* sub-councils nested in sub-councils */
+#define CX_SPEC_MAX_OPTIONS 32       /* a vote's or ranking's options */
+#define CX_SPEC_MAX_ITERATIONS 16    /* an iterate round's max_iterations */
 
 enum cx_provider_kind { CX_PROVIDER_MOCK, CX_PROVIDER_EXEC };
 
@@ -24,6 +27,21 @@ enum cx_round_type {
 	CX_ROUND_INDEPENDENT_ANALYSIS,
 	CX_ROUND_PEER_REVIEW,
 	CX_ROUND_SYNTHESIS,
+	CX_ROUND_ANONYMIZED_PEER_REVIEW,
+	CX_ROUND_CRITIQUE,
+	CX_ROUND_VOTE,
+	CX_ROUND_RANKING,
+	CX_ROUND_ITERATE,
+	CX_ROUND_PAIRWISE_ELIMINATION,
+};
+
+/* How a round's ballots elect a winner (docs/rounds.md). */
+enum cx_aggregator {
+	CX_AGGREGATOR_NONE,          /* the round has no ballots */
+	CX_AGGREGATOR_PLURALITY,
+	CX_AGGREGATOR_CONFIDENCE_WEIGHTED,
+	CX_AGGREGATOR_BORDA,
+	CX_AGGREGATOR_CONDORCET,
 };
 
 enum cx_failure_mode { CX_FAILURE_CONTINUE, CX_FAILURE_FAIL_FAST };
