@@ -51,6 +51,8 @@ struct cx_retry {
 	int base_ms;      /* backoff before attempt k >= 2: base_ms * 2^(k-2) (default 1000) */
 };
 
+struct cx_spec;
+
 struct cx_member {
 	const char *id;
 	const char *role;          /* "" when absent */
@@ -60,12 +62,22 @@ struct cx_member {
 	struct cx_retry retry;
 	int timeout_ms;            /* per attempt (default 60000) */
 	bool stream;               /* emit member_token events (default true) */
+	const cJSON *output_schema; /* output_schema_inline: its answers must hold JSON
+				     * valid against it (docs/rounds.md), or NULL */
+	const struct cx_spec *council; /* a sub-council that answers for the member, or
+					* NULL; its profile is then NULL */
 };
 
 struct cx_round {
 	enum cx_round_type type;
 	const char *name;          /* the round's name in events: "name" or its type */
 	enum cx_failure_mode failure_mode;
+	enum cx_aggregator aggregator;  /* vote, ranking, anonymized_peer_review */
+	const cJSON *options;      /* vote, ranking: the choices (strings), or NULL:
+				    * the answers of the round before */
+	int max_iterations;        /* iterate (default 3) */
+	const struct cx_round *inner;   /* iterate: the round it repeats */
+	const struct cx_member *judge;  /* pairwise_elimination: the judge member or chair */
 };
 
 struct cx_spec {
