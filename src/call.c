@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "council/ids.h"
+#include "schema.h"
 
 #define BACKOFF_CAP_MS 60000
 
@@ -32,7 +33,8 @@ static void timer_fired(struct cx_loop *loop, struct cx_timer *t);
 struct cx_call *cx_call_new(const struct cx_call_env *env, const struct cx_member *member,
 			    const char *round, cJSON *request)
 {
-	const struct cx_provider_ops *ops = providers[member->provider];
+	const struct cx_provider_ops *ops = member->council ? &cx_provider_council
+							   : providers[member->provider];
 	struct cx_call *call = request ? calloc(1, sizeof *call + ops->priv_size) : NULL;
 	if (!call) {
 		cJSON_Delete(request);
@@ -52,8 +54,18 @@ void cx_call_free(struct cx_call *call)
 	if (!call)
 		return;
 	cJSON_Delete(call->request);
+	cJSON_Delete(call->tags);
+	cJSON_Delete(call->details);
 	free(call->text);
 	free(call);
+}
+
+/* Copies of from's items, added to `to`. */
+static void add_copies(cJSON *to, const cJSON *from)
+{
+	const cJSON *item;
+	cJSON_ArrayForEach(item, from)
+		cJSON_AddItemToObject(to, item->string, cJSON_Duplicate(item, true));
 }
 
 static cJSON *member_fields(const struct cx_call *call)
@@ -61,6 +73,7 @@ static cJSON *member_fields(const struct cx_call *call)
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "round", call->round);
 	cJSON_AddStringToObject(f, "member", call->member->id);
+	add_copies(f, call->tags);
 	return f;
 }
 
@@ -118,7 +131,17 @@ cJSON *cx_call_result(const struct cx_call *call)
 	}
 	cJSON_AddNumberToObject(r, "attempts", call->attempt);
 	cJSON_AddNumberToObject(r, "duration_ms", (double)call->duration_ms);
+	add_copies(r, call->details);
 	return r;
+}
+
+void cx_call_detail(struct cx_call *call, const char *key, cJSON *item)
+{
+	if (!call->details)
+		call->details = cJSON_CreateObject();
+	cJSON_DeleteItemFromObjectCaseSensitive(call->details, key);
+	if (!call->details || !cJSON_AddItemToObject(call->details, key, item))
+		cJSON_Delete(item);
 }
 
 /* Records the outcome of the attempt (text: the response or the error
@@ -139,10 +162,14 @@ static void finish(struct cx_call *call)
 	cJSON *f = member_fields(call);
 	cJSON_AddItemToObject(f, "result", cx_call_result(call));
 	cx_emit(call->env->em, CX_EV_MEMBER_COMPLETED, f);
+	if (call->env->wake)
+		cx_timer_arm(call->env->loop, call->env->wake, 0);
 }
 
 static void attempt_begin(struct cx_call *call)
 {
+	cJSON_Delete(call->details);
+	call->details = NULL;
 	call->attempt++;
 	call->state = CX_CALL_RUNNING;
 	if (call->member->timeout_ms > 0)
@@ -224,10 +251,32 @@ void cx_call_abort(struct cx_call *call, const char *why)
 	}
 }
 
+/* The answer, as the request asked for it: when it asked for JSON (its
+ * "response_schema"), the JSON found in the answer (extract.h) is kept as
+ * "parsed", and an answer without valid JSON fails as invalid_output with
+ * the rule it broke, the answer kept as "output". Like CouncilEx's
+ * validation errors, invalid output is not retried: the same prompt tends
+ * to get the same answer, and every attempt costs tokens. */
+static void accept(struct cx_call *call, const char *text)
+{
+	const cJSON *schema = cJSON_GetObjectItemCaseSensitive(call->request, "response_schema");
+	char why[CX_SCHEMA_WHY_MAX];
+	cJSON *parsed = NULL;
+
+	if (schema && !(parsed = cx_schema_answer(schema, text, strlen(text), why))) {
+		cx_call_detail(call, "output", cJSON_CreateString(text));
+		set_outcome(call, false, CX_FAIL_INVALID_OUTPUT, strdup(why));
+		return;
+	}
+	if (parsed)
+		cx_call_detail(call, "parsed", parsed);
+	set_outcome(call, true, CX_FAIL_PERMANENT, strdup(text));
+}
+
 void cx_call_succeed(struct cx_call *call, const char *text)
 {
 	if (call->state == CX_CALL_RUNNING)
-		set_outcome(call, true, CX_FAIL_PERMANENT, strdup(text));
+		accept(call, text);
 	attempt_over(call);
 }
 

@@ -60,11 +60,17 @@ struct cx_provider_ops {
 
 extern const struct cx_provider_ops cx_provider_mock;
 extern const struct cx_provider_ops cx_provider_exec;
+/* A member with a sub-council (member->council), whatever its profile. */
+extern const struct cx_provider_ops cx_provider_council;
 
-/* What every call of a run shares. */
+struct cx_council;
+
+/* What every call of a council shares. */
 struct cx_call_env {
 	struct cx_loop *loop;
 	struct cx_emitter *em;
+	struct cx_timer *wake;       /* armed (0 ms) when a call finishes: its council moves on */
+	struct cx_council *council;  /* the council the calls belong to */
 };
 
 enum cx_call_state {
@@ -79,7 +85,13 @@ struct cx_call {
 	const struct cx_call_env *env;
 	const struct cx_member *member;
 	const char *round;          /* the round's name */
-	cJSON *request;             /* owned: see prompt.h */
+	cJSON *request;             /* owned: see prompt.h. With a "response_schema", the
+				     * answer must hold JSON valid against it, or the
+				     * attempt fails as invalid_output (not retried) */
+	cJSON *tags;                /* owned, or NULL: fields added to every event of
+				     * the call ({"iteration": 2}, {"pair": [a, b]}) */
+	cJSON *details;             /* owned, or NULL: keys the attempt adds to the member
+				     * result ("parsed", "sub_result", "output") */
 	const struct cx_provider_ops *ops;
 	enum cx_call_state state;
 	int attempt;                /* attempts begun so far */
@@ -115,7 +127,8 @@ static inline bool cx_call_done(const struct cx_call *call)
 /* True if child is the subprocess of the attempt in flight (see owns()). */
 bool cx_call_owns(struct cx_call *call, const struct cx_proc *child);
 
-/* The member result: {status, response, error, attempts, duration_ms}. */
+/* The member result: {status, response, error, attempts, duration_ms}, then
+ * the details. */
 cJSON *cx_call_result(const struct cx_call *call);
 
 /* Provider side. */
@@ -135,6 +148,9 @@ void cx_call_token(struct cx_call *call, const char *chunk);
 /* Any other event of this member (tool_call_request, tool_call_result):
  * adds round and member to fields, which it consumes. */
 void cx_call_emit(struct cx_call *call, enum cx_event_type type, cJSON *fields);
+/* Adds key to the member result (consumes item); each attempt starts
+ * without. */
+void cx_call_detail(struct cx_call *call, const char *key, cJSON *item);
 void cx_call_succeed(struct cx_call *call, const char *text);
 void cx_call_fail(struct cx_call *call, enum cx_fail_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

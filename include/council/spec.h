@@ -97,6 +97,16 @@ int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 		  struct cx_diags *diags);
 void cx_spec_free(struct cx_spec *spec);
 
+/* A spec's text with each sub-council given as a path (a member's "council"
+ * string) replaced by the council in that file, read relative to dir, the
+ * directory of the file naming it (docs/spec.md): what a client sends, so
+ * the supervisor never opens a file a spec names. *out (malloc'd, *out_len
+ * bytes) is the text itself when it names no file. CX_EINVALID with the
+ * findings in diags when a file cannot be had; nothing else is checked
+ * here: cx_spec_parse() does that. */
+int cx_spec_inline(const char *text, size_t len, const char *dir, char **out,
+		   size_t *out_len, struct cx_diags *diags);
+
 const char *cx_round_type_name(enum cx_round_type type);
 const char *cx_provider_name(enum cx_provider_kind kind);
 
