@@ -238,7 +238,7 @@ static void round_end(struct cx_council *c)
 		cJSON_Delete(result);
 		if (c->aborting)
 			run_end(c, CX_EXIT_INTERNAL);
-		else if (result || c->failing_fast)
+		else if (c->failing_fast)
 			run_fail(c, round);
 		else
 			fail_internal(c, round);

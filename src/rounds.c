@@ -93,7 +93,7 @@ static cJSON *skipped(const char *reason)
 	return r;
 }
 
-/* A call for member, asking p->asked with these candidates and schema;
+/* A call for member, asking r->asked with these candidates and schema;
  * tags (taken) go on its events. Its seat in members is taken by its
  * result at settling. */
 static int add_call(struct cx_round_run *r, const struct cx_member *member,

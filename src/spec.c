@@ -69,7 +69,7 @@ static void check_output_schema(struct cx_check *c, const cJSON *item, const cha
 	*(const cJSON **)dest = item;
 }
 
-/* A path is read by the client that sends the spec (cx_spec_load), with its
+/* A path is read by the client that sends the spec (cx_spec_inline), with its
  * user's rights; the supervisor never opens a file a spec names. */
 static void check_council_ref(struct cx_check *c, const cJSON *item, const char *path,
 			      void *dest)
@@ -77,7 +77,7 @@ static void check_council_ref(struct cx_check *c, const cJSON *item, const char 
 	if (cJSON_IsString(item))
 		cx_check_report(c, path, "unresolved_council",
 				"\"%s\" is a path: the spec must be sent with the file's council "
-				"in its place (councilctl and cx_spec_load do this)",
+				"in its place (councilctl and cx_spec_inline do this)",
 				item->valuestring);
 	else if (cx_expect_type(c, item, path, cJSON_IsObject, "object or string"))
 		*(const cJSON **)dest = item;

@@ -8,14 +8,12 @@
 
 #include "aggregate.h"
 #include "harness.h"
+#include "worker_run.h"
 
+/* JSON written with ' for ", to keep the rows readable. */
 static cJSON *parse_quoted(const char *text)
 {
-	char *s = strdup(text);
-	ck_assert_ptr_nonnull(s);
-	for (char *p = s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
+	char *s = json_text("%s", text);
 	cJSON *json = cJSON_Parse(s);
 	ck_assert_msg(json != NULL, "not JSON: %s", text);
 	free(s);

@@ -10,17 +10,7 @@
 #include "extract.h"
 #include "harness.h"
 #include "schema.h"
-
-/* JSON written with ' for ", to keep the rows readable. */
-static char *quoted(const char *text)
-{
-	char *s = strdup(text);
-	ck_assert_ptr_nonnull(s);
-	for (char *p = s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	return s;
-}
+#include "worker_run.h"
 
 /* ---- finding the JSON in an answer ---- */
 
@@ -45,13 +35,13 @@ static const struct found {
 START_TEST(test_answer_json_is_found_whole_fenced_or_bracketed)
 {
 	const struct found *row = &found[_i];
-	char *answer = quoted(row->answer);
+	char *answer = json_text("%s", row->answer);
 	cJSON *value = cx_extract_json(answer, strlen(answer));
 
 	if (!row->json) {
 		ck_assert_msg(value == NULL, "row %d: found JSON in \"%s\"", _i, row->answer);
 	} else {
-		char *want = quoted(row->json);
+		char *want = json_text("%s", row->json);
 		char *got = value ? cJSON_PrintUnformatted(value) : NULL;
 		ck_assert_msg(got && !strcmp(got, want), "row %d: found %s, wanted %s", _i,
 			      got ? got : "nothing", want);
@@ -129,7 +119,7 @@ static const struct judged {
 START_TEST(test_answer_is_judged_against_its_schema_with_the_reason)
 {
 	const struct judged *row = &judged[_i];
-	char *schema = quoted(row->schema), *answer = quoted(row->answer);
+	char *schema = json_text("%s", row->schema), *answer = json_text("%s", row->answer);
 	char why[CX_SCHEMA_WHY_MAX];
 	int rc = cx_schema_judge(schema, strlen(schema), answer, strlen(answer), why);
 
@@ -146,7 +136,7 @@ END_TEST
 
 START_TEST(test_valid_answer_is_returned_as_its_json)
 {
-	char *schema_text = quoted(VOTE);
+	char *schema_text = json_text("%s", VOTE);
 	cJSON *schema = cJSON_Parse(schema_text);
 	const char answer[] = "Sure! {\"choice\": \"ship\", \"confidence\": 0.75}";
 	char why[CX_SCHEMA_WHY_MAX];
@@ -195,7 +185,7 @@ static const struct bad_schema {
 START_TEST(test_bad_schema_is_refused_with_its_path_and_code)
 {
 	const struct bad_schema *row = &bad_schemas[_i];
-	char *text = quoted(row->schema);
+	char *text = json_text("%s", row->schema);
 	cJSON *schema = cJSON_Parse(text);
 	struct cx_diags diags = { 0 };
 	struct cx_check c = { .diags = &diags };
@@ -216,7 +206,7 @@ END_TEST
 
 START_TEST(test_schema_of_the_whole_subset_is_accepted)
 {
-	char *text = quoted("{'title':'t','description':'d','type':'object',"
+	char *text = json_text("%s", "{'title':'t','description':'d','type':'object',"
 			    "'required':['a'],'additionalProperties':false,'properties':{"
 			    "'a':{'type':'array','minItems':0,'maxItems':4,'uniqueItems':true,"
 			    "'items':{'type':'string','enum':['x','y'],'minLength':1,'maxLength':1}},"

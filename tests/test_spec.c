@@ -178,6 +178,12 @@ static const struct bad_spec {
 	{ WITH_PROFILE("'provider':'mock','latency_ms':600001"), "members[0].profile.latency_ms", "out_of_range" },
 	{ WITH_PROFILE("'provider':'mock','reply':['x']"), "members[0].profile.reply", "wrong_type" },
 	{ WITH_PROFILE("'provider':'mock','command':['cat']"), "members[0].profile.command", "unknown_key" },
+	{ WITH_PROFILE("'provider':'mock','replies':'x'"), "members[0].profile.replies", "wrong_type" },
+	{ WITH_PROFILE("'provider':'mock','replies':{'vote':3}"), "members[0].profile.replies.vote",
+	  "wrong_type" },
+	{ WITH_PROFILE("'provider':'mock','replies':{'a b':'x'}"), "members[0].profile.replies.a b",
+	  "invalid_name" },
+	{ WITH_EXEC("'replies':{}"), "members[0].profile.replies", "unknown_key" },
 	/* default_profile */
 	{ WITH_DEFAULTS("'colour':1", MEMBER_A), "default_profile.colour", "unknown_key" },
 	{ WITH_DEFAULTS("'fail':'often'", MEMBER_A), "default_profile.fail", "invalid_value" },
