@@ -132,8 +132,8 @@ static void check_aggregator(struct cx_check *c, const cJSON *round, const char 
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(round, "aggregator");
 	char at[CX_PATH_MAX], shown[CX_SHOWN_MAX], list[128] = "";
 
-	if (!cJSON_IsString(item) || d->type < 0)
-		return;
+	if (!cJSON_IsString(item) || d->type < 0 || !kinds[d->type].aggregators)
+		return;   /* a type without aggregators: unknown_key already said so */
 	for (int a = CX_AGGREGATOR_PLURALITY; a <= CX_AGGREGATOR_CONDORCET; a++) {
 		if (!(kinds[d->type].aggregators & AGG(a)))
 			continue;

@@ -481,6 +481,18 @@ START_TEST(test_councilex_providers_are_not_in_this_build_yet)
 }
 END_TEST
 
+START_TEST(test_key_of_another_round_type_is_one_finding)
+{
+	struct cx_diags diags = { 0 };
+
+	expect_refused("aggregator", WITH_ROUNDS(IA ",{'type':'critique','aggregator':'borda'}"),
+		       "rounds[1].aggregator", "unknown_key", &diags);
+	ck_assert_msg(diags.n == 1, "more than one finding:%s", listed(&diags));
+	ck_assert_str_eq(diags.v[0].message, "\"aggregator\" is not a key of a critique round");
+	cx_diags_free(&diags);
+}
+END_TEST
+
 START_TEST(test_invalid_json_names_the_byte_offset)
 {
 	struct cx_diags diags = { 0 };
@@ -690,6 +702,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(refused, test_every_error_is_reported_at_once);
 	tcase_add_test(refused, test_unknown_round_is_refused_with_its_path);
 	tcase_add_test(refused, test_councilex_providers_are_not_in_this_build_yet);
+	tcase_add_test(refused, test_key_of_another_round_type_is_one_finding);
 	tcase_add_test(refused, test_invalid_json_names_the_byte_offset);
 	tcase_add_test(refused, test_spec_over_the_size_limit_is_too_large);
 	tcase_add_test(refused, test_too_many_members_are_refused);
