@@ -7,6 +7,7 @@
 
 #include "council/ids.h"
 #include "http.h"
+#include "schema.h"
 #include "utf8.h"
 
 #define BACKOFF_CAP_MS 60000
@@ -42,7 +43,8 @@ void cx_call_env_release(struct cx_call_env *env)
 struct cx_call *cx_call_new(struct cx_call_env *env, const struct cx_member *member,
 			    const char *round, cJSON *request)
 {
-	const struct cx_provider_ops *ops = providers[member->provider];
+	const struct cx_provider_ops *ops = member->council ? &cx_provider_council
+							   : providers[member->provider];
 	struct cx_call *call = request ? calloc(1, sizeof *call + ops->priv_size) : NULL;
 	if (!call) {
 		cJSON_Delete(request);
@@ -62,8 +64,18 @@ void cx_call_free(struct cx_call *call)
 	if (!call)
 		return;
 	cJSON_Delete(call->request);
+	cJSON_Delete(call->tags);
+	cJSON_Delete(call->details);
 	free(call->text);
 	free(call);
+}
+
+/* Copies of from's items, added to `to`. */
+static void add_copies(cJSON *to, const cJSON *from)
+{
+	const cJSON *item;
+	cJSON_ArrayForEach(item, from)
+		cJSON_AddItemToObject(to, item->string, cJSON_Duplicate(item, true));
 }
 
 static cJSON *member_fields(const struct cx_call *call)
@@ -71,6 +83,7 @@ static cJSON *member_fields(const struct cx_call *call)
 	cJSON *f = cJSON_CreateObject();
 	cJSON_AddStringToObject(f, "round", call->round);
 	cJSON_AddStringToObject(f, "member", call->member->id);
+	add_copies(f, call->tags);
 	return f;
 }
 
@@ -135,7 +148,17 @@ cJSON *cx_call_result(const struct cx_call *call)
 		cJSON_AddNumberToObject(u, "input_tokens", (double)call->input_tokens);
 		cJSON_AddNumberToObject(u, "output_tokens", (double)call->output_tokens);
 	}
+	add_copies(r, call->details);
 	return r;
+}
+
+void cx_call_detail(struct cx_call *call, const char *key, cJSON *item)
+{
+	if (!call->details)
+		call->details = cJSON_CreateObject();
+	cJSON_DeleteItemFromObjectCaseSensitive(call->details, key);
+	if (!call->details || !cJSON_AddItemToObject(call->details, key, item))
+		cJSON_Delete(item);
 }
 
 /* Records the outcome of the attempt (text: the response or the error
@@ -156,10 +179,14 @@ static void finish(struct cx_call *call)
 	cJSON *f = member_fields(call);
 	cJSON_AddItemToObject(f, "result", cx_call_result(call));
 	cx_emit(call->env->em, CX_EV_MEMBER_COMPLETED, f);
+	if (call->env->wake)
+		cx_timer_arm(call->env->loop, call->env->wake, 0);
 }
 
 static void attempt_begin(struct cx_call *call)
 {
+	cJSON_Delete(call->details);
+	call->details = NULL;
 	call->attempt++;
 	call->retry_after_ms = 0;
 	call->state = CX_CALL_RUNNING;
@@ -259,10 +286,35 @@ void cx_call_retry_after(struct cx_call *call, uint64_t ms)
 		call->retry_after_ms = ms;
 }
 
+/* The answer, as the request asked for it: when it asked for JSON (its
+ * "response_schema"), the JSON found in the answer (extract.h) is kept as
+ * "parsed", and an answer without valid JSON fails as invalid_output with
+ * the rule it broke, the answer kept as "output". Like CouncilEx's
+ * validation errors, invalid output is not retried: the same prompt tends
+ * to get the same answer, and every attempt costs tokens. */
+static void take_answer(struct cx_call *call, const char *text)
+{
+	const cJSON *schema = cJSON_GetObjectItemCaseSensitive(call->request, "response_schema");
+	char why[CX_SCHEMA_WHY_MAX];
+	cJSON *parsed = NULL;
+
+	if (schema && !(parsed = cx_schema_answer(schema, text, strlen(text), why))) {
+		cx_call_detail(call, "output", cJSON_CreateString(text));
+		set_outcome(call, false, CX_FAIL_INVALID_OUTPUT, strdup(why));
+		return;
+	}
+	if (parsed)
+		cx_call_detail(call, "parsed", parsed);
+	set_outcome(call, true, CX_FAIL_PERMANENT, strdup(text));
+}
+
 void cx_call_succeed(struct cx_call *call, const char *text)
 {
-	if (call->state == CX_CALL_RUNNING)
-		set_outcome(call, true, CX_FAIL_PERMANENT, cx_utf8_dup(text));
+	if (call->state == CX_CALL_RUNNING) {
+		char *clean = cx_utf8_dup(text);
+		take_answer(call, clean ? clean : "");
+		free(clean);
+	}
 	attempt_over(call);
 }
 

@@ -62,10 +62,14 @@ extern const struct cx_provider_ops cx_provider_mock;
 extern const struct cx_provider_ops cx_provider_exec;
 extern const struct cx_provider_ops cx_provider_openai;
 extern const struct cx_provider_ops cx_provider_anthropic;
+/* A member with a sub-council (member->council), whatever its profile. */
+extern const struct cx_provider_ops cx_provider_council;
 
 struct cx_http;
 
-/* What every call of a run shares. */
+struct cx_council;
+
+/* What every call of a council shares. */
 struct cx_call_env {
 	struct cx_loop *loop;
 	struct cx_emitter *em;
@@ -73,6 +77,8 @@ struct cx_call_env {
 	 * a run without HTTP members never loads libcurl's state; its
 	 * connections are reused across members, attempts and rounds. */
 	struct cx_http *http;
+	struct cx_timer *wake;       /* armed (0 ms) when a call finishes: its council moves on */
+	struct cx_council *council;  /* the council the calls belong to */
 };
 
 /* Frees what the calls of a run made in env (its HTTP client), once they
@@ -91,7 +97,13 @@ struct cx_call {
 	struct cx_call_env *env;
 	const struct cx_member *member;
 	const char *round;          /* the round's name */
-	cJSON *request;             /* owned: see prompt.h */
+	cJSON *request;             /* owned: see prompt.h. With a "response_schema", the
+				     * answer must hold JSON valid against it, or the
+				     * attempt fails as invalid_output (not retried) */
+	cJSON *tags;                /* owned, or NULL: fields added to every event of
+				     * the call ({"iteration": 2}, {"pair": [a, b]}) */
+	cJSON *details;             /* owned, or NULL: keys the attempt adds to the member
+				     * result ("parsed", "sub_result", "output") */
 	const struct cx_provider_ops *ops;
 	enum cx_call_state state;
 	int attempt;                /* attempts begun so far */
@@ -131,7 +143,8 @@ static inline bool cx_call_done(const struct cx_call *call)
 bool cx_call_owns(struct cx_call *call, const struct cx_proc *child);
 
 /* The member result: {status, response, error, attempts, duration_ms},
- * and usage {input_tokens, output_tokens} when the provider reported it. */
+ * usage {input_tokens, output_tokens} when the provider reported it, then
+ * the details. */
 cJSON *cx_call_result(const struct cx_call *call);
 
 /* Provider side. */
@@ -158,6 +171,9 @@ void cx_call_usage(struct cx_call *call, long input_tokens, long output_tokens);
  * sooner than ms from now (HTTP Retry-After): the backoff is at least
  * that. A wait past the backoff cap (60 s) is not made: the call ends. */
 void cx_call_retry_after(struct cx_call *call, uint64_t ms);
+/* Adds key to the member result (consumes item); each attempt starts
+ * without. */
+void cx_call_detail(struct cx_call *call, const char *key, cJSON *item);
 void cx_call_succeed(struct cx_call *call, const char *text);
 void cx_call_fail(struct cx_call *call, enum cx_fail_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1,6 +1,7 @@
 #include "event.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -80,7 +81,18 @@ int cx_event_header_parse(const char *line, size_t len, struct cx_event_header *
 		return -1;
 	h->seq = seq;
 	h->type = (enum cx_event_type)type;
+	h->sub = p < end && *p == ',' && expect_key(p + 1, end, "sub");
 	return 0;
+}
+
+/* Moves from's items to the end of `to`, in order, and frees from. */
+static void move_items(cJSON *to, cJSON *from)
+{
+	while (from && from->child) {
+		cJSON *item = cJSON_DetachItemViaPointer(from, from->child);
+		cJSON_AddItemToObject(to, item->string, item);
+	}
+	cJSON_Delete(from);
 }
 
 char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
@@ -95,10 +107,8 @@ char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
 	    cJSON_AddStringToObject(ev, "run_id", run_id) &&
 	    cJSON_AddStringToObject(ev, "type", names[type])) {
 		/* Move the fields' members over, keeping the header first. */
-		while (fields && fields->child) {
-			cJSON *item = cJSON_DetachItemViaPointer(fields, fields->child);
-			cJSON_AddItemToObject(ev, item->string, item);
-		}
+		move_items(ev, fields);
+		fields = NULL;
 		line = cJSON_PrintUnformatted(ev);
 	}
 	cJSON_Delete(ev);
@@ -117,7 +127,41 @@ char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
 	return out;
 }
 
+static int write_event(struct cx_emitter *em, enum cx_event_type type, cJSON *fields);
+
+/* fields starts with "sub": each emitter above the sub-council's, but the
+ * run's own, puts its member in front. */
+static int relay(struct cx_emitter *em, enum cx_event_type type, cJSON *fields)
+{
+	cJSON *sub = cJSON_GetObjectItemCaseSensitive(fields, "sub");
+	for (; em->up; em = em->up) {
+		char *path;
+		if (asprintf(&path, "%s/%s", em->sub, sub->valuestring) < 0) {
+			cJSON_Delete(fields);
+			return -ENOMEM;
+		}
+		cJSON_SetValuestring(sub, path);
+		free(path);
+	}
+	return write_event(em, type, fields);
+}
+
 int cx_emit(struct cx_emitter *em, enum cx_event_type type, cJSON *fields)
+{
+	if (!em->up)
+		return write_event(em, type, fields);
+	cJSON *f = cJSON_CreateObject();
+	if (!f || !cJSON_AddStringToObject(f, "sub", em->sub) ||
+	    !cJSON_AddNumberToObject(f, "sub_seq", (double)++em->seq)) {
+		cJSON_Delete(f);
+		cJSON_Delete(fields);
+		return -ENOMEM;
+	}
+	move_items(f, fields);
+	return relay(em->up, type, f);
+}
+
+static int write_event(struct cx_emitter *em, enum cx_event_type type, cJSON *fields)
 {
 	size_t len;
 	char *line = cx_event_format(em->run_id, em->seq + 1, type, fields, &len);

@@ -31,10 +31,13 @@ static inline bool cx_event_terminal(enum cx_event_type t)
 	return t == CX_EV_RUN_COMPLETED || t == CX_EV_RUN_FAILED;
 }
 
-/* Every event line starts {"seq":N,"ts":"...","run_id":"...","type":"...". */
+/* Every event line starts {"seq":N,"ts":"...","run_id":"...","type":"...".
+ * A sub-council's event, relayed on its parent's stream, goes on with
+ * "sub":"<member>": it is about the nested run, not the run itself. */
 struct cx_event_header {
 	uint64_t seq;
 	enum cx_event_type type;
+	bool sub;
 };
 
 /* Parses the fixed prefix of one line (without its '\n'). Returns 0 or -1
@@ -47,11 +50,19 @@ char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
 		      cJSON *fields, size_t *len);
 
 /* Worker side: numbers events from 1 and writes each as one line, whole,
- * to fd (a blocking pipe: backpressure, never loss). */
+ * to fd (a blocking pipe: backpressure, never loss).
+ *
+ * A sub-council's emitter writes nothing itself: it numbers its own events
+ * and relays them through `up`, its parent's emitter, as
+ * {"seq" (the run's), ..., "type", "sub": "<member>", "sub_seq": <its own>,
+ * ...fields}. Relayed again by a sub-council's parent, "sub" grows to the
+ * path of members from the run down: "panel/experts". */
 struct cx_emitter {
 	int fd;
-	uint64_t seq;           /* of the last event written */
+	uint64_t seq;           /* of the last event written, or numbered when relayed */
 	char run_id[CX_RUN_ID_MAX + 1];
+	struct cx_emitter *up;  /* a sub-council's: its parent's emitter; else NULL */
+	char sub[CX_NAME_MAX + 1];  /* with up: the member the sub-council answers for */
 };
 
 /* Writes {"seq","ts","run_id","type", ...fields} and consumes fields (which

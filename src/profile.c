@@ -2,6 +2,8 @@
  * the merge of default_profile with a member's own profile. */
 #include "profile.h"
 
+#include "council/ids.h"
+
 #include <string.h>
 
 #define ONLY(kind) (1u << (kind))
@@ -185,6 +187,31 @@ static void check_base_url(struct cx_check *c, const cJSON *item, const char *pa
 				cx_shown(shown, url));
 }
 
+static cJSON_bool is_reply(const cJSON *item)
+{
+	return cJSON_IsString(item) || cJSON_IsObject(item) || cJSON_IsArray(item);
+}
+
+/* {round name: answer}: a string, or JSON (answered as its JSON text). */
+static void check_replies(struct cx_check *c, const cJSON *item, const char *path,
+			  void *dest)
+{
+	char at[CX_PATH_MAX], shown[CX_SHOWN_MAX];
+	const cJSON *reply;
+
+	(void)dest;
+	if (!cx_expect_type(c, item, path, cJSON_IsObject, "object"))
+		return;
+	cJSON_ArrayForEach(reply, item) {
+		cx_path_key(at, path, reply->string);
+		if (!cx_name_valid(reply->string))
+			cx_check_report(c, at, "invalid_name", "\"%s\" is not a round name",
+					cx_shown(shown, reply->string));
+		else
+			cx_expect_type(c, reply, at, is_reply, "string, object or array");
+	}
+}
+
 const struct cx_field cx_command_arg = {
 	.kind = CX_FIELD_STRING, .min = 1, .max = MAX_COMMAND_ARG_BYTES,
 };
@@ -195,6 +222,8 @@ static const struct cx_field profile_fields[] = {
 	{ .key = "provider", .kind = CX_FIELD_CUSTOM, .check = check_provider },
 	{ .key = "model", .kind = CX_FIELD_STRING, .min = 1 },
 	{ .key = "reply", .kind = CX_FIELD_STRING, .only = ONLY(CX_PROVIDER_MOCK) },
+	{ .key = "replies", .kind = CX_FIELD_CUSTOM, .check = check_replies,
+	  .only = ONLY(CX_PROVIDER_MOCK) },
 	{ .key = "words", .kind = CX_FIELD_INT, .min = 1, .max = 4096,
 	  .only = ONLY(CX_PROVIDER_MOCK) },
 	{ .key = "chunk_delay_ms", .kind = CX_FIELD_INT, .min = 0, .max = 60000,

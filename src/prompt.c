@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef void user_text_fn(FILE *f, const struct cx_prompt *p, const struct cx_member *member);
+/* How a member's own answer appears among the answers it is shown. */
+enum own { OWN_SHOWN, OWN_LEFT_OUT, OWN_MARKED };
+
+typedef void shown_fn(FILE *f, const struct cx_prompt *p, const struct cx_member *member);
 
 /* input.question when the input is an object with a string "question",
  * else the input's JSON text. */
@@ -20,56 +23,160 @@ static void put_question(FILE *f, const cJSON *input)
 	free(json);
 }
 
-/* The answers of the previous round, each under its member id, leaving out
- * skip's own and members that did not answer. */
-static void put_answers(FILE *f, const cJSON *prev, const char *skip)
+/* The answers of p->answers, each under its member id, leaving out members
+ * that did not answer (or were eliminated). */
+static void put_answers(FILE *f, const struct cx_prompt *p, const char *me, enum own own)
 {
 	const cJSON *result;
 	int n = 0;
-	cJSON_ArrayForEach(result, prev) {
+	cJSON_ArrayForEach(result, cJSON_GetObjectItemCaseSensitive(p->answers, "members")) {
+		const cJSON *status = cJSON_GetObjectItemCaseSensitive(result, "status");
 		const cJSON *response = cJSON_GetObjectItemCaseSensitive(result, "response");
-		if (!cJSON_IsString(response) || (skip && !strcmp(result->string, skip)))
+		bool mine = !strcmp(result->string, me);
+		if (!cJSON_IsString(response) || !cJSON_IsString(status) ||
+		    strcmp(status->valuestring, "ok") || (mine && own == OWN_LEFT_OUT))
 			continue;
-		fprintf(f, "\n\n[%s]\n%s", result->string, response->valuestring);
+		fprintf(f, "\n\n[%s%s]\n%s", result->string,
+			mine && own == OWN_MARKED ? " (yours)" : "", response->valuestring);
 		n++;
 	}
 	if (!n)
 		fputs("\n\n(no answers)", f);
 }
 
-static void independent_analysis(FILE *f, const struct cx_prompt *p,
-				 const struct cx_member *member)
+/* "winner ship; scores: ship 2, wait 1" */
+static void put_aggregate(FILE *f, const char *heading, const cJSON *aggregate)
 {
-	(void)member;
-	put_question(f, p->input);
+	const cJSON *winner = cJSON_GetObjectItemCaseSensitive(aggregate, "winner");
+	const cJSON *score;
+	const char *sep = "; scores: ";
+
+	if (!aggregate)
+		return;
+	fprintf(f, "\n\n%s: winner %s", heading,
+		cJSON_IsString(winner) ? winner->valuestring : "none");
+	cJSON_ArrayForEach(score, cJSON_GetObjectItemCaseSensitive(aggregate, "scores")) {
+		fprintf(f, "%s%s %.15g", sep, score->string, score->valuedouble);
+		sep = ", ";
+	}
 }
 
-static void peer_review(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
+/* Options as a list; answers each under its label. */
+static void put_candidates(FILE *f, const cJSON *candidates)
 {
-	put_question(f, p->input);
+	const cJSON *c;
+	cJSON_ArrayForEach(c, candidates) {
+		const cJSON *label = cJSON_GetObjectItemCaseSensitive(c, "label");
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(c, "text");
+		if (cJSON_IsString(text))
+			fprintf(f, "\n\n[%s]\n%s", label->valuestring, text->valuestring);
+		else
+			fprintf(f, "\n- %s", label->valuestring);
+	}
+}
+
+static void shown_nothing(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
+{
+	(void)f, (void)p, (void)member;
+}
+
+static void shown_others(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
+{
 	fputs("\n\nThe other members of the council answered:", f);
-	put_answers(f, p->prev, member->id);
-	fputs("\n\nReview their answers: where are they right, where are they wrong "
-	      "or incomplete? Then give your own revised answer.", f);
+	put_answers(f, p, member->id, OWN_LEFT_OUT);
+}
+
+static void shown_all_yours_marked(FILE *f, const struct cx_prompt *p,
+				   const struct cx_member *member)
+{
+	fputs("\n\nThe members of the council answered:", f);
+	put_answers(f, p, member->id, OWN_MARKED);
 }
 
 /* The chair sees the answers of the round before it only: that round (a
  * peer review, when the council has one) already reflects the earlier ones,
  * and the prompt stays bounded by the number of members. */
-static void synthesis(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
+static void shown_all(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
 {
-	(void)member;
-	put_question(f, p->input);
 	fputs("\n\nThe members of the council answered:", f);
-	put_answers(f, p->prev, NULL);
-	fputs("\n\nSynthesize their answers into one final answer.", f);
+	put_answers(f, p, member->id, OWN_SHOWN);
+	put_aggregate(f, "The council's ballot",
+		      cJSON_GetObjectItemCaseSensitive(p->answers, "aggregate"));
 }
 
-static user_text_fn *const user_text[] = {
-	[CX_ROUND_INDEPENDENT_ANALYSIS] = independent_analysis,
-	[CX_ROUND_PEER_REVIEW] = peer_review,
-	[CX_ROUND_SYNTHESIS] = synthesis,
+static void shown_anonymized(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
+{
+	(void)member;
+	fputs("\n\nThe other members of the council answered (anonymized):", f);
+	put_candidates(f, p->candidates);
+}
+
+static void shown_choices(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
+{
+	const cJSON *first = cJSON_GetArrayItem(p->candidates, 0);
+	(void)member;
+	fputs(cJSON_GetObjectItemCaseSensitive(first, "text") ? "\n\nThe members answered:"
+							       : "\n\nThe options:", f);
+	put_candidates(f, p->candidates);
+	put_aggregate(f, "The previous ballot", p->tally);
+}
+
+static void shown_pair(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
+{
+	(void)member;
+	fputs("\n\nTwo answers compete:", f);
+	put_candidates(f, p->candidates);
+}
+
+#define BRIEF "\"rationale\": \"<why, in a sentence or two>\""
+
+/* What each round type shows, asks, and the form of the answer when it must
+ * be JSON (response_schema has the exact rules). An iterate round asks what
+ * the round it repeats asks. */
+static const struct {
+	shown_fn *shown;
+	const char *task;
+	const char *form;
+} asks[] = {
+	[CX_ROUND_INDEPENDENT_ANALYSIS] = { shown_nothing, NULL, NULL },
+	[CX_ROUND_PEER_REVIEW] = { shown_others,
+		"Review their answers: where are they right, where are they wrong or "
+		"incomplete? Then give your own revised answer.", NULL },
+	[CX_ROUND_CRITIQUE] = { shown_all_yours_marked,
+		"Critique every answer, yours included: name its errors, unsupported claims "
+		"and omissions, the most serious first. Then give your improved answer.", NULL },
+	[CX_ROUND_ANONYMIZED_PEER_REVIEW] = { shown_anonymized,
+		"Rank these responses from best to worst on accuracy and insight.",
+		"{\"ordering\": [<every response label, as written, best first>], " BRIEF "}" },
+	[CX_ROUND_VOTE] = { shown_choices, "Vote for the best one.",
+		"{\"choice\": \"<your choice, exactly as listed>\", " BRIEF ", "
+		"\"confidence\": <a number from 0 to 1>}" },
+	[CX_ROUND_RANKING] = { shown_choices, "Rank every one of them from best to worst.",
+		"{\"ordering\": [<every one, exactly as listed, best first>], " BRIEF "}" },
+	[CX_ROUND_PAIRWISE_ELIMINATION] = { shown_pair,
+		"Which of the two answers the question better?",
+		"{\"winner\": \"A\" or \"B\", " BRIEF "}" },
+	[CX_ROUND_SYNTHESIS] = { shown_all, "Synthesize their answers into one final answer.",
+		NULL },
 };
+
+static void user_text(FILE *f, const struct cx_prompt *p, const struct cx_member *member)
+{
+	enum cx_round_type t = p->round->type;
+
+	put_question(f, p->input);
+	asks[t].shown(f, p, member);
+	if (asks[t].task)
+		fprintf(f, "\n\n%s", asks[t].task);
+	if (asks[t].form) {
+		fprintf(f, "\n\nAnswer with JSON only, in this form:\n%s", asks[t].form);
+	} else if (p->schema) {
+		char *schema = cJSON_PrintUnformatted(p->schema);
+		fprintf(f, "\n\nAnswer with JSON only, valid against this JSON Schema:\n%s",
+			schema ? schema : "{}");
+		free(schema);
+	}
+}
 
 static bool add_message(cJSON *messages, const char *role, const char *content)
 {
@@ -89,7 +196,7 @@ cJSON *cx_prompt_request(const struct cx_prompt *p, const struct cx_member *memb
 	FILE *f = open_memstream(&text, &len);
 	if (!f)
 		return NULL;
-	user_text[p->round->type](f, p, member);
+	user_text(f, p, member);
 	bool ok = !ferror(f);
 	if (fclose(f) != 0)
 		ok = false;
@@ -106,7 +213,9 @@ cJSON *cx_prompt_request(const struct cx_prompt *p, const struct cx_member *memb
 	     (!*member->system_prompt || add_message(messages, "system", member->system_prompt)) &&
 	     add_message(messages, "user", text) &&
 	     cJSON_AddItemToObject(req, "input", p->input ? cJSON_Duplicate(p->input, true)
-							  : cJSON_CreateNull());
+							  : cJSON_CreateNull()) &&
+	     (!p->schema || cJSON_AddItemToObject(req, "response_schema",
+						  cJSON_Duplicate(p->schema, true)));
 	free(text);
 	if (!ok) {
 		cJSON_Delete(req);

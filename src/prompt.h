@@ -2,9 +2,11 @@
  * request document:
  *
  *   {run_id, council, round, member, role, system_prompt,
- *    messages: [{role: "system"|"user", content}...], input}
+ *    messages: [{role: "system"|"user", content}...], input,
+ *    response_schema (only when the answer must be JSON)}
  *
- * Only the user message differs between round types. */
+ * Only the user message differs between round types (docs/rounds.md has
+ * each one). */
 #ifndef CX_PROMPT_H
 #define CX_PROMPT_H
 
@@ -16,8 +18,13 @@ struct cx_prompt {
 	const char *run_id;
 	const struct cx_spec *spec;
 	const cJSON *input;
-	const struct cx_round *round;
-	const cJSON *prev;      /* member results of the previous round {id: result}, or NULL */
+	const struct cx_round *round;   /* the round asked: an iterate round's inner round */
+	const cJSON *answers;   /* the result of the round whose answers this one works on
+				 * ({members: {id: result}, aggregate...}), or NULL */
+	const cJSON *candidates; /* what a ballot or a judgement chooses among:
+				  * [{"label"} (an option) or {"label", "text"} (an answer)] */
+	const cJSON *tally;     /* the aggregate of this round's previous iteration, or NULL */
+	const cJSON *schema;    /* the JSON the answer must hold, or NULL */
 };
 
 /* The request for member in p->round; NULL when out of memory. */

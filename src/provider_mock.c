@@ -2,9 +2,9 @@
  * deterministically, for tests and the demo. Its profile keys (validated
  * by the spec parser):
  *
- *   reply           the answer; else "<member id>: " and `words` words
- *                   (default 24) picked from a word list by a PRNG seeded
- *                   with FNV-1a of the member id, round and prompt
+ *   reply, replies  a scripted answer, for every round or by round name;
+ *                   without one the answer is derived (mock_answer.h)
+ *   words           the length of a derived free-text answer (default 24)
  *   latency_ms      before the first token (default 0)
  *   chunk_delay_ms  between tokens, a word each (default 0: every token in
  *                   the same loop turn)
@@ -20,23 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "prompt.h"
+#include "mock_answer.h"
 
-#define WORD_MAX 12     /* longest word in the list */
 #define BLANKS " \t\n"
-
-static const char *const words[] = {
-	"council", "member", "round", "answer", "evidence", "risk", "cost",
-	"benefit", "latency", "throughput", "design", "review", "consensus",
-	"trade-off", "option", "budget", "schedule", "quality", "user",
-	"failure", "recovery", "scale", "simple", "robust", "measure", "test",
-	"deploy", "rollback", "process", "signal", "supervisor", "restart",
-	"isolation", "memory", "network", "storage", "security", "privacy",
-	"clarity", "priority", "agree", "disagree", "because", "therefore",
-	"however", "likely", "unlikely", "assume", "verify", "propose",
-	"prefer", "avoid", "accept", "reject", "data", "model", "question",
-	"context", "goal", "constraint", "plan", "step", "result", "insight",
-};
 
 struct mock {
 	struct cx_call *call;
@@ -58,42 +44,6 @@ static int profile_int(const cJSON *profile, const char *key, int fallback)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(profile, key);
 	return cJSON_IsNumber(v) ? v->valueint : fallback;
-}
-
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-	do {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	} while (*s++);
-	return h;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static char *answer(const struct cx_call *call)
-{
-	const cJSON *profile = call->member->profile;
-	const char *reply = profile_string(profile, "reply");
-	if (reply)
-		return strdup(reply);
-	int n = profile_int(profile, "words", 24);
-	uint64_t state = fnv1a(0xcbf29ce484222325ULL, call->member->id);
-	state = fnv1a(state, call->round);
-	state = fnv1a(state, cx_prompt_user_text(call->request));
-	char *text = malloc(strlen(call->member->id) + 2 + (size_t)n * (WORD_MAX + 1));
-	if (!text)
-		return NULL;
-	char *p = stpcpy(stpcpy(text, call->member->id), ":");
-	for (int i = 0; i < n; i++)
-		p = stpcpy(stpcpy(p, " "), words[splitmix64(&state) % (sizeof words / sizeof *words)]);
-	return text;
 }
 
 /* The next token: the blanks before a word, and the word. The text is
@@ -173,7 +123,7 @@ static int mock_start(struct cx_call *call)
 	if (fail) {
 		m->failing = true;
 		m->kind = !strcmp(fail, "transient") ? CX_FAIL_TRANSIENT : CX_FAIL_PERMANENT;
-	} else if (!(m->text = answer(call))) {
+	} else if (!(m->text = cx_mock_answer(call))) {
 		return -ENOMEM;
 	}
 	cx_timer_arm(cx_call_loop(call), &m->timer, (uint64_t)profile_int(profile, "latency_ms", 0));

@@ -1,9 +1,13 @@
 /* The council spec (DESIGN §6): parse, check every key against a table of
  * fields, report every finding, and build the typed spec only when there is
- * none. Profiles are profile.c's business. */
+ * none. Profiles are profile.c's business, rounds round_spec.c's, schemas
+ * schema.c's. A sub-council is a spec of its own, checked and built the
+ * same way, its findings reported under its member's path. */
 #include "council/spec.h"
 #include "council/ids.h"
 #include "profile.h"
+#include "round_spec.h"
+#include "schema.h"
 #include "shape.h"
 #include "tool_spec.h"
 
@@ -15,43 +19,21 @@
 
 /* ---- the spec ---- */
 
-static const char *const round_types[] = {
-	[CX_ROUND_INDEPENDENT_ANALYSIS] = "independent_analysis",
-	[CX_ROUND_PEER_REVIEW] = "peer_review",
-	[CX_ROUND_SYNTHESIS] = "synthesis",
-	NULL,
-};
-
-/* CouncilEx's other built-in rounds. */
-static const char *const rounds_not_built_yet[] = {
-	"anonymized_peer_review", "critique", "vote", "ranking", "iterate",
-	"pairwise_elimination", NULL,
-};
-
-static const char *const failure_modes[] = {
-	[CX_FAILURE_CONTINUE] = "continue",
-	[CX_FAILURE_FAIL_FAST] = "fail_fast",
-	NULL,
-};
-
 struct member_draft {
 	struct cx_member m;
 	const cJSON *profile;  /* the member's own */
+	const cJSON *council;  /* the sub-council's spec */
+	struct cx_spec *sub;   /* built from it, owned until the member is built */
 	char path[CX_PATH_MAX];
 };
 
-struct round_draft {
-	int type;              /* an enum cx_round_type, or -1 */
-	const char *name;      /* NULL: the type's name */
-	int failure_mode;
-};
-
 struct spec_draft {
+	int depth;             /* 0 for a run's own council, 1.. for sub-councils */
 	const char *id, *name;
 	const cJSON *default_profile, *members, *rounds, *chair;
 	struct member_draft member[CX_SPEC_MAX_MEMBERS], chair_member;
 	size_t n_members;
-	struct round_draft round[CX_SPEC_MAX_ROUNDS];
+	struct cx_round_draft round[CX_SPEC_MAX_ROUNDS], inner[CX_SPEC_MAX_ROUNDS];
 	size_t n_rounds;
 	int tool_timeout_ms;
 };
@@ -60,8 +42,13 @@ struct spec_draft {
 struct spec_box {
 	struct cx_spec spec;
 	struct cx_member chair;
+	struct cx_round *inner;  /* iterate rounds' inner rounds */
 	cJSON *profiles;       /* an array owning the merged profiles */
+	bool owns_json;        /* a sub-council's json belongs to its parent's */
 };
+
+static struct cx_spec *spec_from(struct cx_check *c, cJSON *json, bool owns_json,
+				 int depth, int *rc);
 
 static void check_retry(struct cx_check *c, const cJSON *item, const char *path,
 			void *dest)
@@ -77,23 +64,25 @@ static void check_retry(struct cx_check *c, const cJSON *item, const char *path,
 	cx_check_object(c, item, path, &shape, dest);
 }
 
-static void check_round_type(struct cx_check *c, const cJSON *item,
-			     const char *path, void *dest)
+static void check_output_schema(struct cx_check *c, const cJSON *item, const char *path,
+				void *dest)
 {
-	char shown[CX_SHOWN_MAX];
+	cx_schema_check(c, item, path);
+	*(const cJSON **)dest = item;
+}
 
-	if (!cx_expect_type(c, item, path, cJSON_IsString, "string"))
-		return;
-	const char *type = item->valuestring;
-	int i = cx_word_index(round_types, type);
-	if (i >= 0)
-		*(int *)dest = i;
-	else if (cx_word_index(rounds_not_built_yet, type) >= 0)
-		cx_check_report(c, path, "unsupported_round",
-				"\"%s\" is not available in this build yet", type);
-	else
-		cx_check_report(c, path, "unknown_round",
-				"\"%s\" is not a round type", cx_shown(shown, type));
+/* A path is read by the client that sends the spec (cx_spec_inline), with its
+ * user's rights; the supervisor never opens a file a spec names. */
+static void check_council_ref(struct cx_check *c, const cJSON *item, const char *path,
+			      void *dest)
+{
+	if (cJSON_IsString(item))
+		cx_check_report(c, path, "unresolved_council",
+				"\"%s\" is a path: the spec must be sent with the file's council "
+				"in its place (councilctl and cx_spec_inline do this)",
+				item->valuestring);
+	else if (cx_expect_type(c, item, path, cJSON_IsObject, "object or string"))
+		*(const cJSON **)dest = item;
 }
 
 static const struct cx_field spec_fields[] = {
@@ -127,15 +116,11 @@ static const struct cx_field member_fields[] = {
 	{ .key = "timeout_ms", .kind = CX_FIELD_INT, .min = 1, .max = 3600000,
 	  CX_KEEP(struct member_draft, m.timeout_ms) },
 	{ .key = "stream", .kind = CX_FIELD_BOOL, CX_KEEP(struct member_draft, m.stream) },
+	{ .key = "output_schema_inline", .kind = CX_FIELD_CUSTOM, .check = check_output_schema,
+	  CX_KEEP(struct member_draft, m.output_schema) },
+	{ .key = "council", .kind = CX_FIELD_CUSTOM, .check = check_council_ref,
+	  CX_KEEP(struct member_draft, council) },
 	{ .key = "metadata", .kind = CX_FIELD_OBJECT },
-};
-
-static const struct cx_field round_fields[] = {
-	{ .key = "type", .kind = CX_FIELD_CUSTOM, .required = true,
-	  .check = check_round_type, CX_KEEP(struct round_draft, type) },
-	{ .key = "name", .kind = CX_FIELD_NAME, CX_KEEP(struct round_draft, name) },
-	{ .key = "failure_mode", .kind = CX_FIELD_WORD, .words = failure_modes,
-	  CX_KEEP(struct round_draft, failure_mode) },
 };
 
 #define SHAPE(fields, what) { fields, sizeof fields / sizeof fields[0], 0, what }
@@ -143,21 +128,63 @@ static const struct cx_field round_fields[] = {
 static const struct cx_shape spec_shape = SHAPE(spec_fields, "the spec");
 static const struct cx_shape member_shape = SHAPE(member_fields, "a member");
 static const struct cx_shape chair_shape = SHAPE(member_fields, "the chair");
-static const struct cx_shape round_shape = SHAPE(round_fields, "a round");
 
-/* A member or the chair; path is "members[i]" or "chair". */
+/* A sub-council's findings, under the member's path:
+ * "members[1].council.rounds[0].type". */
+static void check_sub_council(struct cx_check *c, struct member_draft *d, int depth)
+{
+	struct cx_diags diags = { 0 };
+	struct cx_check sub = { .diags = &diags };
+	char at[CX_PATH_MAX], path[CX_PATH_MAX];
+	int rc;
+
+	cx_path_key(at, d->path, "council");
+	if (depth > CX_SPEC_MAX_DEPTH) {
+		cx_check_report(c, at, "too_deep", "sub-councils nest at most %d deep",
+				CX_SPEC_MAX_DEPTH);
+		return;
+	}
+	d->sub = spec_from(&sub, (cJSON *)d->council, false, depth, &rc);
+	for (size_t i = 0; i < diags.n; i++) {
+		if (strcmp(diags.v[i].path, "$"))
+			cx_path_key(path, at, diags.v[i].path);
+		else
+			strlcpy(path, at, sizeof path);
+		cx_check_report(c, path, diags.v[i].code, "%s", diags.v[i].message);
+	}
+	c->errors += sub.errors - diags.n;  /* those that could not be stored */
+	if (rc == CX_ENOMEM)
+		cx_check_report(c, at, "internal", "out of memory");
+	cx_diags_free(&diags);
+}
+
+/* A member or the chair; path is "members[i]" or "chair". A sub-council
+ * member answers with its council, so it has no profile. */
 static void check_member(struct cx_check *c, const struct cx_shape *shape,
 			 const cJSON *item, const char *path,
-			 const cJSON *defaults, struct member_draft *d)
+			 const struct spec_draft *spec, struct member_draft *d)
 {
+	char at[CX_PATH_MAX];
+
 	*d = (struct member_draft){
 		.m = { .role = "", .system_prompt = "",
 		       .retry = { .max_attempts = 2, .base_ms = 1000 },
 		       .timeout_ms = 60000, .stream = true },
 	};
 	strlcpy(d->path, path, sizeof d->path);
-	if (cx_check_object(c, item, path, shape, d))
-		cx_profile_check_member(c, defaults, d->profile, path, &d->m.provider);
+	if (!cx_check_object(c, item, path, shape, d))
+		return;
+	if (!d->council) {
+		cx_profile_check_member(c, spec->default_profile, d->profile, path,
+					&d->m.provider);
+		return;
+	}
+	if (d->profile) {
+		cx_path_key(at, path, "profile");
+		cx_check_report(c, at, "invalid_value",
+				"a sub-council member has no profile: its council's members do");
+	}
+	check_sub_council(c, d, spec->depth + 1);
 }
 
 /* The members, then the chair: same keys, same checks. */
@@ -170,12 +197,10 @@ static void check_members(struct cx_check *c, struct spec_draft *d)
 		if (d->n_members == CX_SPEC_MAX_MEMBERS)
 			break;
 		cx_path_index(path, "members", d->n_members);
-		check_member(c, &member_shape, item, path, d->default_profile,
-			     &d->member[d->n_members++]);
+		check_member(c, &member_shape, item, path, d, &d->member[d->n_members++]);
 	}
 	if (d->chair)
-		check_member(c, &chair_shape, d->chair, "chair",
-			     d->default_profile, &d->chair_member);
+		check_member(c, &chair_shape, d->chair, "chair", d, &d->chair_member);
 }
 
 /* Member ids, the chair's included, name members in events: one each. */
@@ -202,78 +227,68 @@ static void check_unique_ids(struct cx_check *c, const struct spec_draft *d)
 	}
 }
 
-/* The chair synthesizes, and synthesis ends a council. */
-static void check_synthesis(struct cx_check *c, const char *path,
-			    bool has_chair, bool last)
+static void check_rounds(struct cx_check *c, struct spec_draft *d)
 {
-	char at[CX_PATH_MAX];
-
-	cx_path_key(at, path, "type");
-	if (!has_chair)
-		cx_check_report(c, at, "chair_required",
-				"a synthesis round needs a chair");
-	if (!last)
-		cx_check_report(c, at, "misplaced_round",
-				"synthesis must be the last round");
-}
-
-static void check_rounds(struct cx_check *c, const cJSON *json,
-			 struct spec_draft *d)
-{
-	bool has_chair = cJSON_GetObjectItemCaseSensitive(json, "chair");
-	size_t listed = (size_t)cJSON_GetArraySize(d->rounds);
+	const char *ids[CX_SPEC_MAX_MEMBERS + 1];
+	struct cx_round_place place = {
+		.listed = (size_t)cJSON_GetArraySize(d->rounds),
+		.has_chair = d->chair,
+		.ids = ids,
+	};
 	char path[CX_PATH_MAX];
 	const cJSON *item;
 
+	for (size_t i = 0; i < d->n_members; i++)
+		ids[place.n_ids++] = d->member[i].m.id;
+	if (d->chair)
+		ids[place.n_ids++] = d->chair_member.m.id;
 	cJSON_ArrayForEach(item, d->rounds) {
 		if (d->n_rounds == CX_SPEC_MAX_ROUNDS)
 			break;
-		struct round_draft *r = &d->round[d->n_rounds];
-		*r = (struct round_draft){ .type = -1 };
-		cx_path_index(path, "rounds", d->n_rounds++);
-		if (cx_check_object(c, item, path, &round_shape, r) &&
-		    r->type == CX_ROUND_SYNTHESIS)
-			check_synthesis(c, path, has_chair, d->n_rounds == listed);
+		place.idx = d->n_rounds;
+		cx_path_index(path, "rounds", d->n_rounds);
+		cx_round_check(c, item, path, &place, &d->round[d->n_rounds],
+			       &d->inner[d->n_rounds]);
+		d->n_rounds++;
 	}
 }
 
 static void check_spec(struct cx_check *c, const cJSON *json, struct spec_draft *d)
 {
-	*d = (struct spec_draft){ .name = "", .tool_timeout_ms = CX_TOOL_TIMEOUT_MS };
 	if (!cx_check_object(c, json, "", &spec_shape, d))
 		return;
 	cx_profile_check_defaults(c, d->default_profile);
 	check_members(c, d);
 	cx_tool_spec_check_refs(c, json);
 	check_unique_ids(c, d);
-	check_rounds(c, json, d);
+	check_rounds(c, d);
 }
 
 /* ---- building ---- */
 
-static bool build_member(struct spec_box *box, const struct member_draft *d,
+static bool build_member(struct spec_box *box, struct member_draft *d,
 			 const cJSON *defaults, struct cx_member *out)
 {
-	cJSON *merged = cx_profile_merge(defaults, d->profile);
+	cJSON *merged = NULL;
 
-	if (!merged)
+	if (!d->sub && !(merged = cx_profile_merge(defaults, d->profile)))
 		return false;
-	cJSON_AddItemToArray(box->profiles, merged);
+	if (merged)
+		cJSON_AddItemToArray(box->profiles, merged);
 	*out = d->m;
 	out->profile = merged;
+	out->council = d->sub;
+	d->sub = NULL;         /* the spec owns it now */
 	return true;
 }
 
-static void build_rounds(struct cx_spec *s, const struct spec_draft *d)
+static void build_rounds(struct spec_box *box, const struct spec_draft *d)
 {
-	for (size_t i = 0; i < d->n_rounds; i++) {
-		const struct round_draft *r = &d->round[i];
-		s->rounds[i] = (struct cx_round){
-			.type = r->type,
-			.name = r->name ? r->name : cx_round_type_name(r->type),
-			.failure_mode = r->failure_mode,
-		};
-	}
+	struct cx_spec *s = &box->spec;
+
+	for (size_t i = 0; i < d->n_rounds; i++)
+		cx_round_build(&d->round[i], &s->rounds[i], &box->inner[i], s->members,
+			       s->n_members, s->chair);
 	s->n_rounds = d->n_rounds;
 	if (s->chair && s->rounds[s->n_rounds - 1].type != CX_ROUND_SYNTHESIS)
 		s->rounds[s->n_rounds++] = (struct cx_round){
@@ -283,21 +298,25 @@ static void build_rounds(struct cx_spec *s, const struct spec_draft *d)
 		};
 }
 
-/* Takes json: on failure it is freed. */
-static int build_spec(const struct spec_draft *d, cJSON *json, struct cx_spec **out)
+/* Takes json when owns_json (on failure it is freed). */
+static int build_spec(struct spec_draft *d, cJSON *json, bool owns_json,
+		      struct cx_spec **out)
 {
 	struct spec_box *box = calloc(1, sizeof *box);
 
 	if (!box) {
-		cJSON_Delete(json);
+		if (owns_json)
+			cJSON_Delete(json);
 		return CX_ENOMEM;
 	}
 	struct cx_spec *s = &box->spec;
 	*s = (struct cx_spec){ .json = json, .id = d->id, .name = d->name };
+	box->owns_json = owns_json;
 	box->profiles = cJSON_CreateArray();
 	s->members = reallocarray(NULL, d->n_members, sizeof *s->members);
 	s->rounds = reallocarray(NULL, d->n_rounds + 1, sizeof *s->rounds);
-	if (!box->profiles || !s->members || !s->rounds)
+	box->inner = reallocarray(NULL, d->n_rounds, sizeof *box->inner);
+	if (!box->profiles || !s->members || !s->rounds || !box->inner)
 		goto nomem;
 	for (; s->n_members < d->n_members; s->n_members++)
 		if (!build_member(box, &d->member[s->n_members], d->default_profile,
@@ -310,12 +329,43 @@ static int build_spec(const struct spec_draft *d, cJSON *json, struct cx_spec **
 	}
 	if (cx_tool_spec_build(s, d->tool_timeout_ms) != CX_OK)
 		goto nomem;
-	build_rounds(s, d);
+	build_rounds(box, d);
 	*out = s;
 	return CX_OK;
 nomem:
 	cx_spec_free(s);
 	return CX_ENOMEM;
+}
+
+/* The sub-councils built for members the spec did not take over. */
+static void drop_subs(struct spec_draft *d)
+{
+	for (size_t i = 0; i < d->n_members; i++)
+		cx_spec_free(d->member[i].sub);
+	cx_spec_free(d->chair_member.sub);
+}
+
+/* Checks json (the value of depth's council) and builds it when nothing is
+ * wrong; *rc says CX_OK, CX_EINVALID or CX_ENOMEM. */
+static struct cx_spec *spec_from(struct cx_check *c, cJSON *json, bool owns_json,
+				 int depth, int *rc)
+{
+	struct spec_draft *d = calloc(1, sizeof *d);
+	struct cx_spec *spec = NULL;
+	size_t before = c->errors;
+
+	*rc = CX_ENOMEM;
+	if (d) {
+		*d = (struct spec_draft){ .depth = depth, .name = "", .tool_timeout_ms = CX_TOOL_TIMEOUT_MS };
+		check_spec(c, json, d);
+		*rc = c->errors > before ? CX_EINVALID : build_spec(d, json, owns_json, &spec);
+		owns_json = owns_json && *rc == CX_EINVALID;
+		drop_subs(d);
+	}
+	if (owns_json && !spec)
+		cJSON_Delete(json);
+	free(d);
+	return spec;
 }
 
 /* cJSON stops after the value; anything but whitespace after it is an error. */
@@ -346,7 +396,7 @@ int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 		  struct cx_diags *diags)
 {
 	struct cx_check c = { .diags = diags };
-	struct spec_draft d;
+	int rc;
 
 	if (!out || (!text && len))
 		return CX_EUSAGE;
@@ -359,12 +409,13 @@ int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 	cJSON *json = parse_json(&c, text, len);
 	if (!json)
 		return CX_EINVALID;
-	check_spec(&c, json, &d);
-	if (c.errors) {
-		cJSON_Delete(json);
-		return CX_EINVALID;
-	}
-	return build_spec(&d, json, out);
+	*out = spec_from(&c, json, true, 0, &rc);
+	return rc;
+}
+
+static void free_member(const struct cx_member *m)
+{
+	cx_spec_free((struct cx_spec *)m->council);
 }
 
 void cx_spec_free(struct cx_spec *spec)
@@ -374,16 +425,15 @@ void cx_spec_free(struct cx_spec *spec)
 	if (!spec)
 		return;
 	cx_tool_spec_free(spec);
+	for (size_t i = 0; i < spec->n_members; i++)
+		free_member(&spec->members[i]);
+	if (spec->chair)
+		free_member(spec->chair);
 	free(spec->members);
 	free(spec->rounds);
+	free(box->inner);
 	cJSON_Delete(box->profiles);
-	cJSON_Delete(spec->json);
+	if (box->owns_json)
+		cJSON_Delete(spec->json);
 	free(box);
-}
-
-const char *cx_round_type_name(enum cx_round_type type)
-{
-	if ((size_t)type >= sizeof round_types / sizeof round_types[0] - 1)
-		return "unknown";
-	return round_types[type];
 }

@@ -23,7 +23,7 @@ static cJSON *partial_result(const struct cx_run_summary *s, int dir_fd)
 	     line = nl + 1) {
 		struct cx_event_header h;
 		if (cx_event_header_parse(line, (size_t)(nl - line), &h) < 0 ||
-		    h.type != CX_EV_ROUND_COMPLETED)
+		    h.type != CX_EV_ROUND_COMPLETED || h.sub)
 			continue;
 		cJSON *ev = cJSON_ParseWithLength(line, (size_t)(nl - line));
 		cJSON *r = cJSON_DetachItemFromObject(ev, "result");

@@ -207,12 +207,15 @@ static enum cx_run_status failure_status(const cJSON *ev)
 	return kind && !strcmp(kind, "cancelled") ? CX_RUN_CANCELLED : CX_RUN_FAILED;
 }
 
-/* What an event changes in the run's summary. Token and tool events change
+/* What an event changes in the run's summary. Token and tool events, and
+ * every event of a sub-council (its rounds are not the run's), change
  * nothing but the count, and are announced lazily. */
-static void apply(struct cx_run *run, enum cx_event_type type, const char *line, size_t len)
+static void apply(struct cx_run *run, const struct cx_event_header *h, const char *line,
+		  size_t len)
 {
 	struct cx_run_summary *s = &run->summary;
-	if (type == CX_EV_MEMBER_TOKEN || type == CX_EV_TOOL_CALL_REQUEST ||
+	enum cx_event_type type = h->type;
+	if (h->sub || type == CX_EV_MEMBER_TOKEN || type == CX_EV_TOOL_CALL_REQUEST ||
 	    type == CX_EV_TOOL_CALL_RESULT || type == CX_EV_MEMBER_STARTED ||
 	    type == CX_EV_MEMBER_COMPLETED) {
 		if (!cx_timer_armed(&run->announce_timer))
@@ -312,7 +315,7 @@ static void relay_lines(struct cx_run *run)
 			batch = pos;
 			n_batch = 0;
 			if (recorded)
-				apply(run, h.type, line, n - 1);
+				apply(run, &h, line, n - 1);
 		}
 	}
 	flush_batch(run, data + batch, pos - batch, n_batch);

@@ -217,6 +217,38 @@ START_TEST(test_run_json_streams_every_event_once_in_order)
 }
 END_TEST
 
+/* councilctl reads research.json beside the spec; the supervisor takes the
+ * sub-councils' relayed events in the run's seq order, and the status file
+ * counts the run's own rounds only. */
+START_TEST(test_sub_councils_run_with_their_events_relayed)
+{
+	const char *args[] = { "run", "examples/councils/subcouncil.json", "--input",
+			       "examples/inputs/question.json", "--json", "--run-id", "sub-1", NULL };
+	char *out, path[4096];
+	int seq = 0, relayed = 0;
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		cJSON *ev = cJSON_Parse(line);
+		ck_assert_msg(ev, "not an event: %s", line);
+		ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "seq")), ++seq);
+		relayed += strstr(line, "\"sub\":\"research\",\"sub_seq\":") != NULL;
+		cJSON_Delete(ev);
+	}
+	ck_assert_int_gt(relayed, 0);
+	snprintf(path, sizeof path, "%s/runs/sub-1/status", scratch);
+	char *status = th_read_file(path, NULL);
+	ck_assert_msg(status && strstr(status, "RoundsCompleted:\t3\n"), "status: %s", status);
+	snprintf(path, sizeof path, "%s/runs/sub-1/spec.json", scratch);
+	char *spec = th_read_file(path, NULL);
+	ck_assert_msg(spec && !strstr(spec, "\"council\":\"research.json\"") &&
+		      strstr(spec, "\"council\":{\"id\":\"research\""),
+		      "the spec sent does not hold research.json's council: %s", spec);
+	free(spec);
+	free(status);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_failed_run_exits_1)
 {
 	const char *args[] = { "run", council_file(",\"fail\":\"permanent\""), NULL };
@@ -279,6 +311,7 @@ int main(void)
 	tcase_add_test(tc, test_validate_reports_every_problem_and_exits_2);
 	tcase_add_test(tc, test_run_prints_the_result_and_exits_0);
 	tcase_add_test(tc, test_run_json_streams_every_event_once_in_order);
+	tcase_add_test(tc, test_sub_councils_run_with_their_events_relayed);
 	tcase_add_test(tc, test_failed_run_exits_1);
 	tcase_add_test(tc, test_sigint_cancels_and_exits_3);
 	tcase_add_test(tc, test_invalid_council_exits_2_and_starts_nothing);

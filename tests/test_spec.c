@@ -142,6 +142,29 @@ static const struct bad_spec {
 	{ WITH(",'chair':'ch'"), "chair", "wrong_type" },
 	{ WITH(",'chair':{" MOCK "}"), "chair.id", "missing_key" },
 	{ WITH(",'chair':{'id':'ch','colour':1," MOCK "}"), "chair.colour", "unknown_key" },
+	/* structured answers */
+	{ WITH_MEMBER_KEY("'output_schema_inline':{'type':'text'}"),
+	  "members[0].output_schema_inline.type", "invalid_value" },
+	{ WITH_MEMBER_KEY("'output_schema_inline':{'properties':{'a':{'minimum':'0'}}}"),
+	  "members[0].output_schema_inline.properties.a.minimum", "wrong_type" },
+	{ WITH_MEMBER_KEY("'output_schema_inline':'{}'"), "members[0].output_schema_inline",
+	  "wrong_type" },
+	/* sub-councils */
+	{ WITH_MEMBER("{'id':'a','council':'inner.json'}"), "members[0].council",
+	  "unresolved_council" },
+	{ WITH_MEMBER("{'id':'a','council':7}"), "members[0].council", "wrong_type" },
+	{ WITH_MEMBER("{'id':'a','council':" WITH_ROUNDS(IA) "," MOCK "}"), "members[0].profile",
+	  "invalid_value" },
+	{ WITH_MEMBER("{'id':'a','council':" WITH_ROUNDS("{'type':'voet'}") "}"),
+	  "members[0].council.rounds[0].type", "unknown_round" },
+	{ WITH_MEMBER("{'id':'a','council':{'members':[" MEMBER_A "],'rounds':[" IA "]}}"),
+	  "members[0].council.id", "missing_key" },
+	{ WITH_MEMBER("{'id':'a','council':[]}"), "members[0].council", "wrong_type" },
+	{ WITH_MEMBER("{'id':'a','council':" WITH_MEMBER("{'id':'b','council':" WITH_MEMBER(
+		"{'id':'c','council':" WITH_MEMBER("{'id':'d','council':" WITH_MEMBER(
+		"{'id':'e','council':" WITH_MEMBER(MEMBER_A) "}") "}") "}") "}") "}"),
+	  "members[0].council.members[0].council.members[0].council.members[0].council."
+	  "members[0].council", "too_deep" },
 	/* providers */
 	{ WITH_MEMBER("{'id':'a'}"), "members[0].profile.provider", "missing_provider" },
 	{ WITH_MEMBER("{'id':'a','profile':'mock'}"), "members[0].profile", "wrong_type" },
@@ -159,6 +182,12 @@ static const struct bad_spec {
 	{ WITH_PROFILE("'provider':'mock','latency_ms':600001"), "members[0].profile.latency_ms", "out_of_range" },
 	{ WITH_PROFILE("'provider':'mock','reply':['x']"), "members[0].profile.reply", "wrong_type" },
 	{ WITH_PROFILE("'provider':'mock','command':['cat']"), "members[0].profile.command", "unknown_key" },
+	{ WITH_PROFILE("'provider':'mock','replies':'x'"), "members[0].profile.replies", "wrong_type" },
+	{ WITH_PROFILE("'provider':'mock','replies':{'vote':3}"), "members[0].profile.replies.vote",
+	  "wrong_type" },
+	{ WITH_PROFILE("'provider':'mock','replies':{'a b':'x'}"), "members[0].profile.replies.a b",
+	  "invalid_name" },
+	{ WITH_EXEC("'replies':{}"), "members[0].profile.replies", "unknown_key" },
 	/* default_profile */
 	{ WITH_DEFAULTS("'colour':1", MEMBER_A), "default_profile.colour", "unknown_key" },
 	{ WITH_DEFAULTS("'fail':'often'", MEMBER_A), "default_profile.fail", "invalid_value" },
@@ -220,7 +249,71 @@ static const struct bad_spec {
 	/* rounds */
 	{ WITH_ROUNDS("'peer_review'"), "rounds[0]", "wrong_type" },
 	{ WITH_ROUNDS(IA ",{'type':'voet'}"), "rounds[1].type", "unknown_round" },
-	{ WITH_ROUNDS("{'type':'vote'}"), "rounds[0].type", "unsupported_round" },
+	{ WITH_ROUNDS("{'type':'vote'}"), "rounds[0].options", "missing_key" },
+	{ WITH_ROUNDS("{'type':'ranking'}"), "rounds[0].options", "missing_key" },
+	{ WITH_ROUNDS("{'type':'peer_review'}"), "rounds[0].type", "misplaced_round" },
+	{ WITH_ROUNDS("{'type':'critique'}"), "rounds[0].type", "misplaced_round" },
+	{ WITH_ROUNDS("{'type':'anonymized_peer_review'}"), "rounds[0].type", "misplaced_round" },
+	{ SPEC("'c'", MEMBER_A, "{'type':'pairwise_elimination'}", CHAIR),
+	  "rounds[0].type", "misplaced_round" },
+	/* aggregators */
+	{ WITH_ROUNDS("{'type':'vote','options':['a','b'],'aggregator':'borda'}"),
+	  "rounds[0].aggregator", "invalid_value" },
+	{ WITH_ROUNDS("{'type':'ranking','options':['a','b'],'aggregator':'plurality'}"),
+	  "rounds[0].aggregator", "invalid_value" },
+	{ WITH_ROUNDS(IA ",{'type':'anonymized_peer_review','aggregator':'mean'}"),
+	  "rounds[1].aggregator", "invalid_value" },
+	{ WITH_ROUNDS("{'type':'vote','options':['a','b'],'aggregator':1}"),
+	  "rounds[0].aggregator", "wrong_type" },
+	{ WITH_ROUNDS(IA ",{'type':'peer_review','aggregator':'borda'}"),
+	  "rounds[1].aggregator", "unknown_key" },
+	/* options */
+	{ WITH_ROUNDS("{'type':'vote','options':['a']}"), "rounds[0].options", "too_few" },
+	{ WITH_ROUNDS("{'type':'vote','options':'a,b'}"), "rounds[0].options", "wrong_type" },
+	{ WITH_ROUNDS("{'type':'vote','options':['a','']}"), "rounds[0].options[1]", "invalid_value" },
+	{ WITH_ROUNDS("{'type':'vote','options':['a',2]}"), "rounds[0].options[1]", "wrong_type" },
+	{ WITH_ROUNDS("{'type':'ranking','options':['a','b','a']}"),
+	  "rounds[0].options[2]", "invalid_value" },
+	{ WITH_ROUNDS("{'type':'vote','options':['1','2','3','4','5','6','7','8','9','10','11',"
+		      "'12','13','14','15','16','17','18','19','20','21','22','23','24','25','26',"
+		      "'27','28','29','30','31','32','33']}"), "rounds[0].options", "too_many" },
+	{ WITH_ROUNDS(IA ",{'type':'anonymized_peer_review','options':['a','b']}"),
+	  "rounds[1].options", "unknown_key" },
+	/* iterate */
+	{ WITH_ROUNDS(IA ",{'type':'iterate'}"), "rounds[1].round", "missing_key" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':'critique'}"), "rounds[1].round", "wrong_type" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':{'type':'critique'},'max_iterations':0}"),
+	  "rounds[1].max_iterations", "out_of_range" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':{'type':'critique'},'max_iterations':17}"),
+	  "rounds[1].max_iterations", "out_of_range" },
+	{ WITH_ROUNDS(IA ",{'type':'critique','max_iterations':2}"),
+	  "rounds[1].max_iterations", "unknown_key" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':{'type':'iterate','round':{'type':'critique'}}}"),
+	  "rounds[1].round.type", "misplaced_round" },
+	{ SPEC("'c'", MEMBER_A, IA ",{'type':'iterate','round':{'type':'synthesis'}}", CHAIR),
+	  "rounds[1].round.type", "misplaced_round" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':{'type':'critique','name':'x'}}"),
+	  "rounds[1].round.name", "invalid_value" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':{'type':'critique','failure_mode':'continue'}}"),
+	  "rounds[1].round.failure_mode", "invalid_value" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':{'type':'voet'}}"),
+	  "rounds[1].round.type", "unknown_round" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':{'type':'vote','aggregator':'borda'}}"),
+	  "rounds[1].round.aggregator", "invalid_value" },
+	{ WITH_ROUNDS("{'type':'iterate','round':{'type':'critique'}}"),
+	  "rounds[0].round.type", "misplaced_round" },
+	{ WITH_ROUNDS("{'type':'iterate','round':{'type':'vote'}}"),
+	  "rounds[0].round.options", "missing_key" },
+	/* pairwise_elimination */
+	{ WITH_ROUNDS(IA ",{'type':'pairwise_elimination'}"), "rounds[1].judge", "missing_key" },
+	{ WITH_ROUNDS(IA ",{'type':'pairwise_elimination','judge':'zed'}"),
+	  "rounds[1].judge", "unknown_member" },
+	{ WITH_ROUNDS(IA ",{'type':'pairwise_elimination','judge':'a b'}"),
+	  "rounds[1].judge", "invalid_name" },
+	{ WITH_ROUNDS(IA ",{'type':'iterate','round':{'type':'pairwise_elimination','judge':'zed'}}"),
+	  "rounds[1].round.judge", "unknown_member" },
+	{ WITH_ROUNDS(IA ",{'type':'vote','options':['a','b'],'judge':'a'}"),
+	  "rounds[1].judge", "unknown_key" },
 	{ WITH_ROUNDS("{'type':5}"), "rounds[0].type", "wrong_type" },
 	{ WITH_ROUNDS("{'name':'first'}"), "rounds[0].type", "missing_key" },
 	{ WITH_ROUNDS("{'type':'peer_review','name':'a b'}"), "rounds[0].name", "invalid_name" },
@@ -419,19 +512,27 @@ START_TEST(test_unknown_round_is_refused_with_its_path)
 }
 END_TEST
 
-START_TEST(test_councilex_rounds_and_providers_are_not_in_this_build_yet)
+START_TEST(test_councilex_providers_are_not_in_this_build_yet)
 {
 	struct cx_diags diags = { 0 };
 
-	expect_refused("critique", SPEC("'c'", "{'id':'a','profile':{'provider':'gemini'}}",
-					"{'type':'critique'}", ""),
-		       "rounds[0].type", "unsupported_round", &diags);
-	ck_assert_ptr_nonnull(strstr(find_diag(&diags, "rounds[0].type",
-					       "unsupported_round")->message,
-				     "not available in this build yet"));
+	expect_refused("gemini", SPEC("'c'", "{'id':'a','profile':{'provider':'gemini'}}", IA, ""),
+		       "members[0].profile.provider", "unsupported_provider", &diags);
 	ck_assert_ptr_nonnull(strstr(find_diag(&diags, "members[0].profile.provider",
 					       "unsupported_provider")->message,
 				     "not available in this build yet"));
+	cx_diags_free(&diags);
+}
+END_TEST
+
+START_TEST(test_key_of_another_round_type_is_one_finding)
+{
+	struct cx_diags diags = { 0 };
+
+	expect_refused("aggregator", WITH_ROUNDS(IA ",{'type':'critique','aggregator':'borda'}"),
+		       "rounds[1].aggregator", "unknown_key", &diags);
+	ck_assert_msg(diags.n == 1, "more than one finding:%s", listed(&diags));
+	ck_assert_str_eq(diags.v[0].message, "\"aggregator\" is not a key of a critique round");
 	cx_diags_free(&diags);
 }
 END_TEST
@@ -543,8 +644,72 @@ START_TEST(test_round_types_and_providers_have_their_spec_names)
 			 "independent_analysis");
 	ck_assert_str_eq(cx_round_type_name(CX_ROUND_PEER_REVIEW), "peer_review");
 	ck_assert_str_eq(cx_round_type_name(CX_ROUND_SYNTHESIS), "synthesis");
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_ANONYMIZED_PEER_REVIEW),
+			 "anonymized_peer_review");
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_CRITIQUE), "critique");
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_VOTE), "vote");
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_RANKING), "ranking");
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_ITERATE), "iterate");
+	ck_assert_str_eq(cx_round_type_name(CX_ROUND_PAIRWISE_ELIMINATION), "pairwise_elimination");
 	ck_assert_str_eq(cx_provider_name(CX_PROVIDER_MOCK), "mock");
 	ck_assert_str_eq(cx_provider_name(CX_PROVIDER_EXEC), "exec");
+}
+END_TEST
+
+START_TEST(test_round_keys_parse_into_typed_values_with_defaults)
+{
+	struct cx_spec *spec = parse_ok(SPEC("'c'", MEMBER_A ",{'id':'b'," MOCK "}",
+		IA ","
+		"{'type':'vote','options':['ship','wait'],'aggregator':'confidence_weighted'},"
+		"{'type':'ranking'},"
+		"{'type':'anonymized_peer_review','aggregator':'condorcet'},"
+		"{'type':'iterate','name':'debate','failure_mode':'fail_fast','max_iterations':5,"
+		" 'round':{'type':'vote'}},"
+		"{'type':'pairwise_elimination','judge':'b'},"
+		"{'type':'iterate','round':{'type':'pairwise_elimination'}}", CHAIR));
+	const struct cx_round *r = spec->rounds;
+
+	ck_assert_uint_eq(spec->n_rounds, 8);
+	ck_assert_int_eq(r[0].aggregator, CX_AGGREGATOR_NONE);
+	ck_assert_int_eq(r[1].type, CX_ROUND_VOTE);
+	ck_assert_int_eq(r[1].aggregator, CX_AGGREGATOR_CONFIDENCE_WEIGHTED);
+	ck_assert_int_eq(cJSON_GetArraySize(r[1].options), 2);
+	ck_assert_int_eq(r[2].aggregator, CX_AGGREGATOR_BORDA);
+	ck_assert_ptr_null(r[2].options);
+	ck_assert_int_eq(r[3].aggregator, CX_AGGREGATOR_CONDORCET);
+	expect_round(&r[4], CX_ROUND_ITERATE, "debate", CX_FAILURE_FAIL_FAST);
+	ck_assert_int_eq(r[4].max_iterations, 5);
+	ck_assert_ptr_nonnull(r[4].inner);
+	expect_round(r[4].inner, CX_ROUND_VOTE, "debate", CX_FAILURE_FAIL_FAST);
+	ck_assert_int_eq(r[4].inner->aggregator, CX_AGGREGATOR_PLURALITY);
+	ck_assert_ptr_eq(r[5].judge, &spec->members[1]);
+	ck_assert_int_eq(r[6].max_iterations, 3);
+	ck_assert_ptr_eq(r[6].inner->judge, spec->chair);
+	ck_assert_int_eq(r[7].type, CX_ROUND_SYNTHESIS);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_sub_council_member_holds_its_parsed_council)
+{
+	struct cx_spec *spec = parse_ok(SPEC("'outer'",
+		MEMBER_A ",{'id':'panel','timeout_ms':9000,'council':"
+		"{'id':'inner','default_profile':{'provider':'mock'},"
+		" 'members':[{'id':'x'},{'id':'a','output_schema_inline':{'type':'object'}}],"
+		" 'rounds':[" IA "],'chair':{'id':'sum'}}}", IA, ""));
+	const struct cx_member *panel = &spec->members[1];
+
+	ck_assert_ptr_null(spec->members[0].council);
+	ck_assert_ptr_nonnull(panel->council);
+	ck_assert_ptr_null(panel->profile);
+	ck_assert_int_eq(panel->timeout_ms, 9000);
+	ck_assert_str_eq(panel->council->id, "inner");
+	ck_assert_uint_eq(panel->council->n_members, 2);
+	ck_assert_uint_eq(panel->council->n_rounds, 2);
+	ck_assert_str_eq(panel->council->chair->id, "sum");
+	ck_assert_ptr_null(panel->council->members[0].output_schema);
+	ck_assert_ptr_nonnull(panel->council->members[1].output_schema);
+	cx_spec_free(spec);
 }
 END_TEST
 
@@ -630,7 +795,8 @@ static Suite *spec_suite(void)
 			    0, N_BAD_SPECS);
 	tcase_add_test(refused, test_every_error_is_reported_at_once);
 	tcase_add_test(refused, test_unknown_round_is_refused_with_its_path);
-	tcase_add_test(refused, test_councilex_rounds_and_providers_are_not_in_this_build_yet);
+	tcase_add_test(refused, test_councilex_providers_are_not_in_this_build_yet);
+	tcase_add_test(refused, test_key_of_another_round_type_is_one_finding);
 	tcase_add_test(refused, test_invalid_json_names_the_byte_offset);
 	tcase_add_test(refused, test_spec_over_the_size_limit_is_too_large);
 	tcase_add_test(refused, test_too_many_members_are_refused);
@@ -644,6 +810,8 @@ static Suite *spec_suite(void)
 	tcase_add_test(parsed, test_chair_synthesizes_after_the_listed_rounds);
 	tcase_add_test(parsed, test_listed_synthesis_round_is_not_repeated);
 	tcase_add_test(parsed, test_council_without_chair_runs_only_its_rounds);
+	tcase_add_test(parsed, test_round_keys_parse_into_typed_values_with_defaults);
+	tcase_add_test(parsed, test_sub_council_member_holds_its_parsed_council);
 	tcase_add_test(parsed, test_free_accepts_null);
 	tcase_add_test(parsed, test_round_types_and_providers_have_their_spec_names);
 	tcase_add_test(parsed, test_http_members_get_their_provider_and_the_tools_they_name);

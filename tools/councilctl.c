@@ -185,11 +185,30 @@ const char *input_name(const struct ctl *c)
 	return NULL;
 }
 
+int read_spec(const char *path, char **text, size_t *len)
+{
+	char *raw, *slash = strrchr(path, '/');
+	struct cx_diags diags = { 0 };
+	int rc = read_text(path, &raw, len);
+	if (rc)
+		return rc;
+	/* A path in the spec is relative to the spec's own directory. */
+	char *dir = !strcmp(path, "-") || !slash ? strdup(".")
+		    : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+	int r = dir ? cx_spec_inline(raw, *len, dir, text, len, &diags) : CX_ENOMEM;
+	rc = r == CX_EINVALID ? print_diags(path, NULL, &diags)
+	     : r < 0 ? fail(r, "%s: reading its sub-councils", path) : 0;
+	cx_diags_free(&diags);
+	free(dir);
+	free(raw);
+	return rc;
+}
+
 int read_spec_and_input(const struct ctl *c, char **spec, char **input)
 {
 	size_t len;
 	*spec = *input = NULL;
-	int rc = read_text(c->args[0], spec, &len);
+	int rc = read_spec(c->args[0], spec, &len);
 	if (!rc && c->input_path)
 		rc = read_text(c->input_path, input, &len);
 	if (!rc && c->input_json && !(*input = strdup(c->input_json)))
@@ -237,7 +256,7 @@ int cmd_validate(struct ctl *c)
 	const char *path = c->args[0];
 	char *text;
 	size_t len;
-	int rc = read_text(path, &text, &len);
+	int rc = read_spec(path, &text, &len);
 	if (rc)
 		return rc;
 	struct cx_diags diags = { 0 };

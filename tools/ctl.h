@@ -55,6 +55,10 @@ int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The whole of path ("-": stdin), NUL-terminated. Returns 0 or an exit code. */
 int read_text(const char *path, char **text, size_t *len);
+/* The spec at path ("-": stdin) as it is sent: its sub-councils given as
+ * paths read (relative to its directory) and put in place. Returns 0 or an
+ * exit code (the problems printed). */
+int read_spec(const char *path, char **text, size_t *len);
 /* Each diagnostic on stderr, named after the file it is about. Returns 2. */
 int print_diags(const char *spec_path, const char *input_name, const struct cx_diags *diags);
 /* The spec (and input) of run/start read from their files, and what input

@@ -493,11 +493,35 @@ void timeline_free(struct timeline *tl)
 	free(tl);
 }
 
+/* A token of the sub-council at path "member/...": its member's, in the
+ * round in flight. */
+static void credit_sub_token(struct timeline *tl, const char *path)
+{
+	char id[CX_NAME_MAX + 1];
+	struct round *r = NULL;
+	for (size_t i = tl->n_rounds; !r && i-- > 0;)
+		r = tl->rounds[i].done ? NULL : &tl->rounds[i];
+	strlcpy(id, path, sizeof id);
+	id[strcspn(id, "/")] = '\0';
+	struct member *m = r ? member_for(tl, r, id) : NULL;
+	tl->tokens++;
+	if (m)
+		m->tokens++;
+}
+
 void timeline_feed(struct timeline *tl, const char *line, size_t len)
 {
 	cJSON *ev = cJSON_ParseWithLength(line, len);
 	const char *name = json_str(ev, "type");
 	int type = strcmp(name, "lagged") ? cx_event_lookup(name, strlen(name)) : EV_LAGGED;
+	/* A sub-council's events (docs/events.md) are its member's turn, which
+	 * the member's own row shows, its tokens counted there. */
+	const char *sub = json_str(ev, "sub");
+	if (*sub) {
+		if (type == CX_EV_MEMBER_TOKEN)
+			credit_sub_token(tl, sub);
+		type = -1;
+	}
 	if (type >= 0 && handlers[type]) {
 		struct happening h = resolve(tl, ev);
 		if (handlers[type](tl, &h) && tl->mode == TIMELINE_PLAIN)

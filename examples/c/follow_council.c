@@ -41,7 +41,9 @@ static void on_event(void *data, const char *line, size_t len)
 {
 	struct progress *p = data;
 	cJSON *ev = cJSON_Parse(line);
-	const char *type = str(ev, "type");
+	/* A sub-council's events ("sub") are its member's turn: this follows
+	 * the run's own rounds. */
+	const char *type = cJSON_GetObjectItem(ev, "sub") ? "" : str(ev, "type");
 	const cJSON *result = cJSON_GetObjectItemCaseSensitive(ev, "result");
 	if (!strcmp(type, "run_started")) {
 		printf("run %s: council %s\n", str(ev, "run_id"), str(ev, "council"));

@@ -31,7 +31,8 @@ static const char *str(const cJSON *obj, const char *key)
 static void show_event(const char *line)
 {
 	cJSON *ev = cJSON_Parse(line);
-	const char *type = str(ev, "type");
+	/* A sub-council's events ("sub") are about its nested run. */
+	const char *type = cJSON_GetObjectItem(ev, "sub") ? "" : str(ev, "type");
 	if (!strcmp(type, "round_started"))
 		printf("round %s started\n", str(ev, "round"));
 	else if (!strcmp(type, "run_completed") || !strcmp(type, "run_failed"))

@@ -18,6 +18,9 @@
 #define CX_SPEC_MAX_ROUNDS 32
 #define CX_SPEC_MAX_PROMPT (64 * 1024)
 #define CX_SPEC_MAX_TOOLS 64
+#define CX_SPEC_MAX_DEPTH 4          /* sub-councils nested in sub-councils */
+#define CX_SPEC_MAX_OPTIONS 32       /* a vote's or ranking's options */
+#define CX_SPEC_MAX_ITERATIONS 16    /* an iterate round's max_iterations */
 
 enum cx_provider_kind {
 	CX_PROVIDER_MOCK,
@@ -30,6 +33,21 @@ enum cx_round_type {
 	CX_ROUND_INDEPENDENT_ANALYSIS,
 	CX_ROUND_PEER_REVIEW,
 	CX_ROUND_SYNTHESIS,
+	CX_ROUND_ANONYMIZED_PEER_REVIEW,
+	CX_ROUND_CRITIQUE,
+	CX_ROUND_VOTE,
+	CX_ROUND_RANKING,
+	CX_ROUND_ITERATE,
+	CX_ROUND_PAIRWISE_ELIMINATION,
+};
+
+/* How a round's ballots elect a winner (docs/rounds.md). */
+enum cx_aggregator {
+	CX_AGGREGATOR_NONE,          /* the round has no ballots */
+	CX_AGGREGATOR_PLURALITY,
+	CX_AGGREGATOR_CONFIDENCE_WEIGHTED,
+	CX_AGGREGATOR_BORDA,
+	CX_AGGREGATOR_CONDORCET,
 };
 
 enum cx_failure_mode { CX_FAILURE_CONTINUE, CX_FAILURE_FAIL_FAST };
@@ -48,6 +66,8 @@ struct cx_tool {
 	int timeout_ms;            /* the spec's tool_timeout_ms (default 30000) */
 };
 
+struct cx_spec;
+
 struct cx_member {
 	const char *id;
 	const char *role;          /* "" when absent */
@@ -59,12 +79,22 @@ struct cx_member {
 	bool stream;               /* emit member_token events (default true) */
 	const struct cx_tool **tools; /* those its profile's "tools" names */
 	size_t n_tools;
+	const cJSON *output_schema; /* output_schema_inline: its answers must hold JSON
+				     * valid against it (docs/rounds.md), or NULL */
+	const struct cx_spec *council; /* a sub-council that answers for the member, or
+					* NULL; its profile is then NULL */
 };
 
 struct cx_round {
 	enum cx_round_type type;
 	const char *name;          /* the round's name in events: "name" or its type */
 	enum cx_failure_mode failure_mode;
+	enum cx_aggregator aggregator;  /* vote, ranking, anonymized_peer_review */
+	const cJSON *options;      /* vote, ranking: the choices (strings), or NULL:
+				    * the answers of the round before */
+	int max_iterations;        /* iterate (default 3) */
+	const struct cx_round *inner;   /* iterate: the round it repeats */
+	const struct cx_member *judge;  /* pairwise_elimination: the judge member or chair */
 };
 
 struct cx_spec {
@@ -85,6 +115,16 @@ struct cx_spec {
 int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 		  struct cx_diags *diags);
 void cx_spec_free(struct cx_spec *spec);
+
+/* A spec's text with each sub-council given as a path (a member's "council"
+ * string) replaced by the council in that file, read relative to dir, the
+ * directory of the file naming it (docs/spec.md): what a client sends, so
+ * the supervisor never opens a file a spec names. *out (malloc'd, *out_len
+ * bytes) is the text itself when it names no file. CX_EINVALID with the
+ * findings in diags when a file cannot be had; nothing else is checked
+ * here: cx_spec_parse() does that. */
+int cx_spec_inline(const char *text, size_t len, const char *dir, char **out,
+		   size_t *out_len, struct cx_diags *diags);
 
 const char *cx_round_type_name(enum cx_round_type type);
 const char *cx_provider_name(enum cx_provider_kind kind);
