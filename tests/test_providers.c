@@ -831,6 +831,42 @@ START_TEST(test_call_of_a_tool_not_offered_gets_an_error_result)
 }
 END_TEST
 
+/* councilctl run's plain timeline names each tool call and counts them. */
+START_TEST(test_councilctl_shows_the_tool_calls)
+{
+	P = &providers[_i];
+	fixture_start("{'a': [{'tool_calls': [{'id': 't1', 'name': 'nap', 'arguments': {}}]},"
+		      "       {'text': 'Fine.'}]}");
+	char *extra = tools(300);
+	char *spec = council("{'id': 'a', 'profile': {'model': 'a', 'tools': ['nap']}}", extra);
+	char *spec_path = work_path("tools.json"), *err_path = work_path("stderr");
+	free(extra);
+	th_write_file(spec_path, spec);
+	free(spec);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int null = open("/dev/null", O_WRONLY);
+		if (fd < 0 || null < 0 || dup2(fd, 2) < 0 || dup2(null, 1) < 0)
+			_exit(126);
+		execl(getenv("COUNCILCTL"), "councilctl", "run", spec_path, "--runtime-dir", scratch,
+		      (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	char *shown = th_read_file(err_path, NULL);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "councilctl run: %#x:\n%s",
+		      status, shown);
+	ck_assert_msg(contains(shown, "a calls tool nap") && contains(shown, " 1 tool call "),
+		      "the timeline does not show the tool call:\n%s", shown);
+	free(shown);
+	free(spec_path);
+	free(err_path);
+}
+END_TEST
+
 START_TEST(test_tool_loop_stops_at_max_tool_turns)
 {
 	struct run r;
@@ -947,6 +983,7 @@ static Suite *providers_suite(void)
 	tcase_add_loop_test(tool, test_tool_past_its_timeout_is_killed_and_the_model_told, 0, n);
 	tcase_add_loop_test(tool, test_call_of_a_tool_not_offered_gets_an_error_result, 0, n);
 	tcase_add_loop_test(tool, test_tool_loop_stops_at_max_tool_turns, 0, n);
+	tcase_add_loop_test(tool, test_councilctl_shows_the_tool_calls, 0, n);
 	tcase_add_loop_test(tool, test_member_timeout_kills_its_running_tools, 0, n);
 	tcase_add_loop_test(tool, test_a_worker_that_used_http_and_tools_frees_it_all, 0, n);
 	return s;

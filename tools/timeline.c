@@ -26,6 +26,7 @@ struct member {
 	char status[24];           /* ok, error, timeout, ... once done */
 	int attempts;
 	uint64_t tokens;
+	unsigned tool_calls;       /* tool_call_request events */
 	uint64_t started_ms;       /* monotonic, when member_started came */
 	uint64_t duration_ms;      /* as the member's result says */
 	char error[256];
@@ -200,6 +201,14 @@ static bool on_member_token(struct timeline *tl, struct happening *h)
 	return true;
 }
 
+static bool on_tool_call(struct timeline *tl, struct happening *h)
+{
+	if (!h->member)
+		return false;
+	h->member->tool_calls++;
+	return true;
+}
+
 static bool on_member_completed(struct timeline *tl, struct happening *h)
 {
 	struct member *m = h->member;
@@ -258,6 +267,7 @@ static event_fn *const handlers[CX_EV_N + 1] = {
 	[CX_EV_ROUND_STARTED] = on_round_started,
 	[CX_EV_MEMBER_STARTED] = on_member_started,
 	[CX_EV_MEMBER_TOKEN] = on_member_token,
+	[CX_EV_TOOL_CALL_REQUEST] = on_tool_call,
 	[CX_EV_MEMBER_COMPLETED] = on_member_completed,
 	[CX_EV_ROUND_COMPLETED] = on_round_completed,
 	[CX_EV_RUN_COMPLETED] = on_run_completed,
@@ -311,13 +321,16 @@ static void format_round(const struct round *r, const char *what, char *buf, siz
 static void format_member(const struct timeline *tl, const char *mark,
 			  const struct member *m, char *buf, size_t size)
 {
-	char took[DURATION_LEN], attempts[24] = "";
+	char took[DURATION_LEN], attempts[24] = "", tools[24] = "";
 	format_duration(m->done ? m->duration_ms : elapsed_ms(m->started_ms),
 			took, sizeof took);
 	if (m->attempts > 1)
 		snprintf(attempts, sizeof attempts, " (%d attempts)", m->attempts);
-	snprintf(buf, size, "  %s%s%-*s %5" PRIu64 " tokens %6s  %s%s%s%s", mark,
-		 *mark ? " " : "", tl->id_width, m->id, m->tokens, took, m->status, attempts,
+	if (m->tool_calls)
+		snprintf(tools, sizeof tools, " %u tool call%s", m->tool_calls,
+			 m->tool_calls == 1 ? "" : "s");
+	snprintf(buf, size, "  %s%s%-*s %5" PRIu64 " tokens%s %6s  %s%s%s%s", mark,
+		 *mark ? " " : "", tl->id_width, m->id, m->tokens, tools, took, m->status, attempts,
 		 *m->error ? ": " : "", m->error);
 }
 
@@ -377,6 +390,10 @@ static void announce(struct timeline *tl, int type, const struct happening *h)
 		break;
 	case CX_EV_ROUND_STARTED:
 		format_round(h->round, " started", line, sizeof line);
+		break;
+	case CX_EV_TOOL_CALL_REQUEST:
+		snprintf(line, sizeof line, "  %s calls tool %s", h->member->id,
+			 json_str(h->ev, "name"));
 		break;
 	case CX_EV_MEMBER_COMPLETED:
 		format_member(tl, "", h->member, line, sizeof line);
