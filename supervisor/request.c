@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "json.h"
+
 const char *cx_req_string(const cJSON *req, const char *key)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, key));
@@ -21,11 +23,7 @@ bool cx_req_int(const cJSON *req, const char *key, int64_t min, int64_t max, int
 		*out = dflt;
 		return true;
 	}
-	double d = cJSON_GetNumberValue(v);
-	if (!cJSON_IsNumber(v) || d != (double)(int64_t)d || d < (double)min || d > (double)max)
-		return false;
-	*out = (int64_t)d;
-	return true;
+	return cx_json_int_value(v, min, max, out);
 }
 
 cJSON *cx_reply_ok(const cJSON *req)

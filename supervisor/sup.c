@@ -19,6 +19,7 @@
 #include "event.h"
 #include "finalize.h"
 #include "fsutil.h"
+#include "json.h"
 #include "registry.h"
 #include "run.h"
 #include "sup.h"
@@ -224,7 +225,7 @@ static void apply(struct cx_run *run, enum cx_event_type type, const char *line,
 	case CX_EV_ROUND_STARTED: {
 		const char *round = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "round"));
 		strlcpy(s->round, round ? round : "?", sizeof s->round);
-		s->round_idx = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "idx"));
+		s->round_idx = (int)cx_json_int(ev, "idx", 0, INT_MAX, 0);
 		break;
 	}
 	case CX_EV_ROUND_COMPLETED:
