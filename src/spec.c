@@ -372,6 +372,25 @@ void cx_spec_free(struct cx_spec *spec)
 	free(box);
 }
 
+int cx_input_parse(const char *text, cJSON **out, struct cx_diags *diags)
+{
+	*out = NULL;
+	if (!text)
+		text = "{}";
+	if (strlen(text) > CX_INPUT_MAX_BYTES) {
+		cx_diags_add(diags, "input", "too_large", "input is over %d bytes", CX_INPUT_MAX_BYTES);
+		return CX_EINVALID;
+	}
+	const char *end = NULL;
+	*out = cJSON_ParseWithOpts(text, &end, 1);
+	if (!*out) {
+		cx_diags_add(diags, "input", "invalid_json", "input is not JSON (at byte %zu)",
+			     end ? (size_t)(end - text) : 0);
+		return CX_EINVALID;
+	}
+	return CX_OK;
+}
+
 const char *cx_round_type_name(enum cx_round_type type)
 {
 	if ((size_t)type >= sizeof round_types / sizeof round_types[0] - 1)
