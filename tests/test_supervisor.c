@@ -825,6 +825,7 @@ int main(void)
 	/* What runs under valgrind (./tools/dev test), which has no pidfd_open
 	 * and so cannot start a worker. */
 	TCase *bare = tcase_create("without_workers");
+	tcase_set_tags(bare, "memcheck");
 	tcase_add_checked_fixture(bare, setup, teardown);
 	tcase_add_test(bare, test_pid_for_unknown_run);
 	tcase_add_test(bare, test_invalid_spec_forks_nothing);
