@@ -20,6 +20,9 @@
 
 #define SUMMARY_MAX (64 * 1024)
 
+/* runs/<run_id>/summary.json, or NULL. A summary that names another run
+ * than its directory's is no record of this one: callers take its run_id
+ * into paths (retention removes runs/<run_id>) and events. */
 static cJSON *read_summary_json(int root_fd, const char *run_id)
 {
 	char path[CX_RUN_ID_MAX + 32], *text;
@@ -28,6 +31,10 @@ static cJSON *read_summary_json(int root_fd, const char *run_id)
 		return NULL;
 	cJSON *o = cJSON_Parse(text);
 	free(text);
+	if (strcmp(cx_json_str(o, "run_id"), run_id)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -36,9 +43,7 @@ int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out)
 	cJSON *o = read_summary_json(root_fd, run_id);
 	if (!o)
 		return -ENOENT;
-	/* A summary that names another run is no record of this one: its
-	 * run_id goes into paths and events. */
-	int r = cx_run_summary_from_json(o, out) == CX_OK && !strcmp(out->run_id, run_id) ? 0 : -EINVAL;
+	int r = cx_run_summary_from_json(o, out) == CX_OK ? 0 : -EINVAL;
 	cJSON_Delete(o);
 	return r;
 }

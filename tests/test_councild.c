@@ -721,6 +721,32 @@ START_TEST(test_summaries_read_back_are_checked)
 }
 END_TEST
 
+/* The status fuzzer's find: retention took the run id to remove from the
+ * summary, and a summary without one had it remove runs/ whole. */
+START_TEST(test_retention_removes_only_the_runs_it_has_a_record_of)
+{
+	static const char *const retention[] = { "--retention-count", "1", "--retention-ms", "60000", NULL };
+	councild_stop();
+	councild_start_with(retention);
+	struct cx_started st[2];
+	start_in(cl, "keep", "", false, 0, &st[0]);
+	await_result(st[0].run_id);
+	plant_run("planted", "{\"tenant\":\"keep\",\"status\":\"completed\",\"exit\":\"exited 0\","
+		  "\"finished_at\":\"2000-01-01T00:00:00.000Z\"}");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tenants/keep/runs/planted", scratch);
+	ck_assert(symlink("../../../runs/planted", path) == 0);
+	start_in(cl, "keep", "", false, 0, &st[1]);
+	await_result(st[1].run_id);
+	ck_assert_msg(th_wait_until(run_expired, st[0].run_id, DEADLINE_MS),
+		      "awaited the first run to expire by count");
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, st[1].run_id, &s, NULL), CX_OK);
+	snprintf(path, sizeof path, "%s/runs/planted/summary.json", scratch);
+	ck_assert_msg(access(path, F_OK) == 0, "retention removed a run it has no record of");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("councild");
@@ -746,6 +772,7 @@ int main(void)
 	tcase_add_test(tc, test_subscribe_at_start_never_misses_run_started);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);
 	tcase_add_test(tc, test_summaries_read_back_are_checked);
+	tcase_add_test(tc, test_retention_removes_only_the_runs_it_has_a_record_of);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

@@ -10,6 +10,7 @@
  * real, in a scratch runtime directory made once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,12 +25,23 @@
 #define TENANT "fuzz"
 
 static int root_fd = -1;
+static char root[] = "/tmp/council-fuzz-status-XXXXXX";
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void remove_root(void)
+{
+	nftw(root, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
 
 static void make_root(void)
 {
-	char dir[] = "/tmp/council-fuzz-status-XXXXXX";
-	FUZZ_ASSERT(mkdtemp(dir));
-	root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	FUZZ_ASSERT(mkdtemp(root));
+	atexit(remove_root);
+	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	FUZZ_ASSERT(root_fd >= 0);
 	FUZZ_ASSERT(mkdirat(root_fd, "runs", 0755) == 0 && mkdirat(root_fd, "tenants", 0755) == 0 &&
 		    mkdirat(root_fd, "tenants/" TENANT, 0755) == 0 &&
@@ -108,6 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(recovered == (readable && !final));
 	if (recovered)
 		check_recovered();
+	/* Retention removes a final run's directory and link, nothing else. */
 	cx_catalog_expire(root_fd, TENANT, 0, 0);
+	FUZZ_ASSERT(faccessat(root_fd, "runs", F_OK, 0) == 0);
+	FUZZ_ASSERT(faccessat(root_fd, "tenants/" TENANT "/runs", F_OK, 0) == 0);
 	return 0;
 }
