@@ -7,7 +7,8 @@
  * run final. Then retention, which reads finished_at.
  *
  * The input is summary.json, a NUL, then the events file. The files are
- * real, in a scratch runtime directory made once. */
+ * real, in a scratch runtime directory made once, on a tmpfs where there
+ * is one: every input is written, renamed and removed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -25,7 +26,7 @@
 #define TENANT "fuzz"
 
 static int root_fd = -1;
-static char root[] = "/tmp/council-fuzz-status-XXXXXX";
+static char root[64];
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -39,6 +40,8 @@ static void remove_root(void)
 
 static void make_root(void)
 {
+	snprintf(root, sizeof root, "%s/council-fuzz-status-XXXXXX",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	FUZZ_ASSERT(mkdtemp(root));
 	atexit(remove_root);
 	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
