@@ -5,34 +5,22 @@
  * last on stderr. */
 #include <dirent.h>
 #include <errno.h>
-#include <stdbool.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fsutil.h"
 #include "fuzz.h"
 
 static int replay_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	size_t len = 0, cap = 4096;
-	uint8_t *data = malloc(cap);
-	size_t n;
-	while (data && (n = fread(data + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap)
-			data = realloc(data, cap *= 2);
-	}
-	bool failed = !data || ferror(f);
-	fclose(f);
-	if (failed) {
-		fprintf(stderr, "replay: %s: cannot read it\n", path);
-		free(data);
+	char *data;
+	size_t len;
+	int r = cx_read_file(AT_FDCWD, path, SIZE_MAX, &data, &len);
+	if (r < 0) {
+		fprintf(stderr, "replay: %s: %s\n", path, strerror(-r));
 		return -1;
 	}
 	fprintf(stderr, "replay: %s\n", path);
