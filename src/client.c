@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "autostart.h"
+#include "json.h"
 #include "proc.h"
 #include "wire.h"
 
@@ -201,19 +202,13 @@ static int code_of_word(const char *word)
 	return CX_ESYS;
 }
 
-static const char *json_str(const cJSON *obj, const char *key)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
-	return s ? s : "";
-}
-
 /* CX_OK for an ok:true reply, else its error as a code and message. */
 static int reply_code(const cJSON *reply, const char *op, struct cx_error *err)
 {
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")))
 		return CX_OK;
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(reply, "error");
-	const char *word = json_str(error, "code"), *message = json_str(error, "message");
+	const char *word = cx_json_str(error, "code"), *message = cx_json_str(error, "message");
 	int code = code_of_word(word);
 	if (*message)
 		return cx_fail(err, code, "%s", message);
@@ -232,7 +227,7 @@ int cx_client_call(struct cx_client *cl, cJSON *request, cJSON **reply, int *fd,
 	if (!request)
 		return cx_fail(err, CX_ENOMEM, "building a request");
 	char op[32];
-	strlcpy(op, json_str(request, "op"), sizeof op);
+	strlcpy(op, cx_json_str(request, "op"), sizeof op);
 	int64_t id = ++cl->last_id;
 	cJSON_DeleteItemFromObjectCaseSensitive(request, "id");
 	if (!cJSON_AddNumberToObject(request, "id", (double)id)) {
@@ -440,25 +435,6 @@ const char *cx_client_runtime_dir(const struct cx_client *cl)
 
 /* Replies into C types */
 
-/* "2026-11-24T10:00:00.123Z" as wall-clock milliseconds; 0 for anything else. */
-static int64_t parse_ts(const char *ts)
-{
-	struct tm tm = { 0 };
-	int ms = 0, end = 0;
-	if (sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &end) != 7 || !end)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
-static int64_t json_int(const cJSON *obj, const char *key, int64_t dflt)
-{
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsNumber(n) ? (int64_t)n->valuedouble : dflt;
-}
-
 int cx_run_status_parse(const char *name, enum cx_run_status *out)
 {
 	for (enum cx_run_status s = CX_RUN_PENDING; s <= CX_RUN_CANCELLED; s++) {
@@ -474,23 +450,24 @@ int cx_run_summary_from_json(const cJSON *json, struct cx_run_summary *out)
 {
 	*out = (struct cx_run_summary){ .round_idx = -1 };
 	if (!cJSON_IsObject(json) ||
-	    cx_run_status_parse(json_str(json, "status"), &out->status) < 0)
+	    cx_run_status_parse(cx_json_str(json, "status"), &out->status) < 0)
 		return CX_EUSAGE;
-	strlcpy(out->run_id, json_str(json, "run_id"), sizeof out->run_id);
-	strlcpy(out->council, json_str(json, "council"), sizeof out->council);
-	strlcpy(out->tenant, json_str(json, "tenant"), sizeof out->tenant);
+	strlcpy(out->run_id, cx_json_str(json, "run_id"), sizeof out->run_id);
+	strlcpy(out->council, cx_json_str(json, "council"), sizeof out->council);
+	strlcpy(out->tenant, cx_json_str(json, "tenant"), sizeof out->tenant);
 	const cJSON *round = cJSON_GetObjectItemCaseSensitive(json, "current_round");
 	if (cJSON_IsObject(round)) {
-		strlcpy(out->round, json_str(round, "name"), sizeof out->round);
-		out->round_idx = (int)json_int(round, "idx", -1);
+		strlcpy(out->round, cx_json_str(round, "name"), sizeof out->round);
+		out->round_idx = (int)cx_json_int(round, "idx", 0, INT_MAX, -1);
 	}
-	out->rounds_completed = (int)json_int(json, "rounds_completed", 0);
-	out->started_at_ms = parse_ts(json_str(json, "started_at"));
-	out->finished_at_ms = parse_ts(json_str(json, "finished_at"));
-	out->pid = (pid_t)json_int(json, "pid", 0);
-	out->events = (uint64_t)json_int(json, "events", 0);
-	strlcpy(out->exit, *json_str(json, "exit") ? json_str(json, "exit") : "-",
+	out->rounds_completed = (int)cx_json_int(json, "rounds_completed", 0, INT_MAX, 0);
+	out->started_at_ms = cx_ts_parse(cx_json_str(json, "started_at"));
+	out->finished_at_ms = cx_ts_parse(cx_json_str(json, "finished_at"));
+	out->pid = (pid_t)cx_json_int(json, "pid", 0, INT32_MAX, 0);
+	out->events = (uint64_t)cx_json_int(json, "events", 0, INT64_MAX, 0);
+	strlcpy(out->exit, *cx_json_str(json, "exit") ? cx_json_str(json, "exit") : "-",
 		sizeof out->exit);
+	strlcpy(out->containment, cx_json_str(json, "containment"), sizeof out->containment);
 	return CX_OK;
 }
 
@@ -555,8 +532,8 @@ static void reply_diags(const cJSON *reply, struct cx_diags *diags)
 	if (!list)
 		list = cJSON_GetObjectItemCaseSensitive(reply, "diagnostics");
 	cJSON_ArrayForEach(d, list)
-		cx_diags_add(diags, json_str(d, "path"), json_str(d, "code"), "%s",
-			     json_str(d, "message"));
+		cx_diags_add(diags, cx_json_str(d, "path"), cx_json_str(d, "code"), "%s",
+			     cx_json_str(d, "message"));
 }
 
 /* JSON text as a value for the request: CX_EINVALID with a diagnostic at
@@ -620,9 +597,9 @@ static int start(struct cx_client *cl, const struct cx_client_start *req, bool l
 	if (code == CX_EINVALID)
 		reply_diags(reply, diags);
 	if (code == CX_OK) {
-		strlcpy(out->run_id, json_str(reply, "run_id"), sizeof out->run_id);
-		strlcpy(out->tenant, json_str(reply, "tenant"), sizeof out->tenant);
-		out->pid = (pid_t)json_int(reply, "pid", 0);
+		strlcpy(out->run_id, cx_json_str(reply, "run_id"), sizeof out->run_id);
+		strlcpy(out->tenant, cx_json_str(reply, "tenant"), sizeof out->tenant);
+		out->pid = (pid_t)cx_json_int(reply, "pid", 0, INT32_MAX, 0);
 		if (req->subscribe && out->subscriber_fd < 0)
 			code = cx_fail(err, CX_ESYS, "councild started %s without its event pipe",
 				       out->run_id);
@@ -738,7 +715,7 @@ int cx_pid_for(struct cx_client *cl, const char *run_id, pid_t *pid, struct cx_e
 {
 	cJSON *reply;
 	int r = call(cl, request("pid_for", "run_id", run_id), &reply, NULL, err);
-	*pid = r == CX_OK ? (pid_t)json_int(reply, "pid", 0) : 0;
+	*pid = r == CX_OK ? (pid_t)cx_json_int(reply, "pid", 0, INT32_MAX, 0) : 0;
 	cJSON_Delete(reply);
 	return r;
 }
@@ -748,7 +725,7 @@ int cx_run_id(struct cx_client *cl, pid_t pid, char run_id[CX_RUN_ID_MAX + 1],
 {
 	cJSON *reply;
 	int r = call(cl, with_number(request("run_id", NULL, NULL), "pid", pid), &reply, NULL, err);
-	strlcpy(run_id, r == CX_OK ? json_str(reply, "run_id") : "", CX_RUN_ID_MAX + 1);
+	strlcpy(run_id, r == CX_OK ? cx_json_str(reply, "run_id") : "", CX_RUN_ID_MAX + 1);
 	cJSON_Delete(reply);
 	return r;
 }
@@ -779,7 +756,7 @@ int cx_fetch_result(struct cx_client *cl, const char *run_id, int timeout_ms,
 		*result_json = result ? cJSON_PrintUnformatted(result) : NULL;
 		if (!*result_json)
 			r = cx_fail(err, result ? CX_ENOMEM : CX_ESYS, "the result of %s", run_id);
-		if (status && cx_run_status_parse(json_str(reply, "status"), status) < 0)
+		if (status && cx_run_status_parse(cx_json_str(reply, "status"), status) < 0)
 			*status = CX_RUN_FAILED;
 	}
 	cJSON_Delete(reply);
@@ -817,7 +794,7 @@ int cx_monitor(struct cx_client *cl, const char *run_id, uint64_t *ref, struct c
 {
 	cJSON *reply;
 	int r = call(cl, request("monitor", "run_id", run_id), &reply, NULL, err);
-	*ref = r == CX_OK ? (uint64_t)json_int(reply, "ref", 0) : 0;
+	*ref = r == CX_OK ? (uint64_t)cx_json_int(reply, "ref", 0, INT64_MAX, 0) : 0;
 	cJSON_Delete(reply);
 	return r;
 }
@@ -871,10 +848,10 @@ int cx_ps(struct cx_client *cl, const char *tenant, bool all, struct cx_run_summ
 static int parse_child(const cJSON *json, void *out)
 {
 	struct cx_child *c = out;
-	if (cx_run_status_parse(json_str(json, "status"), &c->status) < 0)
+	if (cx_run_status_parse(cx_json_str(json, "status"), &c->status) < 0)
 		return CX_EUSAGE;
-	strlcpy(c->run_id, json_str(json, "run_id"), sizeof c->run_id);
-	c->pid = (pid_t)json_int(json, "pid", 0);
+	strlcpy(c->run_id, cx_json_str(json, "run_id"), sizeof c->run_id);
+	c->pid = (pid_t)cx_json_int(json, "pid", 0, INT32_MAX, 0);
 	return CX_OK;
 }
 

@@ -46,6 +46,11 @@ int cx_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 		(uint64_t)(flags | O_CLOEXEC), flags & O_CREAT ? mode : 0,
 		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
+	if (dirfd == AT_FDCWD || path[0] == '/') {
+		/* A path a user gave, not one in a directory of ours. */
+		int fd = openat(dirfd, path, flags | O_CLOEXEC, mode);
+		return fd < 0 ? -errno : fd;
+	}
 	if (!no_openat2) {
 		long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))

@@ -13,7 +13,9 @@
 
 /* openat(2) of path beneath dirfd, following no symlink (openat2's
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; before Linux 5.6, O_NOFOLLOW,
- * which guards the last component only). Returns the fd or -errno. */
+ * which guards the last component only). A path a user gave (dirfd
+ * AT_FDCWD, or an absolute path) is opened as given. Returns the fd or
+ * -errno. */
 int cx_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 /* Removes dirfd/name and all below it, through descriptors: a symlink is
  * removed, never followed. Returns 0 or -errno. */

@@ -61,6 +61,19 @@ uint64_t cx_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+int64_t cx_ts_parse(const char *ts)
+{
+	struct tm tm = { 0 };
+	int ms = 0, end = 0;
+	/* The widths bound every field, so nothing below can overflow. */
+	if (sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &end) != 7 || !end || ts[end])
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
 void cx_ts_format(int64_t wall_ms, char out[CX_TS_LEN + 1])
 {
 	time_t secs = (time_t)(wall_ms / 1000);

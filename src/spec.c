@@ -437,3 +437,22 @@ void cx_spec_free(struct cx_spec *spec)
 		cJSON_Delete(spec->json);
 	free(box);
 }
+
+int cx_input_parse(const char *text, cJSON **out, struct cx_diags *diags)
+{
+	*out = NULL;
+	if (!text)
+		text = "{}";
+	if (strlen(text) > CX_INPUT_MAX_BYTES) {
+		cx_diags_add(diags, "input", "too_large", "input is over %d bytes", CX_INPUT_MAX_BYTES);
+		return CX_EINVALID;
+	}
+	const char *end = NULL;
+	*out = cJSON_ParseWithOpts(text, &end, 1);
+	if (!*out) {
+		cx_diags_add(diags, "input", "invalid_json", "input is not JSON (at byte %zu)",
+			     end ? (size_t)(end - text) : 0);
+		return CX_EINVALID;
+	}
+	return CX_OK;
+}

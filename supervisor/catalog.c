@@ -8,59 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "council/client.h"
 #include "event.h"
 #include "finalize.h"
 #include "fsutil.h"
+#include "json.h"
 #include "rundir.h"
 #include "statusfs.h"
 
 #define SUMMARY_MAX (64 * 1024)
 
-static const char *json_str(const cJSON *o, const char *key)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-	return s ? s : "";
-}
-
-static int64_t ts_parse(const char *ts)
-{
-	struct tm tm = { 0 };
-	int ms = 0;
-	if (sscanf(ts, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
-static int summary_from_json(const cJSON *o, struct cx_run_summary *s)
-{
-	*s = (struct cx_run_summary){ .round_idx = -1 };
-	strlcpy(s->run_id, json_str(o, "run_id"), sizeof s->run_id);
-	strlcpy(s->council, json_str(o, "council"), sizeof s->council);
-	strlcpy(s->tenant, json_str(o, "tenant"), sizeof s->tenant);
-	const char *status = json_str(o, "status");
-	for (int st = CX_RUN_PENDING; st <= CX_RUN_CANCELLED; st++)
-		if (!strcmp(status, cx_run_status_name(st)))
-			s->status = st;
-	const cJSON *round = cJSON_GetObjectItemCaseSensitive(o, "current_round");
-	if (cJSON_IsObject(round)) {
-		strlcpy(s->round, json_str(round, "name"), sizeof s->round);
-		s->round_idx = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(round, "idx"));
-	}
-	s->rounds_completed = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "rounds_completed"));
-	s->started_at_ms = ts_parse(json_str(o, "started_at"));
-	s->finished_at_ms = ts_parse(json_str(o, "finished_at"));
-	s->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "pid"));
-	s->events = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "events"));
-	strlcpy(s->exit, cJSON_GetStringValue(cJSON_GetObjectItem(o, "exit")) ?: "-", sizeof s->exit);
-	return s->run_id[0] ? 0 : -EINVAL;
-}
-
+/* runs/<run_id>/summary.json, or NULL. A summary that names another run
+ * than its directory's is no record of this one: callers take its run_id
+ * into paths (retention removes runs/<run_id>) and events. */
 static cJSON *read_summary_json(int root_fd, const char *run_id)
 {
 	char path[CX_RUN_ID_MAX + 32], *text;
@@ -69,6 +31,10 @@ static cJSON *read_summary_json(int root_fd, const char *run_id)
 		return NULL;
 	cJSON *o = cJSON_Parse(text);
 	free(text);
+	if (strcmp(cx_json_str(o, "run_id"), run_id)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -77,7 +43,7 @@ int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out)
 	cJSON *o = read_summary_json(root_fd, run_id);
 	if (!o)
 		return -ENOENT;
-	int r = summary_from_json(o, out);
+	int r = cx_run_summary_from_json(o, out) == CX_OK ? 0 : -EINVAL;
 	cJSON_Delete(o);
 	return r;
 }
@@ -131,7 +97,7 @@ static void free_ids(char **ids, size_t n)
 
 static bool is_final(const cJSON *summary)
 {
-	const char *status = json_str(summary, "status");
+	const char *status = cx_json_str(summary, "status");
 	return !strcmp(status, "completed") || !strcmp(status, "failed") ||
 	       !strcmp(status, "cancelled");
 }
@@ -265,7 +231,7 @@ int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned
 	const cJSON *r;
 	cJSON_ArrayForEach(r, runs)
 		if (v && is_final(r))
-			v[n++] = (struct finished){ ts_parse(json_str(r, "finished_at")), r };
+			v[n++] = (struct finished){ cx_ts_parse(cx_json_str(r, "finished_at")), r };
 	if (v)
 		qsort(v, n, sizeof *v, by_finish);
 	int64_t now = cx_wall_ms();
@@ -274,7 +240,7 @@ int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned
 	for (size_t i = 0; i < n; i++) {
 		if (now - v[i].at <= keep_ms && n - i <= keep_count)
 			break;
-		remove_run(root_fd, tenant, json_str(v[i].summary, "run_id"));
+		remove_run(root_fd, tenant, cx_json_str(v[i].summary, "run_id"));
 		removed++;
 	}
 	free(v);

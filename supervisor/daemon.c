@@ -906,78 +906,39 @@ static void do_hello(struct daemon *d, struct client *c, const cJSON *req, const
 	client_send(c, reply, -1);
 }
 
-/* What an op's request must carry, checked before its handler runs. */
-enum {
-	NEEDS_RUN_ID = 1 << 0,   /* "run_id": a valid run id */
-	NEEDS_TENANT = 1 << 1,   /* "tenant": a valid tenant name */
-	MAY_TENANT = 1 << 2,     /* "tenant", if given, a valid tenant name */
-};
-
 typedef void op_fn(struct daemon *d, struct client *c, const cJSON *req, const char *op);
 
-static const struct op {
-	const char *name;
-	op_fn *fn;
-	unsigned args;
-} ops[] = {
-	{ "hello", do_hello, 0 },
-	{ "start", do_start, MAY_TENANT },
-	{ "state", do_run_op, NEEDS_RUN_ID },
-	{ "pid_for", do_run_op, NEEDS_RUN_ID },
-	{ "fetch_result", do_run_op, NEEDS_RUN_ID },
-	{ "subscribe", do_run_op, NEEDS_RUN_ID },
-	{ "cancel", do_run_op, NEEDS_RUN_ID },
-	{ "terminate", do_run_op, NEEDS_RUN_ID },
-	{ "monitor", do_run_op, NEEDS_RUN_ID },
-	{ "demonitor", do_demonitor, 0 },
-	{ "run_id", do_run_id, 0 },
-	{ "ps", do_ps, MAY_TENANT },
-	{ "tenant_ls", do_tenants, 0 },
-	{ "tree", do_tenants, 0 },
-	{ "tenant_start", do_tenant_start, NEEDS_TENANT },
-	{ "tenant_stop", do_group_op, NEEDS_TENANT },
-	{ "terminate_all", do_group_op, NEEDS_TENANT },
-	{ "which_children", do_group_op, NEEDS_TENANT },
+static op_fn *const handlers[CX_OP_N] = {
+	[CX_OP_HELLO] = do_hello,
+	[CX_OP_START] = do_start,
+	[CX_OP_STATE] = do_run_op,
+	[CX_OP_PID_FOR] = do_run_op,
+	[CX_OP_FETCH_RESULT] = do_run_op,
+	[CX_OP_SUBSCRIBE] = do_run_op,
+	[CX_OP_CANCEL] = do_run_op,
+	[CX_OP_TERMINATE] = do_run_op,
+	[CX_OP_MONITOR] = do_run_op,
+	[CX_OP_DEMONITOR] = do_demonitor,
+	[CX_OP_RUN_ID] = do_run_id,
+	[CX_OP_PS] = do_ps,
+	[CX_OP_TENANT_LS] = do_tenants,
+	[CX_OP_TREE] = do_tenants,
+	[CX_OP_TENANT_START] = do_tenant_start,
+	[CX_OP_TENANT_STOP] = do_group_op,
+	[CX_OP_TERMINATE_ALL] = do_group_op,
+	[CX_OP_WHICH_CHILDREN] = do_group_op,
 };
-
-/* Why req does not fit its op, or NULL. */
-static const char *misfit(const cJSON *req, const struct op *o)
-{
-	const cJSON *run_id = cJSON_GetObjectItemCaseSensitive(req, "run_id");
-	const cJSON *tenant = cJSON_GetObjectItemCaseSensitive(req, "tenant");
-	if ((o->args & NEEDS_RUN_ID) && !(cJSON_IsString(run_id) && cx_run_id_valid(run_id->valuestring)))
-		return "\"run_id\" must be a run id (1-64 of A-Za-z0-9._-)";
-	if (((o->args & NEEDS_TENANT) || ((o->args & MAY_TENANT) && tenant && !cJSON_IsNull(tenant))) &&
-	    !(cJSON_IsString(tenant) && cx_name_valid(tenant->valuestring)))
-		return "\"tenant\" must be a tenant name (1-64 of A-Za-z0-9._-)";
-	return NULL;
-}
 
 static void handle(struct daemon *d, struct client *c, const cJSON *req)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
-	const char *op = cx_req_string(req, "op");
-	if (!cJSON_IsNumber(id) && !cJSON_IsString(id)) {
-		client_send(c, cx_reply_error(NULL, "bad_request", "a request needs an \"id\": a number or a string"), -1);
-		return;
-	}
-	if (!op) {
-		client_send(c, cx_reply_error(req, "bad_request", "a request needs an \"op\": a string"), -1);
-		return;
-	}
-	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-		if (strcmp(op, ops[i].name))
-			continue;
-		const char *why = misfit(req, &ops[i]);
-		if (why)
-			client_send(c, cx_reply_error(req, "bad_request", "%s: %s", op, why), -1);
-		else if (d->stopping && ops[i].fn != do_hello)
-			client_send(c, cx_reply_error(req, "supervisor_unavailable", "councild is stopping"), -1);
-		else
-			ops[i].fn(d, c, req, op);
-		return;
-	}
-	client_send(c, cx_reply_error(req, "unknown_op", "unknown op \"%.64s\"", op), -1);
+	cJSON *error;
+	int op = cx_request_decode(req, &error);
+	if (op < 0)
+		client_send(c, error, -1);
+	else if (d->stopping && op != CX_OP_HELLO)
+		client_send(c, cx_reply_error(req, "supervisor_unavailable", "councild is stopping"), -1);
+	else
+		handlers[op](d, c, req, cx_req_string(req, "op"));
 }
 
 /* Clients. */

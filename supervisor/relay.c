@@ -10,6 +10,7 @@
 #include "event.h"
 
 #define READ_CHUNK (64 * 1024)
+#define LAGGED_MAX 160   /* a lagged line, run id and NUL included */
 
 static void subscriber_drop(struct cx_subscriber *sub)
 {
@@ -20,23 +21,34 @@ static void subscriber_drop(struct cx_subscriber *sub)
 	free(sub);
 }
 
-/* Appends whole lines. The bound is on what waits behind unsent bytes: an
- * empty backlog takes any one batch, so no event is too large to deliver. */
-static bool backlog_append(struct cx_subscriber *sub, const char *data, size_t len)
+/* The bound is on what waits behind unsent bytes: an empty backlog takes
+ * any one batch, so no event is too large to deliver. */
+static bool backlog_has_room(const struct cx_subscriber *sub, size_t len)
 {
 	size_t pending = cx_buf_unread(&sub->backlog);
-	if (pending && pending + len > CX_SUBSCRIBER_BACKLOG)
-		return false;
-	return cx_buf_append(&sub->backlog, data, len) == 0;
+	return !pending || pending + len <= CX_SUBSCRIBER_BACKLOG;
 }
 
-static bool append_lagged(struct cx_subscriber *sub)
+/* The line that stands for what the subscriber lost: its length, or 0. */
+static size_t format_lagged(const struct cx_subscriber *sub, char line[LAGGED_MAX])
 {
-	char line[160];
-	int n = snprintf(line, sizeof line, "{\"type\":\"lagged\",\"dropped\":%llu,\"run_id\":\"%s\"}\n",
-			 (unsigned long long)sub->dropped, sub->relay->run_id);
-	if (!backlog_append(sub, line, (size_t)n))
+	if (!sub->dropped)
+		return 0;
+	return (size_t)snprintf(line, LAGGED_MAX, "{\"type\":\"lagged\",\"dropped\":%llu,\"run_id\":\"%s\"}\n",
+				(unsigned long long)sub->dropped, sub->relay->run_id);
+}
+
+/* Appends whole lines, after the lagged line for what was lost before
+ * them: both or neither, so a reader that stays behind gets one lagged
+ * line for its whole gap, not one per event it missed. */
+static bool backlog_append(struct cx_subscriber *sub, const char *data, size_t len)
+{
+	char lagged[LAGGED_MAX];
+	size_t n = format_lagged(sub, lagged);
+	if (!backlog_has_room(sub, n + len) || cx_buf_reserve(&sub->backlog, n + len) < 0)
 		return false;
+	cx_buf_append(&sub->backlog, lagged, n);
+	cx_buf_append(&sub->backlog, data, len);
 	sub->dropped = 0;
 	return true;
 }
@@ -113,7 +125,7 @@ static void subscriber_pump(struct cx_subscriber *sub)
 			sub->since = sub->upto = sub->relay->seq;
 			sub->replay_off = 0;
 		}
-		if (sub->dropped && append_lagged(sub))
+		if (sub->dropped && backlog_append(sub, "", 0))
 			continue;
 		if (sub->replay_off >= 0) {
 			if (replay_more(sub) < 0) {
@@ -195,10 +207,6 @@ void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
 	LIST_FOREACH_SAFE(sub, &relay->subscribers, link, next) {
 		if (sub->replay_off >= 0)
 			continue; /* it will read these from the file */
-		if (sub->dropped && !append_lagged(sub)) {
-			sub->dropped += n_events;
-			continue;
-		}
 		if (backlog_append(sub, data, len))
 			sub->upto = relay->seq;
 		else

@@ -2,6 +2,80 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "council/ids.h"
+#include "json.h"
+
+/* What an op's request must carry, checked before its handler runs. */
+enum {
+	NEEDS_RUN_ID = 1 << 0,   /* "run_id": a valid run id */
+	NEEDS_TENANT = 1 << 1,   /* "tenant": a valid tenant name */
+	MAY_TENANT = 1 << 2,     /* "tenant", if given, a valid tenant name */
+};
+
+static const struct {
+	const char *name;
+	unsigned args;
+} ops[CX_OP_N] = {
+	[CX_OP_HELLO] = { "hello", 0 },
+	[CX_OP_START] = { "start", MAY_TENANT },
+	[CX_OP_STATE] = { "state", NEEDS_RUN_ID },
+	[CX_OP_PID_FOR] = { "pid_for", NEEDS_RUN_ID },
+	[CX_OP_FETCH_RESULT] = { "fetch_result", NEEDS_RUN_ID },
+	[CX_OP_SUBSCRIBE] = { "subscribe", NEEDS_RUN_ID },
+	[CX_OP_CANCEL] = { "cancel", NEEDS_RUN_ID },
+	[CX_OP_TERMINATE] = { "terminate", NEEDS_RUN_ID },
+	[CX_OP_MONITOR] = { "monitor", NEEDS_RUN_ID },
+	[CX_OP_DEMONITOR] = { "demonitor", 0 },
+	[CX_OP_RUN_ID] = { "run_id", 0 },
+	[CX_OP_PS] = { "ps", MAY_TENANT },
+	[CX_OP_TENANT_LS] = { "tenant_ls", 0 },
+	[CX_OP_TREE] = { "tree", 0 },
+	[CX_OP_TENANT_START] = { "tenant_start", NEEDS_TENANT },
+	[CX_OP_TENANT_STOP] = { "tenant_stop", NEEDS_TENANT },
+	[CX_OP_TERMINATE_ALL] = { "terminate_all", NEEDS_TENANT },
+	[CX_OP_WHICH_CHILDREN] = { "which_children", NEEDS_TENANT },
+};
+
+/* Why req does not carry what its op needs, or NULL. */
+static const char *misfit(const cJSON *req, unsigned args)
+{
+	const cJSON *run_id = cJSON_GetObjectItemCaseSensitive(req, "run_id");
+	const cJSON *tenant = cJSON_GetObjectItemCaseSensitive(req, "tenant");
+	if ((args & NEEDS_RUN_ID) && !(cJSON_IsString(run_id) && cx_run_id_valid(run_id->valuestring)))
+		return "\"run_id\" must be a run id (1-64 of A-Za-z0-9._-)";
+	if (((args & NEEDS_TENANT) || ((args & MAY_TENANT) && tenant && !cJSON_IsNull(tenant))) &&
+	    !(cJSON_IsString(tenant) && cx_name_valid(tenant->valuestring)))
+		return "\"tenant\" must be a tenant name (1-64 of A-Za-z0-9._-)";
+	return NULL;
+}
+
+int cx_request_decode(const cJSON *req, cJSON **reply)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+	const char *op = cx_req_string(req, "op");
+	*reply = NULL;
+	if (!cJSON_IsNumber(id) && !cJSON_IsString(id)) {
+		*reply = cx_reply_error(NULL, "bad_request", "a request needs an \"id\": a number or a string");
+		return -1;
+	}
+	if (!op) {
+		*reply = cx_reply_error(req, "bad_request", "a request needs an \"op\": a string");
+		return -1;
+	}
+	for (int i = 0; i < CX_OP_N; i++) {
+		if (strcmp(op, ops[i].name))
+			continue;
+		const char *why = misfit(req, ops[i].args);
+		if (!why)
+			return i;
+		*reply = cx_reply_error(req, "bad_request", "%s: %s", op, why);
+		return -1;
+	}
+	*reply = cx_reply_error(req, "unknown_op", "unknown op \"%.64s\"", op);
+	return -1;
+}
 
 const char *cx_req_string(const cJSON *req, const char *key)
 {
@@ -21,11 +95,7 @@ bool cx_req_int(const cJSON *req, const char *key, int64_t min, int64_t max, int
 		*out = dflt;
 		return true;
 	}
-	double d = cJSON_GetNumberValue(v);
-	if (!cJSON_IsNumber(v) || d != (double)(int64_t)d || d < (double)min || d > (double)max)
-		return false;
-	*out = (int64_t)d;
-	return true;
+	return cx_json_int_value(v, min, max, out);
 }
 
 cJSON *cx_reply_ok(const cJSON *req)

@@ -9,6 +9,35 @@
 
 #include "council/error.h"
 
+/* The ops councild answers (docs/protocol.md). */
+enum cx_op {
+	CX_OP_HELLO,
+	CX_OP_START,
+	CX_OP_STATE,
+	CX_OP_PID_FOR,
+	CX_OP_FETCH_RESULT,
+	CX_OP_SUBSCRIBE,
+	CX_OP_CANCEL,
+	CX_OP_TERMINATE,
+	CX_OP_MONITOR,
+	CX_OP_DEMONITOR,
+	CX_OP_RUN_ID,
+	CX_OP_PS,
+	CX_OP_TENANT_LS,
+	CX_OP_TREE,
+	CX_OP_TENANT_START,
+	CX_OP_TENANT_STOP,
+	CX_OP_TERMINATE_ALL,
+	CX_OP_WHICH_CHILDREN,
+	CX_OP_N
+};
+
+/* Decodes a client's request: its "id", its "op" and the fields that op
+ * must carry (a valid run_id, tenant name). Returns the op, or -1 with
+ * *reply the error to answer. Pure: what a request asks of the live state
+ * (does the run exist?) is its handler's business. */
+int cx_request_decode(const cJSON *req, cJSON **reply);
+
 const char *cx_req_string(const cJSON *req, const char *key);  /* NULL when absent or not a string */
 bool cx_req_bool(const cJSON *req, const char *key);
 /* The number at key, or dflt when absent; false when present but not a

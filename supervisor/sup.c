@@ -19,6 +19,7 @@
 #include "event.h"
 #include "finalize.h"
 #include "fsutil.h"
+#include "json.h"
 #include "registry.h"
 #include "run.h"
 #include "sup.h"
@@ -230,7 +231,7 @@ static void apply(struct cx_run *run, const struct cx_event_header *h, const cha
 	case CX_EV_ROUND_STARTED: {
 		const char *round = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "round"));
 		strlcpy(s->round, round ? round : "?", sizeof s->round);
-		s->round_idx = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "idx"));
+		s->round_idx = (int)cx_json_int(ev, "idx", 0, INT_MAX, 0);
 		break;
 	}
 	case CX_EV_ROUND_COMPLETED:
@@ -661,24 +662,6 @@ const char *cx_sup_runtime_dir(const struct cx_sup *sup)
 	return sup->root;
 }
 
-static int parse_input(const char *text, cJSON **out, struct cx_diags *diags)
-{
-	if (!text)
-		text = "{}";
-	if (strlen(text) > CX_INPUT_MAX_BYTES) {
-		cx_diags_add(diags, "input", "too_large", "input is over %d bytes", CX_INPUT_MAX_BYTES);
-		return CX_EINVALID;
-	}
-	const char *end = NULL;
-	*out = cJSON_ParseWithOpts(text, &end, 1);
-	if (!*out) {
-		cx_diags_add(diags, "input", "invalid_json", "input is not JSON (at byte %zu)",
-			     end ? (size_t)(end - text) : 0);
-		return CX_EINVALID;
-	}
-	return CX_OK;
-}
-
 /* Creates runs/<id>/ with spec.json, input.json and an empty events file. */
 static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *spec_json,
 			  const cJSON *input, int *dir_fd, int *events_fd, struct cx_error *err)
@@ -719,7 +702,7 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 	struct cx_spec *spec = NULL;
 	cJSON *input = NULL;
 	int rs = cx_spec_parse(req->spec_json, strlen(req->spec_json), &spec, diags);
-	int ri = parse_input(req->input_json, &input, diags);
+	int ri = cx_input_parse(req->input_json, &input, diags);
 	if (rs < 0 || ri < 0) {
 		cx_spec_free(spec);
 		cJSON_Delete(input);

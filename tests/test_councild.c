@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -680,6 +681,68 @@ START_TEST(test_second_councild_on_one_directory_is_refused)
 }
 END_TEST
 
+/* A run's directory as if a supervisor had left it there, with this
+ * summary.json. */
+static void plant_run(const char *run_id, const char *summary)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs", scratch);
+	ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path, strerror(errno));
+	snprintf(path, sizeof path, "%s/runs/%s", scratch, run_id);
+	ck_assert_msg(mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
+	snprintf(path, sizeof path, "%s/runs/%s/summary.json", scratch, run_id);
+	th_write_file(path, summary);
+}
+
+/* What councild reads back from the runtime directory is checked like any
+ * input (the fuzz corpus of tests/fuzz/corpus/status has more): numbers
+ * missing or out of range read as their defaults, and a summary naming
+ * another run is no record of the run it sits in. */
+START_TEST(test_summaries_read_back_are_checked)
+{
+	plant_run("sparse", "{\"run_id\":\"sparse\",\"status\":\"completed\",\"exit\":\"exited 0\","
+		  "\"current_round\":{\"name\":\"r\"},\"rounds_completed\":1e300,\"pid\":-1e19}");
+	plant_run("planted", "{\"run_id\":\"../../elsewhere\",\"status\":\"completed\","
+		  "\"exit\":\"exited 0\"}");
+	struct cx_run_summary s;
+	struct cx_error err = { 0 };
+	char *result = NULL;
+	ck_assert_msg(cx_state(cl, "sparse", &s, &err) == CX_OK, "state: %s", err.message);
+	ck_assert_int_eq(s.status, CX_RUN_COMPLETED);
+	ck_assert_int_eq(s.rounds_completed, 0);
+	ck_assert_int_eq(s.pid, 0);
+	ck_assert_int_eq(cx_state(cl, "planted", &s, &err), CX_ENOT_FOUND);
+	ck_assert_int_eq(cx_fetch_result(cl, "planted", 0, &result, NULL, &err), CX_ENOT_FOUND);
+	ck_assert_ptr_null(result);
+}
+END_TEST
+
+/* The status fuzzer's find: retention took the run id to remove from the
+ * summary, and a summary without one had it remove runs/ whole. */
+START_TEST(test_retention_removes_only_the_runs_it_has_a_record_of)
+{
+	static const char *const retention[] = { "--retention-count", "1", "--retention-ms", "60000", NULL };
+	councild_stop();
+	councild_start_with(retention);
+	struct cx_started st[2];
+	start_in(cl, "keep", "", false, 0, &st[0]);
+	await_result(st[0].run_id);
+	plant_run("planted", "{\"tenant\":\"keep\",\"status\":\"completed\",\"exit\":\"exited 0\","
+		  "\"finished_at\":\"2000-01-01T00:00:00.000Z\"}");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tenants/keep/runs/planted", scratch);
+	ck_assert(symlink("../../../runs/planted", path) == 0);
+	start_in(cl, "keep", "", false, 0, &st[1]);
+	await_result(st[1].run_id);
+	ck_assert_msg(th_wait_until(run_expired, st[0].run_id, DEADLINE_MS),
+		      "awaited the first run to expire by count");
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, st[1].run_id, &s, NULL), CX_OK);
+	snprintf(path, sizeof path, "%s/runs/planted/summary.json", scratch);
+	ck_assert_msg(access(path, F_OK) == 0, "retention removed a run it has no record of");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("councild");
@@ -705,6 +768,8 @@ int main(void)
 	tcase_add_test(tc, test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files);
 	tcase_add_test(tc, test_subscribe_at_start_never_misses_run_started);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);
+	tcase_add_test(tc, test_summaries_read_back_are_checked);
+	tcase_add_test(tc, test_retention_removes_only_the_runs_it_has_a_record_of);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

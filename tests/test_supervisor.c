@@ -803,9 +803,7 @@ int main(void)
 	tcase_add_test(tc, test_worker_sigkilled_ends_failed_killed);
 	tcase_add_test(tc, test_worker_segfault_ends_failed_crashed);
 	tcase_add_test(tc, test_scripted_crash_ends_failed_crashed);
-	tcase_add_test(tc, test_pid_for_unknown_run);
 	tcase_add_test(tc, test_fetch_result_times_out_then_returns_the_result);
-	tcase_add_test(tc, test_invalid_spec_forks_nothing);
 	tcase_add_test(tc, test_run_id_is_unique_per_runtime_dir);
 	tcase_add_test(tc, test_generated_run_ids_sort_by_start);
 	tcase_add_test(tc, test_cancel_ends_the_run_cancelled);
@@ -824,5 +822,13 @@ int main(void)
 	tcase_add_test(tc, test_pgroup_run_says_so_and_completes);
 	tcase_add_test(tc, test_unknown_containment_level_is_refused);
 	suite_add_tcase(s, tc);
+	/* What runs under valgrind (./tools/dev test), which has no pidfd_open
+	 * and so cannot start a worker. */
+	TCase *bare = tcase_create("without_workers");
+	tcase_set_tags(bare, "memcheck");
+	tcase_add_checked_fixture(bare, setup, teardown);
+	tcase_add_test(bare, test_pid_for_unknown_run);
+	tcase_add_test(bare, test_invalid_spec_forks_nothing);
+	suite_add_tcase(s, bare);
 	return th_run_suite(s);
 }

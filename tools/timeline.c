@@ -1,6 +1,7 @@
 #include "timeline.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "council/ids.h"
 #include "event.h"
+#include "json.h"
 
 /* A subscriber's {"type":"lagged","dropped":N}: not a run event, but the
  * timeline handles it like one. */
@@ -80,18 +82,6 @@ static const char *spinner_frame(const struct timeline *tl)
 	return spinner[tl->frame % (sizeof spinner / sizeof *spinner)];
 }
 
-static const char *json_str(const cJSON *obj, const char *key)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
-	return s ? s : "";
-}
-
-static int64_t json_int(const cJSON *obj, const char *key)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsNumber(item) ? (int64_t)item->valuedouble : 0;
-}
-
 static bool run_over(const struct timeline *tl)
 {
 	return tl->phase >= RUN_COMPLETED;
@@ -148,8 +138,8 @@ static struct member *member_for(struct timeline *tl, struct round *r, const cha
 static struct happening resolve(struct timeline *tl, const cJSON *ev)
 {
 	struct happening h = { .ev = ev };
-	const char *round = json_str(ev, "round");
-	const char *member = json_str(ev, "member");
+	const char *round = cx_json_str(ev, "round");
+	const char *member = cx_json_str(ev, "member");
 	if (*round)
 		h.round = round_for(tl, round);
 	if (h.round && *member)
@@ -162,7 +152,7 @@ static const char *error_text(const cJSON *error)
 {
 	if (cJSON_IsString(error))
 		return error->valuestring;
-	return json_str(error, "message");
+	return cx_json_str(error, "message");
 }
 
 /* Event handlers: each updates the table, nothing else, and says whether
@@ -170,7 +160,7 @@ static const char *error_text(const cJSON *error)
 
 static bool on_run_started(struct timeline *tl, struct happening *h)
 {
-	strlcpy(tl->council, json_str(h->ev, "council"), sizeof tl->council);
+	strlcpy(tl->council, cx_json_str(h->ev, "council"), sizeof tl->council);
 	tl->phase = RUN_RUNNING;
 	return true;
 }
@@ -179,7 +169,7 @@ static bool on_round_started(struct timeline *tl, struct happening *h)
 {
 	if (!h->round)
 		return false;
-	h->round->idx = (int)json_int(h->ev, "idx");
+	h->round->idx = (int)cx_json_int(h->ev, "idx", 0, INT_MAX - 1, 0); /* shown as idx + 1 */
 	return true;
 }
 
@@ -215,11 +205,11 @@ static bool on_member_completed(struct timeline *tl, struct happening *h)
 	if (!m)
 		return false;
 	const cJSON *result = cJSON_GetObjectItemCaseSensitive(h->ev, "result");
-	int64_t took = json_int(result, "duration_ms");
+	int64_t took = cx_json_int(result, "duration_ms", 0, INT64_MAX, 0);
 	m->done = true;
-	strlcpy(m->status, json_str(result, "status"), sizeof m->status);
-	m->attempts = (int)json_int(result, "attempts");
-	m->duration_ms = took > 0 ? (uint64_t)took : 0;
+	strlcpy(m->status, cx_json_str(result, "status"), sizeof m->status);
+	m->attempts = (int)cx_json_int(result, "attempts", 0, INT_MAX, 0);
+	m->duration_ms = (uint64_t)took;
 	strlcpy(m->error, error_text(cJSON_GetObjectItemCaseSensitive(result, "error")),
 		sizeof m->error);
 	return true;
@@ -249,14 +239,14 @@ static bool on_run_failed(struct timeline *tl, struct happening *h)
 	cJSON_Delete(tl->errors);
 	tl->errors = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h->ev, "errors"), true);
 	cJSON_ArrayForEach(error, tl->errors)
-		if (!strcmp(json_str(error, "kind"), "cancelled"))
+		if (!strcmp(cx_json_str(error, "kind"), "cancelled"))
 			tl->phase = RUN_CANCELLED;
 	return true;
 }
 
 static bool on_lagged(struct timeline *tl, struct happening *h)
 {
-	tl->dropped += (uint64_t)json_int(h->ev, "dropped");
+	tl->dropped += (uint64_t)cx_json_int(h->ev, "dropped", 0, INT64_MAX, 0);
 	return true;
 }
 
@@ -360,12 +350,12 @@ static void put_errors(struct timeline *tl)
 	char line[LINE_MAX_BYTES], where[2 * CX_NAME_MAX + 32];
 	const cJSON *error;
 	cJSON_ArrayForEach(error, tl->errors) {
-		const char *member = json_str(error, "member"), *round = json_str(error, "round");
+		const char *member = cx_json_str(error, "member"), *round = cx_json_str(error, "round");
 		*where = '\0';
 		if (*member || *round)
 			snprintf(where, sizeof where, " (%s%s%s%s%s)", *member ? "member " : "",
 				 member, *member && *round ? ", " : "", *round ? "round " : "", round);
-		snprintf(line, sizeof line, "  %s: %s%s", json_str(error, "kind"),
+		snprintf(line, sizeof line, "  %s: %s%s", cx_json_str(error, "kind"),
 			 error_text(error), where);
 		put_line(tl, line);
 	}
@@ -393,7 +383,7 @@ static void announce(struct timeline *tl, int type, const struct happening *h)
 		break;
 	case CX_EV_TOOL_CALL_REQUEST:
 		snprintf(line, sizeof line, "  %s calls tool %s", h->member->id,
-			 json_str(h->ev, "name"));
+			 cx_json_str(h->ev, "name"));
 		break;
 	case CX_EV_MEMBER_COMPLETED:
 		format_member(tl, "", h->member, line, sizeof line);
@@ -529,11 +519,11 @@ static void credit_sub_token(struct timeline *tl, const char *path)
 void timeline_feed(struct timeline *tl, const char *line, size_t len)
 {
 	cJSON *ev = cJSON_ParseWithLength(line, len);
-	const char *name = json_str(ev, "type");
+	const char *name = cx_json_str(ev, "type");
 	int type = strcmp(name, "lagged") ? cx_event_lookup(name, strlen(name)) : EV_LAGGED;
 	/* A sub-council's events (docs/events.md) are its member's turn, which
 	 * the member's own row shows, its tokens counted there. */
-	const char *sub = json_str(ev, "sub");
+	const char *sub = cx_json_str(ev, "sub");
 	if (*sub) {
 		if (type == CX_EV_MEMBER_TOKEN)
 			credit_sub_token(tl, sub);

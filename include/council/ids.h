@@ -22,5 +22,7 @@ int64_t cx_wall_ms(void);
 uint64_t cx_mono_ms(void);
 /* RFC 3339 UTC with milliseconds: "2026-11-24T10:00:00.123Z". */
 void cx_ts_format(int64_t wall_ms, char out[CX_TS_LEN + 1]);
+/* The inverse: wall-clock milliseconds, or 0 for anything else. */
+int64_t cx_ts_parse(const char *ts);
 
 #endif

@@ -126,6 +126,11 @@ void cx_spec_free(struct cx_spec *spec);
 int cx_spec_inline(const char *text, size_t len, const char *dir, char **out,
 		   size_t *out_len, struct cx_diags *diags);
 
+/* Parses a run's input: JSON text (NULL: "{}") of at most CX_INPUT_MAX_BYTES.
+ * On failure returns CX_EINVALID with a finding at "input" appended to
+ * diags (which may be NULL). */
+int cx_input_parse(const char *text, cJSON **out, struct cx_diags *diags);
+
 const char *cx_round_type_name(enum cx_round_type type);
 const char *cx_provider_name(enum cx_provider_kind kind);
 
