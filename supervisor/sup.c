@@ -33,6 +33,7 @@
 struct cx_sup {
 	struct cx_loop *loop;
 	struct cx_registry registry;
+	struct cx_buf scratch;       /* what was just read from a worker */
 	struct cx_rundir dir;
 	char root[PATH_MAX];
 	char tenant[CX_NAME_MAX + 1];
@@ -259,13 +260,13 @@ static void flush_batch(struct cx_run *run, const char *data, size_t len, unsign
 	cx_relay_publish(&run->relay, data, len, n);
 }
 
-/* Takes the whole lines in run->in. A line is accepted only if it is an
- * event with the next seq and no terminal event came before it; anything
- * else is refused and counted, and the run goes on. */
-static void relay_lines(struct cx_run *run)
+/* Takes the whole lines at the start of data; returns how many bytes they
+ * make. A line is accepted only if it is an event with the next seq and no
+ * terminal event came before it; anything else is refused and counted, and
+ * the run goes on. */
+static size_t relay_lines(struct cx_run *run, char *data, size_t len)
 {
-	char *data = cx_buf_head(&run->in);
-	size_t len = cx_buf_unread(&run->in), pos = 0, batch = 0;
+	size_t pos = 0, batch = 0;
 	unsigned n_batch = 0;
 	char *nl;
 	while ((nl = memchr(data + pos, '\n', len - pos))) {
@@ -291,27 +292,42 @@ static void relay_lines(struct cx_run *run)
 		}
 	}
 	flush_batch(run, data + batch, pos - batch, n_batch);
-	cx_buf_consume(&run->in, pos);
-	if (cx_buf_unread(&run->in) > EVENT_LINE_MAX) {
-		run->rejected++;
-		cx_buf_clear(&run->in);
-	}
+	return pos;
 }
 
+/* Reads go to the supervisor's one buffer and are relayed from there; only
+ * a line the read cut in two waits in the run's own buffer, so an idle run
+ * holds no buffer at all. */
 static void on_worker_events(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct cx_run *run = w->data;
-	ssize_t got = cx_buf_read(&run->in, w->fd, READ_CHUNK);
+	struct cx_buf *in = &run->sup->scratch;
+	cx_buf_clear(in);
+	ssize_t got = cx_buf_read(in, w->fd, READ_CHUNK);
 	if (got == -EAGAIN)
 		return;
 	if (got > 0) {
-		relay_lines(run);
+		if (cx_buf_unread(&run->in)) {
+			if (cx_buf_append(&run->in, cx_buf_head(in), cx_buf_unread(in)) < 0)
+				cx_buf_clear(&run->in); /* out of memory: the line is lost, refused */
+			in = &run->in;
+		}
+		cx_buf_consume(in, relay_lines(run, cx_buf_head(in), cx_buf_unread(in)));
+		if (in != &run->in && cx_buf_unread(in) &&
+		    cx_buf_append(&run->in, cx_buf_head(in), cx_buf_unread(in)) < 0)
+			run->rejected++;
+		if (cx_buf_unread(&run->in) > EVENT_LINE_MAX) {
+			run->rejected++;
+			cx_buf_clear(&run->in);
+		}
+		if (!cx_buf_unread(&run->in))
+			cx_buf_free(&run->in);
 		return;
 	}
 	/* EOF (or a broken pipe): a trailing partial line is refused. */
 	if (cx_buf_unread(&run->in))
 		run->rejected++;
-	cx_buf_clear(&run->in);
+	cx_buf_free(&run->in);
 	cx_watch_del(loop, w);
 	close(w->fd);
 	w->fd = -1;
@@ -343,9 +359,8 @@ static void synthesize_failure(struct cx_run *run, const char *kind, const char 
 	char *line = cx_failure_event(&run->summary, run->dir_fd, kind, message, &len);
 	if (!line)
 		return;
-	cx_buf_clear(&run->in);
-	if (cx_buf_append(&run->in, line, len) == 0)
-		relay_lines(run);
+	cx_buf_free(&run->in);
+	relay_lines(run, line, len);
 	free(line);
 }
 
@@ -557,6 +572,7 @@ void cx_sup_free(struct cx_sup *sup)
 		run_free(run);
 	}
 	cx_registry_fini(&sup->registry);
+	cx_buf_free(&sup->scratch);
 	if (sup->tenant_cg.dir_fd >= 0)
 		cx_cgroup_tenant_release(&sup->tenant_cg);
 	cx_loop_free(sup->loop);

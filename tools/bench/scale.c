@@ -28,7 +28,7 @@ void bench_at_scale(struct bench *b)
 		samples_add(&none, bench_daemon_rate(b, tenant, n, concurrency));
 
 	pid_t sup = bench_tenant_pid(b, tenant);
-	long fds0 = bench_open_fds(sup), limit = bench_nofile(sup);
+	long fds_batch = 0, limit = bench_nofile(sup);
 	unsigned started = 0;
 	uint64_t t0 = bench_ns();
 	while (started < live) {
@@ -43,14 +43,16 @@ void bench_at_scale(struct bench *b)
 			snprintf(why, sizeof why, "a start failed: %.100s", err.message);
 			break;
 		}
-		/* What a live run costs in descriptors, once enough are live to
-		 * tell: the target shrinks to what the limit holds, less a tenth
-		 * for the spawns being measured and the finished runs the
-		 * supervisor has yet to forget. */
+		/* What a live run costs in descriptors, from the second batch
+		 * (the first may overlap finished runs the supervisor has yet to
+		 * forget): the target shrinks to what the limit holds, less a
+		 * tenth for the spawns being measured and such finished runs. */
 		long fds = bench_open_fds(sup);
-		if (started == BATCH && fds > fds0 && limit > 0) {
-			double per_run = (double)(fds - fds0) / started;
-			long room = (long)((limit * 9 / 10 - fds0) / per_run);
+		if (started == BATCH)
+			fds_batch = fds;
+		if (started == 2 * BATCH && fds > fds_batch && limit > 0) {
+			double per_run = (double)(fds - fds_batch) / BATCH;
+			long room = (long)((limit * 9 / 10 - (fds - per_run * started)) / per_run);
 			if (room < (long)live) {
 				live = room > (long)started ? (unsigned)room : started;
 				snprintf(why, sizeof why, "RLIMIT_NOFILE %ld, %.1f descriptors a run", limit,
