@@ -19,6 +19,7 @@
 #include "event.h"
 #include "finalize.h"
 #include "fsutil.h"
+#include "launcher.h"
 #include "registry.h"
 #include "run.h"
 #include "sup.h"
@@ -41,6 +42,7 @@ struct cx_sup {
 	unsigned live;
 	cx_run_down_fn *on_down;
 	void *on_down_data;
+	struct cx_launcher launcher; /* forks the workers; none: we do */
 	struct cx_cgroup tenant_cg;  /* where each run gets a cgroup; closed: none */
 	bool pidns;                  /* without one, each run gets a PID namespace */
 };
@@ -472,8 +474,7 @@ static int run_abandon(struct cx_run *run, const char *why, int r, struct cx_err
 	return cx_fail(err, CX_ESYS, "%s", msg);
 }
 
-static int run_launch(struct cx_run *run, const struct cx_spec *spec, const cJSON *input,
-		      const char *cwd, struct cx_error *err)
+static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 {
 	struct cx_sup *sup = run->sup;
 	struct cx_worker w;
@@ -484,7 +485,8 @@ static int run_launch(struct cx_run *run, const struct cx_spec *spec, const cJSO
 		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &run->cg);
 	where.cgroup_fd = run->cg.dir_fd;
 	where.new_pidns = sup->pidns;
-	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id, cwd, &where, &got);
+	int r = cx_worker_spawn(&w, &sup->launcher, sup->dir.runs_fd, run->summary.run_id, cwd,
+				&where, &got);
 	if (got != CX_CONTAIN_CGROUP)
 		cx_cgroup_remove(&run->cg);
 	strlcpy(run->summary.containment, cx_containment_name(got), sizeof run->summary.containment);
@@ -549,6 +551,9 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 		sup->tenant_cg = CX_CGROUP_NULL;
 	sup->pidns = sup->tenant_cg.dir_fd < 0 && cap >= CX_CONTAIN_PIDNS && cx_pidns_available();
 	cx_registry_init(&sup->registry);
+	/* Forked now, while we are small; without one, we fork the workers. */
+	if (cx_launcher_start(&sup->launcher, sup->dir.runs_fd) < 0)
+		sup->launcher = CX_LAUNCHER_NONE;
 	/* Subscribers may close their pipes at any time: that must be an
 	 * EPIPE to handle, not a signal that kills the supervisor. */
 	struct sigaction old;
@@ -572,6 +577,7 @@ void cx_sup_free(struct cx_sup *sup)
 		run_free(run);
 	}
 	cx_registry_fini(&sup->registry);
+	cx_launcher_stop(&sup->launcher);
 	cx_buf_free(&sup->scratch);
 	if (sup->tenant_cg.dir_fd >= 0)
 		cx_cgroup_tenant_release(&sup->tenant_cg);
@@ -738,7 +744,7 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 			sup->live++;
 			r = run_abandon(run, "subscribing", q, err);
 		} else {
-			r = run_launch(run, spec, input, req->cwd, err);
+			r = run_launch(run, req->cwd, err);
 		}
 		strlcpy(run_id, id, CX_RUN_ID_MAX + 1);
 	}
