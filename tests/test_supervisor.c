@@ -502,26 +502,38 @@ static long proc_status_number(pid_t pid, const char *key)
 	return v;
 }
 
-/* Our descendant named council-launch, or 0. */
-static pid_t launcher_pid(void)
+/* Whether a descendant other than *(pid_t *)arg is named council-launch
+ * (a launcher takes the name a moment after its fork); its pid there. */
+static bool find_launcher(void *arg)
 {
-	pid_t pids[64];
+	pid_t *other = arg, pids[64];
 	int n = th_descendants(pids, 64);
 	for (int i = 0; i < n && i < 64; i++) {
-		char path[64], *comm;
+		char path[64], *comm = NULL;
 		snprintf(path, sizeof path, "/proc/%d/comm", (int)pids[i]);
-		bool found = (comm = th_read_file(path, NULL)) && !strcmp(comm, "council-launch\n");
+		bool found = pids[i] != *other && (comm = th_read_file(path, NULL)) &&
+			     !strcmp(comm, "council-launch\n");
 		free(comm);
-		if (found)
-			return pids[i];
+		if (found) {
+			*other = pids[i];
+			return true;
+		}
 	}
-	return 0;
+	return false;
+}
+
+/* Our council-launch other than not (0: any); fails the test after a while. */
+static pid_t await_launcher(pid_t not)
+{
+	pid_t pid = not;
+	ck_assert_msg(th_wait_until(find_launcher, &pid, DEADLINE_MS),
+		      "awaited a council-launch among the supervisor's children");
+	return pid;
 }
 
 START_TEST(test_workers_are_the_supervisors_children_forked_by_its_launcher)
 {
-	pid_t launcher = launcher_pid();
-	ck_assert_msg(launcher > 0, "no council-launch among the supervisor's children");
+	pid_t launcher = await_launcher(0);
 	ck_assert_int_eq(proc_status_number(launcher, "PPid:"), getpid());
 	char id[CX_RUN_ID_MAX + 1];
 	struct cx_run_summary s;
@@ -536,8 +548,7 @@ END_TEST
 
 START_TEST(test_a_dead_launcher_is_replaced)
 {
-	pid_t launcher = launcher_pid();
-	ck_assert_msg(launcher > 0, "no council-launch among the supervisor's children");
+	pid_t launcher = await_launcher(0);
 	kill(launcher, SIGKILL);
 	char id[CX_RUN_ID_MAX + 1];
 	int sub;
@@ -547,9 +558,7 @@ START_TEST(test_a_dead_launcher_is_replaced)
 	struct cx_run_summary s;
 	ck_assert_int_eq(cx_sup_state(sup, id, &s), CX_OK);
 	ck_assert_int_eq(s.status, CX_RUN_COMPLETED);
-	pid_t again = launcher_pid();
-	ck_assert_msg(again > 0 && again != launcher, "no new council-launch after %d died",
-		      (int)launcher);
+	await_launcher(launcher);
 }
 END_TEST
 
