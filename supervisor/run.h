@@ -45,7 +45,8 @@ struct cx_run {
 	uint64_t rejected;             /* malformed or out-of-order lines refused */
 	struct cx_buf in;              /* bytes read from the worker, not yet a whole line */
 	struct cx_relay relay;         /* subscribers */
-	struct cx_run *hash_next;      /* registry bucket chain */
+	struct cx_run *id_next;        /* registry chains: by run_id, */
+	struct cx_run *pid_next;       /* by worker pid */
 	TAILQ_ENTRY(cx_run) link;      /* registry order: by start */
 };
 

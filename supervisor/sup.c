@@ -494,6 +494,7 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 		return run_abandon(run, "could not fork the worker", r, err);
 	run->proc = w.proc;
 	run->summary.pid = w.proc.pid;
+	cx_registry_add_pid(&sup->registry, run);
 	run->control_fd = w.control_fd;
 	run->exit_watch.fd = w.proc.pidfd;
 	run->event_watch.fd = w.event_fd;
