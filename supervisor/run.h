@@ -34,8 +34,9 @@ struct cx_run {
 	struct cx_watch exit_watch;    /* the worker's pidfd */
 	struct cx_watch event_watch;   /* read end of the worker's event pipe */
 	struct cx_timer kill_timer;    /* shutdown_ms after SIGTERM */
-	struct cx_timer announce_timer;/* coalesces status rewrites for minor events */
+	struct cx_timer announce_timer;/* a status rewrite that may wait */
 	bool terminal;                 /* a terminal event has been relayed */
+	bool announce_due;             /* the lines being relayed changed the status */
 	bool drained;                  /* the event pipe reached EOF */
 	bool emptied;                  /* nothing of it is left alive in its cgroup */
 	struct cx_cgroup cg;           /* its own cgroup, or closed */

@@ -29,32 +29,65 @@ static const char *ts_or_dash(int64_t ms, char buf[CX_TS_LEN + 1])
 	return buf;
 }
 
+/* src as the body of a JSON string: quotes, backslashes and control
+ * characters escaped. Names and ids have none; a summary read back from a
+ * file might. */
+static void json_escape(char *dst, size_t size, const char *src)
+{
+	size_t n = 0;
+	for (; *src && n + 7 < size; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c == '"' || c == '\\') {
+			dst[n++] = '\\';
+			dst[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(dst + n, size - n, "\\u%04x", c);
+		} else {
+			dst[n++] = (char)c;
+		}
+	}
+	dst[n] = '\0';
+}
+
+/* summary.json's text: formatted directly, as it is written on every
+ * status change. Returns its length, or -1 if it did not fit. */
+static int summary_format(const struct cx_run_summary *s, char *buf, size_t size)
+{
+	enum { E = 2 * CX_NAME_MAX + 8 };
+	char run_id[E], council[E], tenant[E], round[E + 32], exit[2 * sizeof s->exit + 8];
+	char containment[2 * sizeof s->containment + 8];
+	char started[CX_TS_LEN + 3] = "null", finished[CX_TS_LEN + 3] = "null";
+	char stamp[CX_TS_LEN + 1];
+	json_escape(run_id, sizeof run_id, s->run_id);
+	json_escape(council, sizeof council, s->council);
+	json_escape(tenant, sizeof tenant, s->tenant);
+	json_escape(exit, sizeof exit, s->exit);
+	json_escape(containment, sizeof containment, s->containment);
+	if (s->round_idx >= 0) {
+		char name[E];
+		json_escape(name, sizeof name, s->round);
+		snprintf(round, sizeof round, "{\"name\":\"%s\",\"idx\":%d}", name, s->round_idx);
+	} else {
+		strcpy(round, "null");
+	}
+	snprintf(started, sizeof started, "\"%s\"", ts_or_dash(s->started_at_ms, stamp));
+	if (s->finished_at_ms)
+		snprintf(finished, sizeof finished, "\"%s\"", ts_or_dash(s->finished_at_ms, stamp));
+	int n = snprintf(buf, size,
+			 "{\"run_id\":\"%s\",\"council\":\"%s\",\"tenant\":\"%s\",\"status\":\"%s\","
+			 "\"current_round\":%s,\"rounds_completed\":%d,\"started_at\":%s,"
+			 "\"finished_at\":%s,\"pid\":%d,\"events\":%llu,\"exit\":\"%s\","
+			 "\"containment\":\"%s\"}",
+			 run_id, council, tenant, cx_run_status_name(s->status), round,
+			 s->rounds_completed, started, finished, (int)s->pid,
+			 (unsigned long long)s->events, exit, containment);
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
 cJSON *cx_run_summary_json(const struct cx_run_summary *s)
 {
-	char started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1];
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "run_id", s->run_id);
-	cJSON_AddStringToObject(o, "council", s->council);
-	cJSON_AddStringToObject(o, "tenant", s->tenant);
-	cJSON_AddStringToObject(o, "status", cx_run_status_name(s->status));
-	if (s->round_idx >= 0) {
-		cJSON *round = cJSON_AddObjectToObject(o, "current_round");
-		cJSON_AddStringToObject(round, "name", s->round);
-		cJSON_AddNumberToObject(round, "idx", s->round_idx);
-	} else {
-		cJSON_AddNullToObject(o, "current_round");
-	}
-	cJSON_AddNumberToObject(o, "rounds_completed", s->rounds_completed);
-	cJSON_AddStringToObject(o, "started_at", ts_or_dash(s->started_at_ms, started));
-	if (s->finished_at_ms)
-		cJSON_AddStringToObject(o, "finished_at", ts_or_dash(s->finished_at_ms, finished));
-	else
-		cJSON_AddNullToObject(o, "finished_at");
-	cJSON_AddNumberToObject(o, "pid", s->pid);
-	cJSON_AddNumberToObject(o, "events", (double)s->events);
-	cJSON_AddStringToObject(o, "exit", s->exit);
-	cJSON_AddStringToObject(o, "containment", s->containment);
-	return o;
+	char buf[2048];
+	return summary_format(s, buf, sizeof buf) < 0 ? NULL : cJSON_Parse(buf);
 }
 
 static int write_status(int dir_fd, const struct cx_run_summary *s)
@@ -79,16 +112,12 @@ static int write_status(int dir_fd, const struct cx_run_summary *s)
 
 static int write_summary(int dir_fd, const struct cx_run_summary *s)
 {
-	cJSON *o = cx_run_summary_json(s);
-	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-	cJSON_Delete(o);
-	if (!text)
-		return -ENOMEM;
-	size_t n = strlen(text);
-	text[n] = '\n'; /* replaces the NUL: write n + 1 bytes, no terminator needed */
-	int r = cx_write_atomic(dir_fd, "summary.json", text, n + 1);
-	free(text);
-	return r;
+	char buf[2048];
+	int n = summary_format(s, buf, sizeof buf - 1);
+	if (n < 0)
+		return -ENAMETOOLONG;
+	buf[n] = '\n';
+	return cx_write_atomic(dir_fd, "summary.json", buf, (size_t)n + 1);
 }
 
 int cx_statusfs_write_run(int dir_fd, const struct cx_run_summary *s)

@@ -27,7 +27,7 @@
 #include "statusfs.h"
 #include "worker.h"
 
-#define ANNOUNCE_DELAY_MS 250      /* coalesces status rewrites for minor events */
+#define ANNOUNCE_DELAY_MS 250      /* the most a status rewrite waits (apply) */
 #define EVENT_LINE_MAX (64 << 20)  /* a worker line longer than this is refused */
 #define READ_CHUNK (64 * 1024)
 
@@ -207,50 +207,57 @@ static enum cx_run_status failure_status(const cJSON *ev)
 	return kind && !strcmp(kind, "cancelled") ? CX_RUN_CANCELLED : CX_RUN_FAILED;
 }
 
-/* What an event changes in the run's summary. Token and tool events change
- * nothing but the count, and are announced lazily. */
+static void announce_later(struct cx_run *run)
+{
+	if (!cx_timer_armed(&run->announce_timer))
+		cx_timer_arm(run->sup->loop, &run->announce_timer, ANNOUNCE_DELAY_MS);
+}
+
+/* What an event changes in the run's summary, and when that is written:
+ * a change of status or round once the batch of lines it came in is
+ * relayed (relay_lines); the terminal event's with the final status, once
+ * the worker is reaped (or lazily, should the worker linger); member and
+ * tool events change only the count, written lazily. */
 static void apply(struct cx_run *run, enum cx_event_type type, const char *line, size_t len)
 {
 	struct cx_run_summary *s = &run->summary;
-	if (type == CX_EV_MEMBER_TOKEN || type == CX_EV_TOOL_CALL_REQUEST ||
-	    type == CX_EV_TOOL_CALL_RESULT || type == CX_EV_MEMBER_STARTED ||
-	    type == CX_EV_MEMBER_COMPLETED) {
-		if (!cx_timer_armed(&run->announce_timer))
-			cx_timer_arm(run->sup->loop, &run->announce_timer, ANNOUNCE_DELAY_MS);
-		return;
-	}
-	cJSON *ev = cJSON_ParseWithLength(line, len);
+	cJSON *ev = NULL;
 	switch (type) {
 	case CX_EV_RUN_STARTED:
 		s->status = CX_RUN_RUNNING;
+		run->announce_due = true;
 		break;
 	case CX_EV_ROUND_STARTED: {
+		ev = cJSON_ParseWithLength(line, len);
 		const char *round = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "round"));
 		strlcpy(s->round, round ? round : "?", sizeof s->round);
 		s->round_idx = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "idx"));
+		run->announce_due = true;
 		break;
 	}
 	case CX_EV_ROUND_COMPLETED:
 		s->rounds_completed++;
 		s->round[0] = '\0';
 		s->round_idx = -1;
+		run->announce_due = true;
 		break;
 	case CX_EV_RUN_COMPLETED:
 	case CX_EV_RUN_FAILED:
+		ev = cJSON_ParseWithLength(line, len);
 		s->status = type == CX_EV_RUN_COMPLETED ? CX_RUN_COMPLETED : failure_status(ev);
 		s->finished_at_ms = cx_wall_ms();
 		s->round[0] = '\0';
 		s->round_idx = -1;
 		write_result(run, cJSON_GetObjectItem(ev, "result"));
 		run->terminal = true;
+		announce_later(run);
+		cx_relay_finish(&run->relay);
 		break;
 	default:
+		announce_later(run);
 		break;
 	}
 	cJSON_Delete(ev);
-	announce(run);
-	if (run->terminal)
-		cx_relay_finish(&run->relay);
 }
 
 /* Appends whole lines to the events file, then hands them to subscribers. */
@@ -294,6 +301,9 @@ static size_t relay_lines(struct cx_run *run, char *data, size_t len)
 		}
 	}
 	flush_batch(run, data + batch, pos - batch, n_batch);
+	if (run->announce_due && !run->terminal)
+		announce(run);
+	run->announce_due = false;
 	return pos;
 }
 
