@@ -407,6 +407,11 @@ static int remove_tree(int parent_fd, const char *name)
 
 int cx_cgroup_remove(struct cx_cgroup *cg)
 {
+	/* Most often nothing made cgroups below it: one rmdir. */
+	if (rmdir(cg->path) == 0 || errno == ENOENT) {
+		cx_cgroup_close(cg);
+		return 0;
+	}
 	char parent[PATH_MAX];
 	strlcpy(parent, cg->path, sizeof parent);
 	char *slash = strrchr(parent, '/');

@@ -127,9 +127,12 @@ static void await_empty(struct cx_run *run)
 
 static void act_reap(struct cx_run *run)
 {
-	/* Kill what is left of its process group first: the leader is
-	 * unreaped, so the group id cannot have been reused. */
-	act_kill(run);
+	/* Kill what is left of it first (its process group: the leader is
+	 * unreaped, so the group id cannot have been reused). A cgroup that
+	 * is empty already has nothing left to kill or to wait for. */
+	bool empty = run->cg.dir_fd >= 0 && cx_cgroup_populated(&run->cg) == 0;
+	if (!empty)
+		act_kill(run);
 	siginfo_t info;
 	if (cx_proc_reap(&run->proc, &info) <= 0)
 		return; /* a readable pidfd means it exited; if not, the watch fires again */
@@ -138,7 +141,8 @@ static void act_reap(struct cx_run *run)
 	cx_timer_disarm(run->sup->loop, &run->kill_timer);
 	cx_proc_release(&run->proc);
 	run->phase = CX_PHASE_EXITED;
-	await_empty(run);
+	if (!empty)
+		await_empty(run);
 	maybe_finalize(run);
 }
 
@@ -214,10 +218,10 @@ static void announce_later(struct cx_run *run)
 }
 
 /* What an event changes in the run's summary, and when that is written:
- * a change of status or round once the batch of lines it came in is
- * relayed (relay_lines); the terminal event's with the final status, once
- * the worker is reaped (or lazily, should the worker linger); member and
- * tool events change only the count, written lazily. */
+ * a change of status or round once the lines read with it are relayed
+ * (relay_lines); the terminal event's with the final status, once the
+ * worker is reaped (or lazily, should the worker linger); member and tool
+ * events change only the count, written lazily. */
 static void apply(struct cx_run *run, enum cx_event_type type, const char *line, size_t len)
 {
 	struct cx_run_summary *s = &run->summary;
@@ -251,7 +255,6 @@ static void apply(struct cx_run *run, enum cx_event_type type, const char *line,
 		write_result(run, cJSON_GetObjectItem(ev, "result"));
 		run->terminal = true;
 		announce_later(run);
-		cx_relay_finish(&run->relay);
 		break;
 	default:
 		announce_later(run);
@@ -260,7 +263,8 @@ static void apply(struct cx_run *run, enum cx_event_type type, const char *line,
 	cJSON_Delete(ev);
 }
 
-/* Appends whole lines to the events file, then hands them to subscribers. */
+/* Appends whole lines to the events file, then hands them to subscribers:
+ * all that one read brought, at once. */
 static void flush_batch(struct cx_run *run, const char *data, size_t len, unsigned n)
 {
 	if (!len)
@@ -293,15 +297,15 @@ static size_t relay_lines(struct cx_run *run, char *data, size_t len)
 		}
 		run->summary.events = h.seq;
 		n_batch++;
-		if (h.type != CX_EV_MEMBER_TOKEN) {
-			flush_batch(run, data + batch, pos - batch, n_batch);
-			batch = pos;
-			n_batch = 0;
+		if (h.type != CX_EV_MEMBER_TOKEN)
 			apply(run, h.type, line, n - 1);
-		}
 	}
 	flush_batch(run, data + batch, pos - batch, n_batch);
-	if (run->announce_due && !run->terminal)
+	/* The events file and the subscribers have the lines: now the status
+	 * may say what they did, and the relay may end. */
+	if (run->terminal)
+		cx_relay_finish(&run->relay);
+	else if (run->announce_due)
 		announce(run);
 	run->announce_due = false;
 	return pos;
