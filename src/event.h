@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "council/ids.h"
 
 enum cx_event_type {
@@ -47,15 +48,23 @@ char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
 		      cJSON *fields, size_t *len);
 
 /* Worker side: numbers events from 1 and writes each as one line, whole,
- * to fd (a blocking pipe: backpressure, never loss). */
+ * to fd (a blocking pipe: backpressure, never loss). member_token lines
+ * wait in out, so that a stream of tokens costs one write per pipe-full,
+ * until another event, a pipe-full, or cx_emit_flush, which the worker
+ * calls before it waits for anything. */
 struct cx_emitter {
 	int fd;
-	uint64_t seq;           /* of the last event written */
+	uint64_t seq;           /* of the last event emitted */
 	char run_id[CX_RUN_ID_MAX + 1];
+	struct cx_buf out;      /* lines not yet written */
 };
 
-/* Writes {"seq","ts","run_id","type", ...fields} and consumes fields (which
+/* Emits {"seq","ts","run_id","type", ...fields} and consumes fields (which
  * may be NULL). Returns 0 or -errno. */
 int cx_emit(struct cx_emitter *em, enum cx_event_type type, cJSON *fields);
+/* Writes what waits. Returns 0 or -errno. */
+int cx_emit_flush(struct cx_emitter *em);
+/* Writes what waits and frees the buffer. */
+void cx_emitter_fini(struct cx_emitter *em);
 
 #endif

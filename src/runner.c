@@ -356,8 +356,10 @@ int cx_runner_main(const struct cx_run_params *params)
 	 * the run before its first round. */
 	int rc = cx_loop_turn(run.loop, 0);
 	bool sigterm;
-	while (!(sigterm = cx_init_service(&run.init)) && rc >= 0 && !run_step(&run))
+	while (!(sigterm = cx_init_service(&run.init)) && rc >= 0 && !run_step(&run)) {
+		cx_emit_flush(&run.em); /* tokens wait for nothing */
 		rc = cx_loop_turn(run.loop, -1);
+	}
 	if (sigterm) {
 		/* As pid 1 of a PID namespace: end now, reporting nothing more, as
 		 * SIGTERM ends any other worker. What is in flight is left to the
@@ -373,5 +375,6 @@ int cx_runner_main(const struct cx_run_params *params)
 	cx_watch_del(run.loop, &run.control);
 	cx_loop_free(run.loop);
 	cJSON_Delete(run.rounds);
+	cx_emitter_fini(&run.em);
 	return run.exit;
 }
