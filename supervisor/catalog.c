@@ -152,14 +152,25 @@ cJSON *cx_catalog_list(int root_fd, const char *tenant, bool live_only)
 	return list;
 }
 
-/* The seq of the last whole event in the file; a torn last line (its writer
- * died mid-write) is cut off, so the file stays whole lines. */
-static uint64_t last_seq(int dir_fd)
+/* What the events file of a run whose supervisor died says: the seq of
+ * its last whole event, the rounds it completed, and its terminal event if
+ * it has one (the status may not say so yet: it is written when the worker
+ * is reaped). A torn last line (its writer died mid-write) is cut off, so
+ * the file stays whole lines. */
+struct events_end {
+	uint64_t seq;
+	int rounds;
+	cJSON *terminal;         /* parsed, or NULL */
+	enum cx_event_type type; /* of terminal */
+};
+
+static void read_events_end(int dir_fd, struct events_end *e)
 {
 	char *text;
 	size_t len;
+	*e = (struct events_end){ 0 };
 	if (cx_read_file(dir_fd, "events", SIZE_MAX, &text, &len) < 0)
-		return 0;
+		return;
 	size_t end = len;
 	while (end && text[end - 1] != '\n')
 		end--;
@@ -171,16 +182,44 @@ static uint64_t last_seq(int dir_fd)
 			close(fd);
 		}
 	}
-	uint64_t seq = 0;
 	for (size_t start = 0; start < end;) {
 		char *nl = memchr(text + start, '\n', end - start);
+		size_t n = (size_t)(nl - text) - start;
 		struct cx_event_header h;
-		if (cx_event_header_parse(text + start, (size_t)(nl - text) - start, &h) == 0)
-			seq = h.seq;
+		if (cx_event_header_parse(text + start, n, &h) == 0) {
+			e->seq = h.seq;
+			e->rounds += h.type == CX_EV_ROUND_COMPLETED;
+			if (cx_event_terminal(h.type) && !e->terminal) {
+				e->terminal = cJSON_ParseWithLength(text + start, n);
+				e->type = h.type;
+			}
+		}
 		start = (size_t)(nl - text) + 1;
 	}
 	free(text);
-	return seq;
+}
+
+/* Appends a synthesized run_failed and writes its result: true once the
+ * line is in the events file. */
+static bool append_failure(int dir_fd, const struct cx_run_summary *s, const char *kind,
+			   const char *message)
+{
+	size_t len;
+	char *line = cx_failure_event(s, dir_fd, kind, message, &len);
+	int events = line ? openat(dir_fd, "events", O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+	bool written = events >= 0 && cx_write_all(events, line, len) == 0;
+	if (written) {
+		cJSON *ev = cJSON_ParseWithLength(line, len);
+		char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
+		if (result)
+			cx_write_atomic(dir_fd, "result.json", result, strlen(result));
+		free(result);
+		cJSON_Delete(ev);
+	}
+	if (events >= 0)
+		close(events);
+	free(line);
+	return written;
 }
 
 static int recover_run(int root_fd, const char *run_id, const char *kind, const char *message)
@@ -194,29 +233,29 @@ static int recover_run(int root_fd, const char *run_id, const char *kind, const 
 			close(dir_fd);
 		return 0;
 	}
-	s.events = last_seq(dir_fd);
-	size_t len;
-	char *line = cx_failure_event(&s, dir_fd, kind, message, &len);
-	int events = line ? openat(dir_fd, "events", O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
-	if (events >= 0 && cx_write_all(events, line, len) == 0) {
-		cJSON *ev = cJSON_ParseWithLength(line, len);
-		char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
-		if (result)
-			cx_write_atomic(dir_fd, "result.json", result, strlen(result));
-		free(result);
-		cJSON_Delete(ev);
-		s.events++;
+	struct events_end e;
+	read_events_end(dir_fd, &e);
+	s.events = e.seq;
+	s.rounds_completed = e.rounds;
+	/* A run whose terminal event is out (and its result.json with it)
+	 * ended; only its status has yet to say so. */
+	bool ended = e.terminal;
+	if (ended) {
+		s.status = cx_terminal_status(e.type, e.terminal);
+		s.finished_at_ms = ts_parse(json_str(e.terminal, "ts"));
+	} else if ((ended = append_failure(dir_fd, &s, kind, message))) {
 		s.status = CX_RUN_FAILED;
 		s.finished_at_ms = cx_wall_ms();
+		s.events++;
+	}
+	cJSON_Delete(e.terminal);
+	if (ended) {
 		s.round[0] = '\0';
 		s.round_idx = -1;
 		if (!strcmp(s.exit, "-"))
 			strcpy(s.exit, "killed SIGKILL");
 		cx_statusfs_write_run(dir_fd, &s);
 	}
-	if (events >= 0)
-		close(events);
-	free(line);
 	close(dir_fd);
 	return 1;
 }

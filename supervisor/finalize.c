@@ -52,6 +52,15 @@ char *cx_failure_event(const struct cx_run_summary *s, int dir_fd, const char *k
 	return cx_event_format(s->run_id, s->events + 1, CX_EV_RUN_FAILED, fields, len);
 }
 
+enum cx_run_status cx_terminal_status(enum cx_event_type type, const cJSON *ev)
+{
+	if (type == CX_EV_RUN_COMPLETED)
+		return CX_RUN_COMPLETED;
+	const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "errors"), 0);
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(first, "kind"));
+	return kind && !strcmp(kind, "cancelled") ? CX_RUN_CANCELLED : CX_RUN_FAILED;
+}
+
 void cx_down_reason(const struct cx_run_summary *s, bool terminated, char *buf, size_t size)
 {
 	int code;

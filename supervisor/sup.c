@@ -204,13 +204,6 @@ static void write_result(struct cx_run *run, const cJSON *result)
 	free(text);
 }
 
-static enum cx_run_status failure_status(const cJSON *ev)
-{
-	const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "errors"), 0);
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(first, "kind"));
-	return kind && !strcmp(kind, "cancelled") ? CX_RUN_CANCELLED : CX_RUN_FAILED;
-}
-
 static void announce_later(struct cx_run *run)
 {
 	if (!cx_timer_armed(&run->announce_timer))
@@ -248,7 +241,7 @@ static void apply(struct cx_run *run, enum cx_event_type type, const char *line,
 	case CX_EV_RUN_COMPLETED:
 	case CX_EV_RUN_FAILED:
 		ev = cJSON_ParseWithLength(line, len);
-		s->status = type == CX_EV_RUN_COMPLETED ? CX_RUN_COMPLETED : failure_status(ev);
+		s->status = cx_terminal_status(type, ev);
 		s->finished_at_ms = cx_wall_ms();
 		s->round[0] = '\0';
 		s->round_idx = -1;
