@@ -17,7 +17,7 @@ static cJSON *partial_result(const struct cx_run_summary *s, int dir_fd)
 	cJSON *rounds = cJSON_AddArrayToObject(result, "rounds");
 	char *text;
 	size_t len;
-	if (cx_read_file(dir_fd, "events", SIZE_MAX, &text, &len) < 0)
+	if (!s->rounds_completed || cx_read_file(dir_fd, "events", SIZE_MAX, &text, &len) < 0)
 		return result;
 	for (char *line = text, *nl; (nl = memchr(line, '\n', len - (size_t)(line - text)));
 	     line = nl + 1) {

@@ -396,8 +396,6 @@ static void run_finalize(struct cx_run *run)
 	}
 	run->phase = CX_PHASE_FINAL;
 	run->sup->live--;
-	if (run->cg.dir_fd >= 0)
-		cx_cgroup_remove(&run->cg);
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	run->control_fd = -1;
@@ -431,6 +429,11 @@ static void run_free(struct cx_run *run)
 		cx_watch_del(loop, &run->cg_watch);
 		close(run->cg_watch.fd);
 	}
+	/* Its cgroup, empty since the run became final, goes when the run is
+	 * forgotten: removing a cgroup is slow, and need not hold up anybody
+	 * waiting for the run to end (terminate_all, a DOWN). */
+	if (run->cg.dir_fd >= 0)
+		cx_cgroup_remove(&run->cg);
 	cx_cgroup_close(&run->cg);
 	close(run->events_fd);
 	close(run->dir_fd);
