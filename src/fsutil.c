@@ -26,8 +26,11 @@ int cx_write_all(int fd, const void *buf, size_t len)
 
 int cx_write_atomic(int dirfd, const char *name, const char *data, size_t len)
 {
-	char tmp[NAME_MAX + 1];
-	if (snprintf(tmp, sizeof tmp, ".%s.tmp", name) >= (int)sizeof tmp)
+	/* The temporary is made beside the file: "dir/name" gets "dir/.name.tmp". */
+	char tmp[PATH_MAX];
+	const char *base = strrchr(name, '/');
+	int dir_len = base ? (int)(base - name) + 1 : 0;
+	if (snprintf(tmp, sizeof tmp, "%.*s.%s.tmp", dir_len, name, name + dir_len) >= (int)sizeof tmp)
 		return -ENAMETOOLONG;
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)

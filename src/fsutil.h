@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Writes data to dirfd/name through a temporary name and rename, so a reader
- * never sees a torn file. Returns 0 or -errno. */
+/* Writes data to dirfd/name through a temporary name beside it and rename,
+ * so a reader never sees a torn file. name may be a relative path
+ * ("<run_id>/status"). Returns 0 or -errno. */
 int cx_write_atomic(int dirfd, const char *name, const char *data, size_t len);
 /* Writes all of buf, retrying on EINTR and short writes. Returns 0 or -errno. */
 int cx_write_all(int fd, const void *buf, size_t len);

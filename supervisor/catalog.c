@@ -164,18 +164,25 @@ struct events_end {
 	enum cx_event_type type; /* of terminal */
 };
 
-static void read_events_end(int dir_fd, struct events_end *e)
+/* "<run_id>/<name>": a run's file, relative to runs/. */
+static const char *run_file(const char *run_id, const char *name, char path[CX_RUN_ID_MAX + 32])
 {
-	char *text;
+	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", run_id, name);
+	return path;
+}
+
+static void read_events_end(int runs_fd, const char *run_id, struct events_end *e)
+{
+	char *text, path[CX_RUN_ID_MAX + 32];
 	size_t len;
 	*e = (struct events_end){ 0 };
-	if (cx_read_file(dir_fd, "events", SIZE_MAX, &text, &len) < 0)
+	if (cx_read_file(runs_fd, run_file(run_id, "events", path), SIZE_MAX, &text, &len) < 0)
 		return;
 	size_t end = len;
 	while (end && text[end - 1] != '\n')
 		end--;
 	if (end < len) {
-		int fd = openat(dir_fd, "events", O_WRONLY | O_CLOEXEC);
+		int fd = openat(runs_fd, path, O_WRONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			if (ftruncate(fd, (off_t)end) < 0)
 				end = len; /* leave it: the line stays refused by readers */
@@ -201,18 +208,21 @@ static void read_events_end(int dir_fd, struct events_end *e)
 
 /* Appends a synthesized run_failed and writes its result: true once the
  * line is in the events file. */
-static bool append_failure(int dir_fd, const struct cx_run_summary *s, const char *kind,
+static bool append_failure(int runs_fd, const struct cx_run_summary *s, const char *kind,
 			   const char *message)
 {
 	size_t len;
-	char *line = cx_failure_event(s, dir_fd, kind, message, &len);
-	int events = line ? openat(dir_fd, "events", O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+	char path[CX_RUN_ID_MAX + 32];
+	char *line = cx_failure_event(s, runs_fd, kind, message, &len);
+	int events = line ? openat(runs_fd, run_file(s->run_id, "events", path),
+				   O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
 	bool written = events >= 0 && cx_write_all(events, line, len) == 0;
 	if (written) {
 		cJSON *ev = cJSON_ParseWithLength(line, len);
 		char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
 		if (result)
-			cx_write_atomic(dir_fd, "result.json", result, strlen(result));
+			cx_write_atomic(runs_fd, run_file(s->run_id, "result.json", path), result,
+					strlen(result));
 		free(result);
 		cJSON_Delete(ev);
 	}
@@ -222,19 +232,14 @@ static bool append_failure(int dir_fd, const struct cx_run_summary *s, const cha
 	return written;
 }
 
-static int recover_run(int root_fd, const char *run_id, const char *kind, const char *message)
+static int recover_run(int root_fd, int runs_fd, const char *run_id, const char *kind,
+		       const char *message)
 {
 	struct cx_run_summary s;
-	char path[CX_RUN_ID_MAX + 8];
-	snprintf(path, sizeof path, "runs/%s", run_id);
-	int dir_fd = openat(root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir_fd < 0 || cx_catalog_read(root_fd, run_id, &s) < 0 || cx_run_status_final(s.status)) {
-		if (dir_fd >= 0)
-			close(dir_fd);
+	if (cx_catalog_read(root_fd, run_id, &s) < 0 || cx_run_status_final(s.status))
 		return 0;
-	}
 	struct events_end e;
-	read_events_end(dir_fd, &e);
+	read_events_end(runs_fd, run_id, &e);
 	s.events = e.seq;
 	s.rounds_completed = e.rounds;
 	/* A run whose terminal event is out (and its result.json with it)
@@ -243,7 +248,7 @@ static int recover_run(int root_fd, const char *run_id, const char *kind, const 
 	if (ended) {
 		s.status = cx_terminal_status(e.type, e.terminal);
 		s.finished_at_ms = ts_parse(json_str(e.terminal, "ts"));
-	} else if ((ended = append_failure(dir_fd, &s, kind, message))) {
+	} else if ((ended = append_failure(runs_fd, &s, kind, message))) {
 		s.status = CX_RUN_FAILED;
 		s.finished_at_ms = cx_wall_ms();
 		s.events++;
@@ -254,20 +259,23 @@ static int recover_run(int root_fd, const char *run_id, const char *kind, const 
 		s.round_idx = -1;
 		if (!strcmp(s.exit, "-"))
 			strcpy(s.exit, "killed SIGKILL");
-		cx_statusfs_write_run(dir_fd, &s);
+		cx_statusfs_write_run(runs_fd, &s);
 	}
-	close(dir_fd);
 	return 1;
 }
 
 int cx_catalog_recover(int root_fd, const char *tenant, const char *kind, const char *message)
 {
 	size_t n;
-	char **ids = run_ids(root_fd, tenant, &n);
+	int runs_fd = openat(root_fd, "runs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char **ids = runs_fd < 0 ? NULL : run_ids(root_fd, tenant, &n);
 	int done = 0;
-	for (size_t i = 0; i < n; i++)
-		done += recover_run(root_fd, ids[i], kind, message);
-	free_ids(ids, n);
+	for (size_t i = 0; ids && i < n; i++)
+		done += recover_run(root_fd, runs_fd, ids[i], kind, message);
+	if (ids)
+		free_ids(ids, n);
+	if (runs_fd >= 0)
+		close(runs_fd);
 	return done;
 }
 

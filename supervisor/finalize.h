@@ -11,9 +11,10 @@
 
 /* A run_failed line (with '\n') for run s, seq s->events + 1, with one error
  * {kind, message, member: null, round: the round in flight or null} and the
- * partial result rebuilt from the round_completed events in dir_fd/events
- * (not read when s->rounds_completed is 0). NULL when out of memory. */
-char *cx_failure_event(const struct cx_run_summary *s, int dir_fd, const char *kind,
+ * partial result rebuilt from the round_completed events in
+ * runs_fd/<run_id>/events (not read when s->rounds_completed is 0). NULL
+ * when out of memory. */
+char *cx_failure_event(const struct cx_run_summary *s, int runs_fd, const char *kind,
 		       const char *message, size_t *len);
 
 /* The final status a terminal event says: completed for run_completed; for

@@ -90,7 +90,15 @@ cJSON *cx_run_summary_json(const struct cx_run_summary *s)
 	return summary_format(s, buf, sizeof buf) < 0 ? NULL : cJSON_Parse(buf);
 }
 
-static int write_status(int dir_fd, const struct cx_run_summary *s)
+/* runs/<run_id>/<name>, relative to runs/. */
+static const char *in_run(const struct cx_run_summary *s, const char *name,
+			  char path[CX_RUN_ID_MAX + 32])
+{
+	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", s->run_id, name);
+	return path;
+}
+
+static int write_status(int runs_fd, const struct cx_run_summary *s)
 {
 	char started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1], round[CX_NAME_MAX + 16];
 	if (s->round_idx >= 0)
@@ -107,22 +115,23 @@ static int write_status(int dir_fd, const struct cx_run_summary *s)
 			 ts_or_dash(s->started_at_ms, started),
 			 ts_or_dash(s->finished_at_ms, finished), s->exit,
 			 (unsigned long long)s->events, s->containment);
-	return cx_write_atomic(dir_fd, "status", buf, (size_t)n);
+	char path[CX_RUN_ID_MAX + 32];
+	return cx_write_atomic(runs_fd, in_run(s, "status", path), buf, (size_t)n);
 }
 
-static int write_summary(int dir_fd, const struct cx_run_summary *s)
+static int write_summary(int runs_fd, const struct cx_run_summary *s)
 {
-	char buf[2048];
+	char buf[2048], path[CX_RUN_ID_MAX + 32];
 	int n = summary_format(s, buf, sizeof buf - 1);
 	if (n < 0)
 		return -ENAMETOOLONG;
 	buf[n] = '\n';
-	return cx_write_atomic(dir_fd, "summary.json", buf, (size_t)n + 1);
+	return cx_write_atomic(runs_fd, in_run(s, "summary.json", path), buf, (size_t)n + 1);
 }
 
-int cx_statusfs_write_run(int dir_fd, const struct cx_run_summary *s)
+int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s)
 {
-	int r = write_status(dir_fd, s);
-	int q = write_summary(dir_fd, s);
+	int r = write_status(runs_fd, s);
+	int q = write_summary(runs_fd, s);
 	return r < 0 ? r : q;
 }

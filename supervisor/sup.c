@@ -62,7 +62,27 @@ static struct cx_run *find(struct cx_sup *sup, const char *run_id);
 static void announce(struct cx_run *run)
 {
 	cx_timer_disarm(run->sup->loop, &run->announce_timer);
-	cx_statusfs_write_run(run->dir_fd, &run->summary);
+	cx_statusfs_write_run(run->sup->dir.runs_fd, &run->summary);
+}
+
+/* "<run_id>/<name>": a file of the run's directory, relative to runs/. */
+static const char *run_file(const struct cx_run *run, const char *name,
+			    char path[CX_RUN_ID_MAX + 32])
+{
+	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", run->summary.run_id, name);
+	return path;
+}
+
+/* The run's cgroup, opened when it is needed rather than held: a closed
+ * one (dir_fd -1) when it has none or it cannot be opened. */
+static struct cx_cgroup run_cgroup(const struct cx_run *run)
+{
+	struct cx_cgroup cg = CX_CGROUP_NULL;
+	char path[PATH_MAX];
+	if (run->in_cgroup && (size_t)snprintf(path, sizeof path, "%s/%s", run->sup->tenant_cg.path,
+					       run->summary.run_id) < sizeof path)
+		cx_cgroup_open(&cg, path);
+	return cg;
 }
 
 static void act_ignore(struct cx_run *run)
@@ -88,13 +108,20 @@ static void act_terminate(struct cx_run *run)
 	cx_timer_arm(run->sup->loop, &run->kill_timer, (uint64_t)run->shutdown_ms);
 }
 
-/* SIGKILL to the process group, and to the cgroup: what setsid()'d or
- * double-forked out of the group is still in it. */
-static void act_kill(struct cx_run *run)
+/* SIGKILL to the process group, and to the cgroup (cg, opened): what
+ * setsid()'d or double-forked out of the group is still in it. */
+static void kill_all(struct cx_run *run, const struct cx_cgroup *cg)
 {
 	cx_proc_signal_group(&run->proc, SIGKILL);
-	if (run->cg.dir_fd >= 0)
-		cx_cgroup_kill(&run->cg);
+	if (cg->dir_fd >= 0)
+		cx_cgroup_kill(cg);
+}
+
+static void act_kill(struct cx_run *run)
+{
+	struct cx_cgroup cg = run_cgroup(run);
+	kill_all(run, &cg);
+	cx_cgroup_close(&cg);
 }
 
 static void maybe_finalize(struct cx_run *run)
@@ -105,22 +132,19 @@ static void maybe_finalize(struct cx_run *run)
 
 static void on_cgroup_event(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
-	struct cx_run *run = w->data;
-	char buf[256];
-	ssize_t n = pread(w->fd, buf, sizeof buf, 0); /* re-arms the notification */
-	(void)n;
-	if (cx_cgroup_populated(&run->cg) == 0)
-		run_handle(run, RUN_EMPTIED);
+	if (cx_cgroup_events_populated(w->fd) == 0)
+		run_handle(w->data, RUN_EMPTIED);
 }
 
-/* After the worker is gone, nothing of the run may live on: the cgroup is
- * killed and the run waits (cgroup.events) until it is empty. */
-static void await_empty(struct cx_run *run)
+/* After the worker is gone, nothing of the run may live on: the cgroup
+ * (cg, opened) has been killed and the run waits (cgroup.events) until it
+ * is empty. */
+static void await_empty(struct cx_run *run, const struct cx_cgroup *cg)
 {
-	run->emptied = run->cg.dir_fd < 0 || cx_cgroup_populated(&run->cg) <= 0;
+	run->emptied = cg->dir_fd < 0 || cx_cgroup_populated(cg) <= 0;
 	if (run->emptied)
 		return;
-	run->cg_watch = (struct cx_watch){ cx_cgroup_events_fd(&run->cg), on_cgroup_event, run };
+	run->cg_watch = (struct cx_watch){ cx_cgroup_events_fd(cg), on_cgroup_event, run };
 	if (run->cg_watch.fd < 0 || cx_watch_add(run->sup->loop, &run->cg_watch, EPOLLPRI) < 0)
 		run->emptied = true; /* cannot watch it: the kill was sent, go on */
 }
@@ -130,20 +154,23 @@ static void act_reap(struct cx_run *run)
 	/* Kill what is left of it first (its process group: the leader is
 	 * unreaped, so the group id cannot have been reused). A cgroup that
 	 * is empty already has nothing left to kill or to wait for. */
-	bool empty = run->cg.dir_fd >= 0 && cx_cgroup_populated(&run->cg) == 0;
+	struct cx_cgroup cg = run_cgroup(run);
+	bool empty = cg.dir_fd >= 0 && cx_cgroup_populated(&cg) == 0;
 	if (!empty)
-		act_kill(run);
+		kill_all(run, &cg);
 	siginfo_t info;
-	if (cx_proc_reap(&run->proc, &info) <= 0)
-		return; /* a readable pidfd means it exited; if not, the watch fires again */
-	cx_worker_exit_describe(&info, run->summary.exit, sizeof run->summary.exit);
-	cx_watch_del(run->sup->loop, &run->exit_watch);
-	cx_timer_disarm(run->sup->loop, &run->kill_timer);
-	cx_proc_release(&run->proc);
-	run->phase = CX_PHASE_EXITED;
-	if (!empty)
-		await_empty(run);
-	maybe_finalize(run);
+	if (cx_proc_reap(&run->proc, &info) > 0) {
+		cx_worker_exit_describe(&info, run->summary.exit, sizeof run->summary.exit);
+		cx_watch_del(run->sup->loop, &run->exit_watch);
+		cx_timer_disarm(run->sup->loop, &run->kill_timer);
+		cx_proc_release(&run->proc);
+		run->phase = CX_PHASE_EXITED;
+		if (!empty)
+			await_empty(run, &cg);
+	} /* else a readable pidfd means it exited; if not, the watch fires again */
+	cx_cgroup_close(&cg);
+	if (run->phase == CX_PHASE_EXITED)
+		maybe_finalize(run);
 }
 
 static void act_note_drained(struct cx_run *run)
@@ -198,9 +225,10 @@ static void run_handle(struct cx_run *run, enum run_event ev)
 
 static void write_result(struct cx_run *run, const cJSON *result)
 {
-	char *text = result ? cJSON_PrintUnformatted(result) : NULL;
+	char *text = result ? cJSON_PrintUnformatted(result) : NULL, path[CX_RUN_ID_MAX + 32];
 	if (text)
-		cx_write_atomic(run->dir_fd, "result.json", text, strlen(text));
+		cx_write_atomic(run->sup->dir.runs_fd, run_file(run, "result.json", path), text,
+				strlen(text));
 	free(text);
 }
 
@@ -365,7 +393,7 @@ static void on_announce_due(struct cx_loop *loop, struct cx_timer *t)
 static void synthesize_failure(struct cx_run *run, const char *kind, const char *message)
 {
 	size_t len;
-	char *line = cx_failure_event(&run->summary, run->dir_fd, kind, message, &len);
+	char *line = cx_failure_event(&run->summary, run->sup->dir.runs_fd, kind, message, &len);
 	if (!line)
 		return;
 	cx_buf_free(&run->in);
@@ -432,16 +460,15 @@ static void run_free(struct cx_run *run)
 	/* Its cgroup, empty since the run became final, goes when the run is
 	 * forgotten: removing a cgroup is slow, and need not hold up anybody
 	 * waiting for the run to end (terminate_all, a DOWN). */
-	if (run->cg.dir_fd >= 0)
-		cx_cgroup_remove(&run->cg);
-	cx_cgroup_close(&run->cg);
+	struct cx_cgroup cg = run_cgroup(run);
+	if (cg.dir_fd >= 0 && cx_cgroup_remove(&cg) < 0)
+		cx_cgroup_close(&cg);
 	close(run->events_fd);
-	close(run->dir_fd);
 	free(run);
 }
 
 static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char *council,
-			      int dir_fd, int events_fd)
+			      int events_fd)
 {
 	struct cx_run *run = calloc(1, sizeof *run);
 	if (!run)
@@ -457,14 +484,12 @@ static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char
 	run->phase = CX_PHASE_LIVE;
 	run->sup = sup;
 	run->proc = CX_PROC_NULL;
-	run->dir_fd = dir_fd;
 	run->events_fd = events_fd;
 	run->control_fd = -1;
 	run->exit_watch = (struct cx_watch){ -1, on_worker_exit, run };
 	run->event_watch = (struct cx_watch){ -1, on_worker_events, run };
 	run->kill_timer = CX_TIMER_INIT(on_kill_due, run);
 	run->announce_timer = CX_TIMER_INIT(on_announce_due, run);
-	run->cg = CX_CGROUP_NULL;
 	run->cg_watch.fd = -1;
 	run->emptied = true;
 	cx_relay_init(&run->relay, sup->loop, events_fd, s->run_id);
@@ -491,14 +516,17 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 	struct cx_fork_opts where = CX_FORK_OPTS_NONE;
 	enum cx_containment got = CX_CONTAIN_PGROUP;
 	sup->live++;
+	struct cx_cgroup cg = CX_CGROUP_NULL;
 	if (sup->tenant_cg.dir_fd >= 0)
-		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &run->cg);
-	where.cgroup_fd = run->cg.dir_fd;
+		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &cg);
+	where.cgroup_fd = cg.dir_fd;
 	where.new_pidns = sup->pidns;
 	int r = cx_worker_spawn(&w, &sup->launcher, sup->dir.runs_fd, run->summary.run_id, cwd,
 				&where, &got);
-	if (got != CX_CONTAIN_CGROUP)
-		cx_cgroup_remove(&run->cg);
+	run->in_cgroup = got == CX_CONTAIN_CGROUP;
+	if (!run->in_cgroup && cg.dir_fd >= 0)
+		cx_cgroup_remove(&cg);
+	cx_cgroup_close(&cg);
 	strlcpy(run->summary.containment, cx_containment_name(got), sizeof run->summary.containment);
 	if (r < 0)
 		return run_abandon(run, "could not fork the worker", r, err);
@@ -680,7 +708,7 @@ static int parse_input(const char *text, cJSON **out, struct cx_diags *diags)
 
 /* Creates runs/<id>/ with spec.json, input.json and an empty events file. */
 static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *spec_json,
-			  const cJSON *input, int *dir_fd, int *events_fd, struct cx_error *err)
+			  const cJSON *input, int *events_fd, struct cx_error *err)
 {
 	int dfd = cx_rundir_create_run(&sup->dir, run_id);
 	if (dfd == -EEXIST)
@@ -697,11 +725,9 @@ static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *sp
 	int efd = r < 0 ? -1 : openat(dfd, "events", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (r == 0 && efd < 0)
 		r = -errno;
-	if (r < 0) {
-		close(dfd);
+	close(dfd);
+	if (r < 0)
 		return cx_fail(err, CX_ESYS, "writing run directory %s: %s", run_id, strerror(-r));
-	}
-	*dir_fd = dfd;
 	*events_fd = efd;
 	return CX_OK;
 }
@@ -734,12 +760,11 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 		cx_run_id_generate(id);
 	if (r == CX_OK && cx_registry_find(&sup->registry, id))
 		r = cx_fail(err, CX_EALREADY_STARTED, "run %s already exists", id);
-	int dir_fd = -1, events_fd = -1;
+	int events_fd = -1;
 	if (r == CX_OK)
-		r = create_run_dir(sup, id, req->spec_json, input, &dir_fd, &events_fd, err);
+		r = create_run_dir(sup, id, req->spec_json, input, &events_fd, err);
 	struct cx_run *run = NULL;
-	if (r == CX_OK && !(run = run_new(sup, id, spec->id, dir_fd, events_fd))) {
-		close(dir_fd);
+	if (r == CX_OK && !(run = run_new(sup, id, spec->id, events_fd))) {
 		close(events_fd);
 		r = cx_fail(err, CX_ENOMEM, "out of memory");
 	}
@@ -813,7 +838,9 @@ int cx_sup_fetch_result(struct cx_sup *sup, const char *run_id, int timeout_ms,
 		if (cx_loop_turn(sup->loop, (int)(deadline - now)) < 0)
 			return cx_fail(err, CX_ESYS, "epoll_wait: %s", strerror(errno));
 	}
-	int r = cx_read_file(run->dir_fd, "result.json", SIZE_MAX, result_json, NULL);
+	char path[CX_RUN_ID_MAX + 32];
+	int r = cx_read_file(sup->dir.runs_fd, run_file(run, "result.json", path), SIZE_MAX,
+			     result_json, NULL);
 	if (r < 0)
 		return cx_fail(err, CX_ESYS, "reading result of %s: %s", run_id, strerror(-r));
 	return CX_OK;
