@@ -6,21 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "run.h"
-
-static size_t hash_id(const char *id)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 1099511628211ULL;
-	return (size_t)h;
-}
-
-/* Pids are dense: a multiplicative hash spreads neighbours apart. */
-static size_t hash_pid(pid_t pid)
-{
-	return (size_t)(((uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ULL) >> 32);
-}
 
 void cx_registry_init(struct cx_registry *reg)
 {
@@ -38,14 +25,14 @@ void cx_registry_fini(struct cx_registry *reg)
 
 static void link_id(struct cx_run **buckets, size_t n, struct cx_run *run)
 {
-	size_t i = hash_id(run->summary.run_id) & (n - 1);
+	size_t i = cx_hash_name(run->summary.run_id) & (n - 1);
 	run->id_next = buckets[i];
 	buckets[i] = run;
 }
 
 static void link_pid(struct cx_run **buckets, size_t n, struct cx_run *run)
 {
-	size_t i = hash_pid(run->summary.pid) & (n - 1);
+	size_t i = cx_hash_pid(run->summary.pid) & (n - 1);
 	run->pid_next = buckets[i];
 	buckets[i] = run;
 }
@@ -104,10 +91,10 @@ static void unchain(struct cx_run **p, struct cx_run *run, size_t off)
 void cx_registry_remove(struct cx_registry *reg, struct cx_run *run)
 {
 	size_t mask = reg->n_buckets - 1;
-	unchain(&reg->by_id[hash_id(run->summary.run_id) & mask], run,
+	unchain(&reg->by_id[cx_hash_name(run->summary.run_id) & mask], run,
 		offsetof(struct cx_run, id_next));
 	if (run->summary.pid)
-		unchain(&reg->by_pid[hash_pid(run->summary.pid) & mask], run,
+		unchain(&reg->by_pid[cx_hash_pid(run->summary.pid) & mask], run,
 			offsetof(struct cx_run, pid_next));
 	TAILQ_REMOVE(&reg->runs, run, link);
 	reg->n--;
@@ -117,7 +104,7 @@ struct cx_run *cx_registry_find(const struct cx_registry *reg, const char *run_i
 {
 	if (!reg->n_buckets)
 		return NULL;
-	struct cx_run *run = reg->by_id[hash_id(run_id) & (reg->n_buckets - 1)];
+	struct cx_run *run = reg->by_id[cx_hash_name(run_id) & (reg->n_buckets - 1)];
 	while (run && strcmp(run->summary.run_id, run_id))
 		run = run->id_next;
 	return run;
@@ -127,7 +114,7 @@ struct cx_run *cx_registry_find_pid(const struct cx_registry *reg, pid_t pid)
 {
 	if (!reg->n_buckets)
 		return NULL;
-	struct cx_run *run = reg->by_pid[hash_pid(pid) & (reg->n_buckets - 1)];
+	struct cx_run *run = reg->by_pid[cx_hash_pid(pid) & (reg->n_buckets - 1)];
 	/* An exited worker's pid may be another's by now: the live one. */
 	while (run && (run->summary.pid != pid || run->phase >= CX_PHASE_EXITED))
 		run = run->pid_next;
