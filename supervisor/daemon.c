@@ -195,6 +195,15 @@ static void worker_free(struct worker *wk)
 	free(wk);
 }
 
+static struct worker *worker_of_run(struct daemon *d, const char *run_id)
+{
+	struct worker *wk;
+	LIST_FOREACH(wk, &d->workers_by_run[RUN_BUCKET(run_id)], by_run)
+		if (!strcmp(wk->run_id, run_id))
+			return wk;
+	return NULL;
+}
+
 static struct worker *worker_of_pid(struct daemon *d, pid_t pid)
 {
 	struct worker *wk;
@@ -226,9 +235,8 @@ static void run_down(struct daemon *d, struct cx_tenant *t, const char *run_id, 
 	struct linked *l, *ln;
 	if (run_id) {
 		size_t b = RUN_BUCKET(run_id);
-		LIST_FOREACH_SAFE(wk, &d->workers_by_run[b], by_run, wn)
-			if (!strcmp(wk->run_id, run_id))
-				worker_free(wk);
+		if ((wk = worker_of_run(d, run_id)))
+			worker_free(wk);
 		LIST_FOREACH_SAFE(m, &d->monitors_by_run[b], by_run, mn)
 			if (!strcmp(m->run_id, run_id))
 				monitor_down(m, reason);
@@ -729,7 +737,19 @@ static void do_start(struct daemon *d, struct client *c, const cJSON *req, const
 static bool find_run(struct daemon *d, const char *run_id, struct cx_run_summary *s,
 		     struct cx_tenant **t)
 {
-	if (!run_id || cx_catalog_read(d->root_fd, run_id, s) < 0)
+	if (!run_id)
+		return false;
+	/* A live run is known here, with its tenant: no file to read. */
+	struct worker *wk = worker_of_run(d, run_id);
+	if (wk && cx_tenant_is_up(wk->tenant)) {
+		*s = (struct cx_run_summary){ .status = CX_RUN_RUNNING, .round_idx = -1 };
+		strlcpy(s->run_id, run_id, sizeof s->run_id);
+		strlcpy(s->tenant, wk->tenant->name, sizeof s->tenant);
+		strcpy(s->exit, "-");
+		*t = wk->tenant;
+		return true;
+	}
+	if (cx_catalog_read(d->root_fd, run_id, s) < 0)
 		return false;
 	*t = cx_tenants_find(&d->tenants, s->tenant);
 	if (*t && !cx_tenant_is_up(*t))
