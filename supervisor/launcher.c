@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wire.h"
@@ -69,6 +70,9 @@ static void __attribute__((noreturn)) launcher_main(pid_t parent, int sock, int 
 {
 	if (!cx_proc_child_init(parent))
 		_exit(1);
+	/* The time zone is read here, once, not at every worker's first
+	 * timestamp (gmtime_r reads it on its first call in a process). */
+	tzset();
 	setproctitle("-council-launch");
 	prctl(PR_SET_NAME, "council-launch");
 	int s = fcntl(sock, F_DUPFD_CLOEXEC, 10), r = fcntl(runs_fd, F_DUPFD_CLOEXEC, 10);
