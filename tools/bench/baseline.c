@@ -44,22 +44,41 @@ double baseline_fork_rate(unsigned n, unsigned concurrency)
 	return n / ((double)(bench_ns() - t0) / 1e9);
 }
 
-double baseline_fork_pipe_latency(void)
+/* Forks a child that writes a byte on a pipe as soon as it runs: 0 in the
+ * child (which goes on as the caller says), its pid in the parent, with
+ * *ready the pipe's read end, where the byte comes. */
+static pid_t fork_saying_ready(int *ready)
 {
 	int p[2];
-	char c;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		bench_die("pipe: %s", strerror(errno));
-	uint64_t t0 = bench_ns();
-	if (fork_or_die() == 0) {
+	pid_t pid = fork_or_die();
+	if (pid == 0) {
 		(void)!write(p[1], "s", 1);
-		_exit(0);
+		return 0;
 	}
-	while (read(p[0], &c, 1) < 0 && errno == EINTR)
-		;
-	uint64_t t = bench_ns() - t0;
-	close(p[0]);
 	close(p[1]);
+	*ready = p[0];
+	return pid;
+}
+
+/* Reads the ready byte, then closes the pipe. */
+static void await_ready(int ready)
+{
+	char c;
+	while (read(ready, &c, 1) < 0 && errno == EINTR)
+		;
+	close(ready);
+}
+
+double baseline_fork_pipe_latency(void)
+{
+	int ready;
+	uint64_t t0 = bench_ns();
+	if (fork_saying_ready(&ready) == 0)
+		_exit(0);
+	await_ready(ready);
+	uint64_t t = bench_ns() - t0;
 	reap_one();
 	return (double)t;
 }
@@ -140,21 +159,12 @@ double baseline_kill_reap(unsigned n)
 
 int64_t baseline_fork_private(void)
 {
-	int p[2];
-	char c;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		bench_die("pipe: %s", strerror(errno));
-	pid_t pid = fork_or_die();
-	if (pid == 0) {
-		close(p[0]);
-		(void)!write(p[1], "s", 1);
+	int ready;
+	pid_t pid = fork_saying_ready(&ready);
+	if (pid == 0)
 		for (;;)
 			pause();
-	}
-	close(p[1]);
-	while (read(p[0], &c, 1) < 0 && errno == EINTR)
-		;
-	close(p[0]);
+	await_ready(ready);
 	int64_t bytes = bench_private(pid);
 	kill(pid, SIGKILL);
 	reap_one();

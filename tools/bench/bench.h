@@ -67,6 +67,10 @@ struct figure *bench_figure(struct bench *b, const char *name, const char *unit,
 /* Prints the figure's line of the table as soon as it is known, on stderr. */
 void bench_progress(const struct figure *f);
 
+/* Room for one more element in the growable array *v of *cap elements of
+ * size bytes, n in use (dies when out of memory). */
+void bench_grow(void *v, size_t *cap, size_t n, size_t size);
+
 /* Monotonic nanoseconds. */
 uint64_t bench_ns(void);
 /* Exits with a message on stderr: the benchmark cannot go on. */

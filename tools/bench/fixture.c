@@ -200,14 +200,7 @@ void inflight_start(struct bench *b, struct inflight *in, const char *tenant, co
 	int r = cx_start(bench_client(b), &req, &st, NULL, &err);
 	if (r != CX_OK)
 		bench_die("start in tenant %s: %s: %s", tenant, cx_code_word(r), err.message);
-	if (in->n == in->cap) {
-		size_t cap = in->cap ? in->cap * 2 : 64;
-		int *fds = reallocarray(in->fds, cap, sizeof *fds);
-		if (!fds)
-			bench_die("out of memory");
-		in->fds = fds;
-		in->cap = cap;
-	}
+	bench_grow(&in->fds, &in->cap, in->n, sizeof *in->fds);
 	in->fds[in->n++] = st.subscriber_fd;
 }
 

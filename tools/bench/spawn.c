@@ -19,14 +19,7 @@ static void on_down(void *data, const struct cx_run_summary *run, const char *re
 {
 	struct downs *d = data;
 	(void)reason;
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 64;
-		void *v = reallocarray(d->ids, cap, sizeof *d->ids);
-		if (!v)
-			bench_die("out of memory");
-		d->ids = v;
-		d->cap = cap;
-	}
+	bench_grow(&d->ids, &d->cap, d->n, sizeof *d->ids);
 	memcpy(d->ids[d->n++], run->run_id, sizeof *d->ids);
 	d->total++;
 }

@@ -14,16 +14,22 @@ uint64_t bench_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void bench_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	void **array = v;
+	if (n < *cap)
+		return;
+	size_t more = *cap ? *cap * 2 : 64;
+	void *grown = reallocarray(*array, more, size);
+	if (!grown)
+		bench_die("out of memory");
+	*array = grown;
+	*cap = more;
+}
+
 void samples_add(struct samples *s, double x)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		double *v = reallocarray(s->v, cap, sizeof *v);
-		if (!v)
-			bench_die("out of memory");
-		s->v = v;
-		s->cap = cap;
-	}
+	bench_grow(&s->v, &s->cap, s->n, sizeof *s->v);
 	s->v[s->n++] = x;
 }
 
