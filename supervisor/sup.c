@@ -345,8 +345,10 @@ static void on_worker_events(struct cx_loop *loop, struct cx_watch *w, uint32_t 
 		return;
 	if (got > 0) {
 		if (cx_buf_unread(&run->in)) {
-			if (cx_buf_append(&run->in, cx_buf_head(in), cx_buf_unread(in)) < 0)
-				cx_buf_clear(&run->in); /* out of memory: the line is lost, refused */
+			if (cx_buf_append(&run->in, cx_buf_head(in), cx_buf_unread(in)) < 0) {
+				cx_buf_clear(&run->in); /* out of memory: the line is lost */
+				run->rejected++;
+			}
 			in = &run->in;
 		}
 		cx_buf_consume(in, relay_lines(run, cx_buf_head(in), cx_buf_unread(in)));
