@@ -345,6 +345,16 @@ int cx_cgroup_events_fd(const struct cx_cgroup *cg)
 	return fd < 0 ? -errno : fd;
 }
 
+int cx_cgroup_events_populated(int events_fd)
+{
+	char buf[256];
+	ssize_t n = pread(events_fd, buf, sizeof buf - 1, 0);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return parse_populated(buf);
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -363,14 +373,7 @@ int cx_cgroup_wait_empty(const struct cx_cgroup *cg, int timeout_ms)
 	int64_t deadline = mono_ms() + timeout_ms;
 	int r;
 	for (;;) {
-		char buf[256];
-		ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		buf[n] = '\0';
-		r = parse_populated(buf);
+		r = cx_cgroup_events_populated(fd);
 		if (r <= 0)
 			break;
 		int64_t left = deadline - mono_ms();
@@ -407,6 +410,11 @@ static int remove_tree(int parent_fd, const char *name)
 
 int cx_cgroup_remove(struct cx_cgroup *cg)
 {
+	/* Most often nothing made cgroups below it: one rmdir. */
+	if (rmdir(cg->path) == 0 || errno == ENOENT) {
+		cx_cgroup_close(cg);
+		return 0;
+	}
 	char parent[PATH_MAX];
 	strlcpy(parent, cg->path, sizeof parent);
 	char *slash = strrchr(parent, '/');

@@ -145,6 +145,9 @@ int cx_cgroup_populated(const struct cx_cgroup *cg);
 /* A new descriptor on cgroup.events: it polls EPOLLPRI (and EPOLLERR) when
  * the file changes; pread it from offset 0 to re-arm. The caller closes it. */
 int cx_cgroup_events_fd(const struct cx_cgroup *cg);
+/* cx_cgroup_populated read through such a descriptor (which it re-arms):
+ * for a watcher that keeps nothing else of the cgroup open. */
+int cx_cgroup_events_populated(int events_fd);
 /* Blocks until the cgroup is not populated, at most timeout_ms: 0, or
  * -ETIMEDOUT. The one function here that blocks. */
 int cx_cgroup_wait_empty(const struct cx_cgroup *cg, int timeout_ms);

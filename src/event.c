@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 static const char *const names[CX_EV_N] = {
 	[CX_EV_RUN_STARTED] = "run_started",
 	[CX_EV_ROUND_STARTED] = "round_started",
@@ -95,36 +97,62 @@ static void move_items(cJSON *to, cJSON *from)
 	cJSON_Delete(from);
 }
 
+#define EMIT_BATCH (64 * 1024)   /* a pipe-full: tokens are written in batches of this */
+#define FIELDS_ROOM 4096         /* tried first for the fields' text */
+
+/* Appends the event's line to out: the header written directly (ids and
+ * timestamps need no escaping), then the fields' members as cJSON prints
+ * them, in out's own memory when they fit. Consumes fields. */
+static int format_into(struct cx_buf *out, const char *run_id, uint64_t seq,
+		       enum cx_event_type type, cJSON *fields)
+{
+	char ts[CX_TS_LEN + 1], head[CX_RUN_ID_MAX + CX_TS_LEN + 96];
+	cx_ts_format(cx_wall_ms(), ts);
+	int n = snprintf(head, sizeof head, "{\"seq\":%llu,\"ts\":\"%s\",\"run_id\":\"%s\",\"type\":\"%s\"",
+			 (unsigned long long)seq, ts, run_id, names[type]);
+	size_t start = out->len;
+	int r = cx_buf_append(out, head, (size_t)n);
+	if (r == 0 && fields && fields->child) {
+		/* {"a":1,...} becomes ,"a":1,...} after the header. */
+		if (cx_buf_reserve(out, FIELDS_ROOM) == 0 &&
+		    cJSON_PrintPreallocated(fields, out->data + out->len, FIELDS_ROOM, 0)) {
+			out->data[out->len] = ',';
+			out->len += strlen(out->data + out->len);
+		} else {
+			char *text = cJSON_PrintUnformatted(fields);
+			r = text ? cx_buf_append(out, ",", 1) : -ENOMEM;
+			if (r == 0)
+				r = cx_buf_append(out, text + 1, strlen(text + 1));
+			free(text);
+		}
+	} else if (r == 0) {
+		r = cx_buf_append(out, "}", 1);
+	}
+	if (r == 0)
+		r = cx_buf_append(out, "\n", 1);
+	cJSON_Delete(fields);
+	if (r < 0)
+		out->len = start;
+	return r;
+}
+
 char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
 		      cJSON *fields, size_t *len)
 {
-	char ts[CX_TS_LEN + 1];
-	cx_ts_format(cx_wall_ms(), ts);
-	cJSON *ev = cJSON_CreateObject();
-	char *line = NULL;
-	if (ev && cJSON_AddNumberToObject(ev, "seq", (double)seq) &&
-	    cJSON_AddStringToObject(ev, "ts", ts) &&
-	    cJSON_AddStringToObject(ev, "run_id", run_id) &&
-	    cJSON_AddStringToObject(ev, "type", names[type])) {
-		/* Move the fields' members over, keeping the header first. */
-		move_items(ev, fields);
-		fields = NULL;
-		line = cJSON_PrintUnformatted(ev);
-	}
-	cJSON_Delete(ev);
-	cJSON_Delete(fields);
-	if (!line)
-		return NULL;
-	size_t n = strlen(line);
-	char *out = realloc(line, n + 2);
-	if (!out) {
-		free(line);
+	struct cx_buf b = { 0 };
+	if (format_into(&b, run_id, seq, type, fields) < 0) {
+		cx_buf_free(&b);
 		return NULL;
 	}
-	out[n] = '\n';
-	out[n + 1] = '\0';
-	*len = n + 1;
-	return out;
+	*len = b.len;
+	return b.data;
+}
+
+int cx_emit_flush(struct cx_emitter *em)
+{
+	int r = cx_write_all(em->fd, cx_buf_head(&em->out), cx_buf_unread(&em->out));
+	cx_buf_clear(&em->out);
+	return r;
 }
 
 static int write_event(struct cx_emitter *em, enum cx_event_type type, cJSON *fields);
@@ -161,25 +189,21 @@ int cx_emit(struct cx_emitter *em, enum cx_event_type type, cJSON *fields)
 	return relay(em->up, type, f);
 }
 
+/* The run's own emitter: the line goes to out, and out to the pipe unless
+ * it is a token with room left behind it. */
 static int write_event(struct cx_emitter *em, enum cx_event_type type, cJSON *fields)
 {
-	size_t len;
-	char *line = cx_event_format(em->run_id, em->seq + 1, type, fields, &len);
-	if (!line)
-		return -ENOMEM;
-	int r = 0;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(em->fd, line + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	free(line);
-	if (r == 0)
-		em->seq++;
-	return r;
+	int r = format_into(&em->out, em->run_id, em->seq + 1, type, fields);
+	if (r < 0)
+		return r;
+	em->seq++;
+	if (type == CX_EV_MEMBER_TOKEN && cx_buf_unread(&em->out) < EMIT_BATCH)
+		return 0;
+	return cx_emit_flush(em);
+}
+
+void cx_emitter_fini(struct cx_emitter *em)
+{
+	cx_emit_flush(em);
+	cx_buf_free(&em->out);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "council/ids.h"
 
 enum cx_event_type {
@@ -50,7 +51,10 @@ char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
 		      cJSON *fields, size_t *len);
 
 /* Worker side: numbers events from 1 and writes each as one line, whole,
- * to fd (a blocking pipe: backpressure, never loss).
+ * to fd (a blocking pipe: backpressure, never loss). member_token lines
+ * wait in out, so that a stream of tokens costs one write per pipe-full,
+ * until another event, a pipe-full, or cx_emit_flush, which the worker
+ * calls before it waits for anything.
  *
  * A sub-council's emitter writes nothing itself: it numbers its own events
  * and relays them through `up`, its parent's emitter, as
@@ -59,14 +63,19 @@ char *cx_event_format(const char *run_id, uint64_t seq, enum cx_event_type type,
  * path of members from the run down: "panel/experts". */
 struct cx_emitter {
 	int fd;
-	uint64_t seq;           /* of the last event written, or numbered when relayed */
+	uint64_t seq;           /* of the last event emitted, or numbered when relayed */
 	char run_id[CX_RUN_ID_MAX + 1];
+	struct cx_buf out;      /* lines not yet written */
 	struct cx_emitter *up;  /* a sub-council's: its parent's emitter; else NULL */
 	char sub[CX_NAME_MAX + 1];  /* with up: the member the sub-council answers for */
 };
 
-/* Writes {"seq","ts","run_id","type", ...fields} and consumes fields (which
+/* Emits {"seq","ts","run_id","type", ...fields} and consumes fields (which
  * may be NULL). Returns 0 or -errno. */
 int cx_emit(struct cx_emitter *em, enum cx_event_type type, cJSON *fields);
+/* Writes what waits. Returns 0 or -errno. */
+int cx_emit_flush(struct cx_emitter *em);
+/* Writes what waits and frees the buffer. */
+void cx_emitter_fini(struct cx_emitter *em);
 
 #endif

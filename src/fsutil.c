@@ -86,8 +86,11 @@ int cx_remove_tree(int at, const char *name)
 
 int cx_write_atomic(int dirfd, const char *name, const char *data, size_t len)
 {
-	char tmp[NAME_MAX + 1];
-	if (snprintf(tmp, sizeof tmp, ".%s.tmp", name) >= (int)sizeof tmp)
+	/* The temporary is made beside the file: "dir/name" gets "dir/.name.tmp". */
+	char tmp[PATH_MAX];
+	const char *base = strrchr(name, '/');
+	int dir_len = base ? (int)(base - name) + 1 : 0;
+	if (snprintf(tmp, sizeof tmp, "%.*s.%s.tmp", dir_len, name, name + dir_len) >= (int)sizeof tmp)
 		return -ENAMETOOLONG;
 	/* Whatever holds the name (a crash's leftover, or a planted symlink)
 	 * goes: the file is made new. */

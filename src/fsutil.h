@@ -21,9 +21,10 @@ int cx_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
  * removed, never followed. Returns 0 or -errno. */
 int cx_remove_tree(int dirfd, const char *name);
 
-/* Writes data to dirfd/name through a temporary name (made anew, never
- * one that was there) and rename, so a reader never sees a torn file.
- * Returns 0 or -errno. */
+/* Writes data to dirfd/name through a temporary name beside it (made
+ * anew, never one that was there) and rename, so a reader never sees a
+ * torn file. name may be a relative path ("<run_id>/status"). Returns 0
+ * or -errno. */
 int cx_write_atomic(int dirfd, const char *name, const char *data, size_t len);
 /* Writes all of buf, retrying on EINTR and short writes. Returns 0 or -errno. */
 int cx_write_all(int fd, const void *buf, size_t len);

@@ -76,10 +76,23 @@ int64_t cx_ts_parse(const char *ts)
 
 void cx_ts_format(int64_t wall_ms, char out[CX_TS_LEN + 1])
 {
+	/* Events come many to a second: the date and time of the last second
+	 * formatted are kept, and only the milliseconds written each time. */
+	static __thread time_t last = -1;
+	static __thread char date[32];
 	time_t secs = (time_t)(wall_ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	char date[32];
-	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, CX_TS_LEN + 1, "%.19s.%03uZ", date, (unsigned)((uint64_t)wall_ms % 1000));
+	if (secs != last) {
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+		last = secs;
+	}
+	unsigned ms = (unsigned)((uint64_t)wall_ms % 1000);
+	memcpy(out, date, 19);
+	out[19] = '.';
+	out[20] = (char)('0' + ms / 100);
+	out[21] = (char)('0' + ms / 10 % 10);
+	out[22] = (char)('0' + ms % 10);
+	out[23] = 'Z';
+	out[24] = '\0';
 }

@@ -17,7 +17,8 @@ struct cx_loop {
 	 * when a timer is due: a program that embeds the loop by polling
 	 * cx_loop_fd() alone still has its timers run. */
 	struct cx_watch tick;
-	uint64_t tick_due;        /* what tick is set to; 0: disarmed */
+	uint64_t tick_due;        /* what tick is set to, never after the earliest
+				   * timer; 0: nothing (or it fired) */
 };
 
 static void tick_fired(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
@@ -28,11 +29,14 @@ static void tick_fired(struct cx_loop *loop, struct cx_watch *w, uint32_t events
 	loop->tick_due = 0;
 }
 
-/* Points the timerfd at the earliest timer, when that changed. */
+/* Points the timerfd at the earliest timer when that is earlier than where
+ * it points, or it points nowhere. Never later: a tick that comes for a
+ * timer since disarmed or moved on costs one idle turn, where keeping the
+ * timerfd exact costs a system call at nearly every arm and disarm. */
 static void tick_sync(struct cx_loop *loop)
 {
 	uint64_t due = loop->n_timers ? loop->heap[0]->due_ms : 0;
-	if (due == loop->tick_due)
+	if (!due || (loop->tick_due && loop->tick_due <= due))
 		return;
 	struct itimerspec its = { 0 };
 	its.it_value.tv_sec = (time_t)(due / 1000);

@@ -20,6 +20,9 @@
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000ULL
 #endif
+#ifndef CLONE_PARENT
+#define CLONE_PARENT 0x00008000ULL
+#endif
 #ifndef CLONE_NEWPID
 #define CLONE_NEWPID 0x20000000ULL
 #endif
@@ -66,7 +69,9 @@ static long sys_clone3_pidfd(int *pidfd, uint64_t flags, int cgroup_fd)
 	struct cx_clone_args args = {
 		.flags = CLONE_PIDFD | flags,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
-		.exit_signal = SIGCHLD,
+		/* A sibling signals our parent as we do: clone3 takes no
+		 * exit_signal of its own with CLONE_PARENT. */
+		.exit_signal = flags & CLONE_PARENT ? 0 : SIGCHLD,
 		.cgroup = flags & CLONE_INTO_CGROUP ? (uint64_t)cgroup_fd : 0,
 	};
 	long pid = syscall(SYS_clone3, &args, sizeof args);
@@ -79,20 +84,21 @@ static long sys_clone3_pidfd(int *pidfd, uint64_t flags, int cgroup_fd)
  * cgroup), then the cgroup alone, then neither, then fork without clone3.
  * A refusal of both at once is not blamed on either until one alone is
  * refused too. *flags is left with what the child got; out gets the errno
- * that kept it from the rest. */
+ * that kept it from the rest. CLONE_PARENT in *flags is asked for every
+ * time, and there is no fork without it: its refusal is returned. */
 static long clone_with_pidfd(int *pidfd, int cgroup_fd, uint64_t *flags,
 			     struct cx_fork_outcome *out)
 {
 	static const uint64_t ladder[] = {
 		CLONE_INTO_CGROUP | CLONE_NEWPID, CLONE_NEWPID, CLONE_INTO_CGROUP, 0,
 	};
-	uint64_t want = *flags, proven = 0;
-	int cgroup_err = 0, pidns_err = 0;
+	uint64_t want = *flags, proven = 0, always = *flags & CLONE_PARENT;
+	int cgroup_err = 0, pidns_err = 0, last_err = ENOSYS;
 	for (size_t i = 0; i < sizeof ladder / sizeof ladder[0]; i++) {
 		uint64_t ask = ladder[i];
 		if ((ask & want) != ask || (ask & proven))
 			continue;
-		long pid = sys_clone3_pidfd(pidfd, ask, cgroup_fd);
+		long pid = sys_clone3_pidfd(pidfd, ask | always, cgroup_fd);
 		if (pid >= 0) {
 			if (pid > 0) {
 				out->cgroup_error = want & ~ask & CLONE_INTO_CGROUP ? cgroup_err : 0;
@@ -104,6 +110,7 @@ static long clone_with_pidfd(int *pidfd, int cgroup_fd, uint64_t *flags,
 		int e = (int)-pid;
 		if (!refused(e))
 			return pid;
+		last_err = e;
 		if (ask & CLONE_INTO_CGROUP)
 			cgroup_err = -e;
 		if (ask & CLONE_NEWPID)
@@ -116,6 +123,8 @@ static long clone_with_pidfd(int *pidfd, int cgroup_fd, uint64_t *flags,
 	out->cgroup_error = want & CLONE_INTO_CGROUP ? cgroup_err : 0;
 	out->pidns_error = want & CLONE_NEWPID ? pidns_err : 0;
 	*flags = 0;
+	if (always)
+		return -last_err;
 	/* clone3 refused (old kernel, seccomp): fork, then pidfd_open. This is
 	 * race-free because no code in this project reaps a pid it holds no
 	 * pidfd for, so the child cannot be reaped and its pid reused first. */
@@ -159,7 +168,8 @@ int cx_proc_fork_opts(struct cx_proc *p, const struct cx_fork_opts *opts,
 	*out = (struct cx_fork_outcome){ .cgroup = CX_FORK_CGROUP_NONE };
 	int cgroup_fd = opts ? opts->cgroup_fd : -1;
 	uint64_t flags = (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) |
-			 (opts && opts->new_pidns ? CLONE_NEWPID : 0);
+			 (opts && opts->new_pidns ? CLONE_NEWPID : 0) |
+			 (opts && opts->sibling ? CLONE_PARENT : 0);
 	/* A child that has to move itself into the cgroup says how that went
 	 * on this pipe, before it returns to run anything of the caller's. */
 	int moved[2] = { -1, -1 };
@@ -261,14 +271,19 @@ bool cx_proc_child_init_keep(pid_t parent, const sigset_t *keep)
 	return true;
 }
 
+void cx_proc_adopt(struct cx_proc *p, pid_t pid, int pidfd)
+{
+	p->pid = pid;
+	p->pidfd = pidfd;
+	identify(p);
+}
+
 int cx_proc_open(struct cx_proc *p, pid_t pid)
 {
 	int fd = sys_pidfd_open(pid);
 	if (fd < 0)
 		return -errno;
-	p->pid = pid;
-	p->pidfd = fd;
-	identify(p);
+	cx_proc_adopt(p, pid, fd);
 	return 0;
 }
 

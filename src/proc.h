@@ -27,6 +27,9 @@ int cx_proc_fork(struct cx_proc *p);
 struct cx_fork_opts {
 	int cgroup_fd;      /* a cgroup2 directory to start the child in, or -1 */
 	bool new_pidns;     /* the child is pid 1 of a new PID namespace */
+	bool sibling;       /* CLONE_PARENT: the child is our parent's, which reaps
+			     * it and whose death its PDEATHSIG follows; clone3
+			     * only, never a plain fork (launcher.h says why) */
 };
 
 #define CX_FORK_OPTS_NONE ((struct cx_fork_opts){ .cgroup_fd = -1 })
@@ -76,6 +79,8 @@ bool cx_proc_child_init_keep(pid_t parent, const sigset_t *keep);
 
 /* Opens a handle on an existing pid (pidfd_open). Returns 0 or -errno. */
 int cx_proc_open(struct cx_proc *p, pid_t pid);
+/* Takes pidfd, received from the process that forked pid, as p's handle. */
+void cx_proc_adopt(struct cx_proc *p, pid_t pid, int pidfd);
 
 int cx_proc_signal(const struct cx_proc *p, int sig);
 /* Signals the process group led by p (PIDFD_SIGNAL_PROCESS_GROUP, fallback

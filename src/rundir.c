@@ -117,7 +117,9 @@ int cx_rundir_reserve(int dir_fd)
 	return -r;
 }
 
-void cx_rundir_release(int dir_fd)
+void cx_rundir_release(int runs_fd, const char *run_id)
 {
-	unlinkat(dir_fd, "reserve", 0);
+	char path[CX_RUN_ID_MAX + 16];
+	snprintf(path, sizeof path, "%s/reserve", run_id);
+	unlinkat(runs_fd, path, 0);
 }

@@ -36,7 +36,7 @@ void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id);
 /* Allocates the reserve in the run directory dir_fd: 0, or -errno
  * (-ENOSPC: the file system has no room for it, and so none for a run). */
 int cx_rundir_reserve(int dir_fd);
-/* Gives the reserve's space back to the file system. */
-void cx_rundir_release(int dir_fd);
+/* Gives run_id's reserve (runs_fd: runs/) back to the file system. */
+void cx_rundir_release(int runs_fd, const char *run_id);
 
 #endif

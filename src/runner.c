@@ -90,8 +90,10 @@ int cx_runner_main(const struct cx_run_params *params)
 	int rc = cx_loop_turn(loop, 0), exit_code;
 	bool sigterm;
 	while (!(sigterm = cx_init_service(&wk.init)) && rc >= 0 &&
-	       !cx_council_step(wk.council))
+	       !cx_council_step(wk.council)) {
+		cx_emit_flush(&em); /* tokens wait for nothing */
 		rc = cx_loop_turn(loop, -1);
+	}
 	if (sigterm) {
 		/* As pid 1 of a PID namespace: end now, reporting nothing more, as
 		 * SIGTERM ends any other worker. What is in flight is left to the
@@ -110,5 +112,6 @@ int cx_runner_main(const struct cx_run_params *params)
 	if (params->control_fd >= 0)
 		cx_watch_del(loop, &wk.control);
 	cx_loop_free(loop);
+	cx_emitter_fini(&em);
 	return exit_code;
 }

@@ -41,6 +41,58 @@ void cx_wire_close(struct cx_wire *w)
 	*w = (struct cx_wire){ .fd = -1 };
 }
 
+ssize_t cx_fds_send(int sock, const void *buf, size_t len, const int *fds, size_t n, int flags)
+{
+	struct iovec iov = { (void *)buf, len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CX_WIRE_FDS_MAX)];
+		struct cmsghdr align;
+	} control;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (n > CX_WIRE_FDS_MAX)
+		return -EINVAL;
+	if (n) {
+		mh.msg_control = control.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+	}
+	ssize_t sent;
+	do
+		sent = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
+	while (sent < 0 && errno == EINTR);
+	return sent < 0 ? -errno : sent;
+}
+
+ssize_t cx_fds_recv(int sock, void *buf, size_t len, int *fds, size_t *n, int flags)
+{
+	struct iovec iov = { buf, len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CX_WIRE_FDS_MAX)];
+		struct cmsghdr align;
+	} control;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+	ssize_t got;
+	do
+		got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
+	while (got < 0 && errno == EINTR);
+	*n = 0;
+	if (got < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(fds + *n, CMSG_DATA(c), k * sizeof(int));
+		*n += k;
+	}
+	return got;
+}
+
 /* One sendmsg of what is queued, up to the next line that carries fds (or
  * with them, when it starts here). Returns bytes sent or -errno. */
 static ssize_t send_some(struct cx_wire *w)
@@ -50,28 +102,9 @@ static ssize_t send_some(struct cx_wire *w)
 	bool attach = next && next->at == w->sent;
 	if (next && !attach && next->at - w->sent < len)
 		len = next->at - w->sent;
-	struct iovec iov = { cx_buf_head(&w->out), len };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * CX_WIRE_FDS_MAX)];
-		struct cmsghdr align;
-	} control;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (attach) {
-		mh.msg_control = control.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * next->n);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * next->n);
-		memcpy(CMSG_DATA(c), next->fd, sizeof(int) * next->n);
-	}
-	ssize_t sent;
-	do
-		sent = sendmsg(w->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (sent < 0 && errno == EINTR);
-	if (sent < 0)
-		return -errno;
-	if (attach) { /* the kernel holds its own references now */
+	ssize_t sent = cx_fds_send(w->fd, cx_buf_head(&w->out), len, attach ? next->fd : NULL,
+				   attach ? next->n : 0, MSG_DONTWAIT);
+	if (sent >= 0 && attach) { /* the kernel holds its own references now */
 		close_fds(next->fd, next->n);
 		memmove(w->fds_out, w->fds_out + 1, --w->n_fds_out * sizeof *w->fds_out);
 	}
@@ -134,30 +167,17 @@ ssize_t cx_wire_fill(struct cx_wire *w)
 {
 	if (cx_buf_reserve(&w->in, READ_CHUNK) < 0)
 		return -ENOMEM;
-	struct iovec iov = { w->in.data + w->in.len, READ_CHUNK };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * CX_WIRE_FDS_MAX)];
-		struct cmsghdr align;
-	} control;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-	ssize_t got;
-	do
-		got = recvmsg(w->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	while (got < 0 && errno == EINTR);
+	int fds[CX_WIRE_FDS_MAX];
+	size_t n;
+	ssize_t got = cx_fds_recv(w->fd, w->in.data + w->in.len, READ_CHUNK, fds, &n, MSG_DONTWAIT);
 	if (got < 0)
-		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int *v = reallocarray(w->fds_in, w->n_fds_in + n, sizeof *v);
-		if (!v) {
-			close_fds((int *)CMSG_DATA(c), n);
-			continue;
-		}
+		return got;
+	int *v = n ? reallocarray(w->fds_in, w->n_fds_in + n, sizeof *v) : w->fds_in;
+	if (!v) {
+		close_fds(fds, n);
+	} else {
 		w->fds_in = v;
-		memcpy(v + w->n_fds_in, CMSG_DATA(c), n * sizeof(int));
+		memcpy(v + w->n_fds_in, fds, n * sizeof(int));
 		w->n_fds_in += n;
 	}
 	w->in.len += (size_t)got;

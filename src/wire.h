@@ -69,4 +69,13 @@ int cx_wire_service(struct cx_wire *w, struct cx_loop *loop, struct cx_watch *wa
 /* The oldest received descriptor (which the caller now owns), or -1. */
 int cx_wire_take_fd(struct cx_wire *w);
 
+/* One sendmsg of buf with n (at most CX_WIRE_FDS_MAX) descriptors attached,
+ * never raising SIGPIPE; flags add to it (MSG_DONTWAIT). Bytes sent or
+ * -errno. */
+ssize_t cx_fds_send(int sock, const void *buf, size_t len, const int *fds, size_t n, int flags);
+/* One recvmsg into buf: the descriptors that came with it (close-on-exec,
+ * at most CX_WIRE_FDS_MAX) go to fds, *n of them. Bytes read, 0 at EOF, or
+ * -errno. */
+ssize_t cx_fds_recv(int sock, void *buf, size_t len, int *fds, size_t *n, int flags);
+
 #endif

@@ -118,84 +118,131 @@ cJSON *cx_catalog_list(int root_fd, const char *tenant, bool live_only)
 	return list;
 }
 
-/* The seq of the last whole event in the file; a torn last line (its writer
- * died mid-write) is cut off, so the file stays whole lines. */
-static uint64_t last_seq(int dir_fd)
+/* What the events file of a run whose supervisor died says: the seq of
+ * its last whole event, the rounds it completed, and its terminal event if
+ * it has one (the status may not say so yet: it is written when the worker
+ * is reaped). A torn last line (its writer died mid-write) is cut off, so
+ * the file stays whole lines. */
+struct events_end {
+	uint64_t seq;
+	int rounds;
+	cJSON *terminal;         /* parsed, or NULL */
+	enum cx_event_type type; /* of terminal */
+};
+
+/* "<run_id>/<name>": a run's file, relative to runs/. */
+static const char *run_file(const char *run_id, const char *name, char path[CX_RUN_ID_MAX + 32])
 {
-	char *text;
+	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", run_id, name);
+	return path;
+}
+
+static void read_events_end(int runs_fd, const char *run_id, struct events_end *e)
+{
+	char *text, path[CX_RUN_ID_MAX + 32];
 	size_t len;
-	if (cx_read_file(dir_fd, "events", SIZE_MAX, &text, &len) < 0)
-		return 0;
+	*e = (struct events_end){ 0 };
+	if (cx_read_file(runs_fd, run_file(run_id, "events", path), SIZE_MAX, &text, &len) < 0)
+		return;
 	size_t end = len;
 	while (end && text[end - 1] != '\n')
 		end--;
 	if (end < len) {
-		int fd = cx_open_beneath(dir_fd, "events", O_WRONLY, 0);
+		int fd = cx_open_beneath(runs_fd, path, O_WRONLY, 0);
 		if (fd >= 0) {
 			if (ftruncate(fd, (off_t)end) < 0)
 				end = len; /* leave it: the line stays refused by readers */
 			close(fd);
 		}
 	}
-	uint64_t seq = 0;
 	for (size_t start = 0; start < end;) {
 		char *nl = memchr(text + start, '\n', end - start);
+		size_t n = (size_t)(nl - text) - start;
 		struct cx_event_header h;
-		if (cx_event_header_parse(text + start, (size_t)(nl - text) - start, &h) == 0)
-			seq = h.seq;
+		if (cx_event_header_parse(text + start, n, &h) == 0) {
+			e->seq = h.seq;
+			e->rounds += h.type == CX_EV_ROUND_COMPLETED;
+			if (cx_event_terminal(h.type) && !e->terminal) {
+				e->terminal = cJSON_ParseWithLength(text + start, n);
+				e->type = h.type;
+			}
+		}
 		start = (size_t)(nl - text) + 1;
 	}
 	free(text);
-	return seq;
 }
 
-static int recover_run(int root_fd, const char *run_id, const char *kind, const char *message)
+/* Appends a synthesized run_failed and writes its result: true once the
+ * line is in the events file. */
+static bool append_failure(int runs_fd, const struct cx_run_summary *s, const char *kind,
+			   const char *message)
 {
-	struct cx_run_summary s;
-	char path[CX_RUN_ID_MAX + 8];
-	snprintf(path, sizeof path, "runs/%s", run_id);
-	int dir_fd = cx_open_beneath(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
-	if (dir_fd < 0 || cx_catalog_read(root_fd, run_id, &s) < 0 || cx_run_status_final(s.status)) {
-		if (dir_fd >= 0)
-			close(dir_fd);
-		return 0;
-	}
-	s.events = last_seq(dir_fd);
-	cx_rundir_release(dir_fd); /* its room, for its end */
 	size_t len;
-	char *line = cx_failure_event(&s, dir_fd, kind, message, &len);
-	int events = line ? cx_open_beneath(dir_fd, "events", O_WRONLY | O_APPEND, 0) : -1;
-	if (events >= 0 && cx_write_all(events, line, len) == 0) {
+	char path[CX_RUN_ID_MAX + 32];
+	cx_rundir_release(runs_fd, s->run_id); /* its room, for its end */
+	char *line = cx_failure_event(s, runs_fd, kind, message, &len);
+	int events = line ? cx_open_beneath(runs_fd, run_file(s->run_id, "events", path),
+					    O_WRONLY | O_APPEND, 0) : -1;
+	bool written = events >= 0 && cx_write_all(events, line, len) == 0;
+	if (written) {
 		cJSON *ev = cJSON_ParseWithLength(line, len);
 		char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
 		if (result)
-			cx_write_atomic(dir_fd, "result.json", result, strlen(result));
+			cx_write_atomic(runs_fd, run_file(s->run_id, "result.json", path), result,
+					strlen(result));
 		free(result);
 		cJSON_Delete(ev);
-		s.events++;
-		s.status = CX_RUN_FAILED;
-		s.finished_at_ms = cx_wall_ms();
-		s.round[0] = '\0';
-		s.round_idx = -1;
-		if (!strcmp(s.exit, "-"))
-			strcpy(s.exit, "killed SIGKILL");
-		cx_statusfs_write_run(dir_fd, &s);
 	}
 	if (events >= 0)
 		close(events);
 	free(line);
-	close(dir_fd);
+	return written;
+}
+
+static int recover_run(int root_fd, int runs_fd, const char *run_id, const char *kind,
+		       const char *message)
+{
+	struct cx_run_summary s;
+	if (cx_catalog_read(root_fd, run_id, &s) < 0 || cx_run_status_final(s.status))
+		return 0;
+	struct events_end e;
+	read_events_end(runs_fd, run_id, &e);
+	s.events = e.seq;
+	s.rounds_completed = e.rounds;
+	/* A run whose terminal event is out (and its result.json with it)
+	 * ended; only its status has yet to say so. */
+	bool ended = e.terminal;
+	if (ended) {
+		s.status = cx_terminal_status(e.type, e.terminal);
+		s.finished_at_ms = cx_ts_parse(cx_json_str(e.terminal, "ts"));
+	} else if ((ended = append_failure(runs_fd, &s, kind, message))) {
+		s.status = CX_RUN_FAILED;
+		s.finished_at_ms = cx_wall_ms();
+		s.events++;
+	}
+	cJSON_Delete(e.terminal);
+	if (ended) {
+		s.round[0] = '\0';
+		s.round_idx = -1;
+		if (!strcmp(s.exit, "-"))
+			strcpy(s.exit, "killed SIGKILL");
+		cx_statusfs_write_run(runs_fd, &s);
+	}
 	return 1;
 }
 
 int cx_catalog_recover(int root_fd, const char *tenant, const char *kind, const char *message)
 {
 	size_t n;
-	char **ids = run_ids(root_fd, tenant, &n);
+	int runs_fd = openat(root_fd, "runs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char **ids = runs_fd < 0 ? NULL : run_ids(root_fd, tenant, &n);
 	int done = 0;
-	for (size_t i = 0; i < n; i++)
-		done += recover_run(root_fd, ids[i], kind, message);
-	free_ids(ids, n);
+	for (size_t i = 0; ids && i < n; i++)
+		done += recover_run(root_fd, runs_fd, ids[i], kind, message);
+	if (ids)
+		free_ids(ids, n);
+	if (runs_fd >= 0)
+		close(runs_fd);
 	return done;
 }
 

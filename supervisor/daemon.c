@@ -25,6 +25,7 @@
 #include "catalog.h"
 #include "containment.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "loop.h"
 #include "proc.h"
 #include "relay.h"
@@ -59,12 +60,18 @@ struct pending {
 	LIST_ENTRY(pending) link;
 };
 
+/* Monitors, links and workers are also hashed by their run (by_run), so
+ * that a run's end, or a lookup, costs the same with 10,000 live runs as
+ * with one. */
+#define RUN_BUCKETS 4096
+#define RUN_BUCKET(run_id) (cx_hash_name(run_id) % RUN_BUCKETS)
+
 struct monitor {
 	uint64_t ref;
 	struct client *client;
 	char run_id[CX_RUN_ID_MAX + 1];
 	struct cx_tenant *tenant;
-	LIST_ENTRY(monitor) link;
+	LIST_ENTRY(monitor) link, by_run;
 };
 
 /* A live run's worker, as its tenant reported it at start: run_id(pid)
@@ -73,7 +80,7 @@ struct worker {
 	pid_t pid;
 	char run_id[CX_RUN_ID_MAX + 1];
 	struct cx_tenant *tenant;
-	LIST_ENTRY(worker) link;
+	LIST_ENTRY(worker) link, by_run, by_pid;
 };
 
 /* A subscription to a finished run, served from its events file (its
@@ -92,7 +99,7 @@ struct linked {
 	struct client *client;
 	char run_id[CX_RUN_ID_MAX + 1];
 	struct cx_tenant *tenant;
-	LIST_ENTRY(linked) link;
+	LIST_ENTRY(linked) link, by_run;
 };
 
 struct daemon {
@@ -104,9 +111,9 @@ struct daemon {
 	LIST_HEAD(, client) clients;
 	struct cx_tenant_list tenants;
 	LIST_HEAD(, pending) pending;
-	LIST_HEAD(, monitor) monitors;
-	LIST_HEAD(, linked) links;
-	LIST_HEAD(, worker) workers;
+	LIST_HEAD(monitor_list, monitor) monitors, monitors_by_run[RUN_BUCKETS];
+	LIST_HEAD(linked_list, linked) links, links_by_run[RUN_BUCKETS];
+	LIST_HEAD(worker_list, worker) workers, workers_by_run[RUN_BUCKETS], workers_by_pid[RUN_BUCKETS];
 	LIST_HEAD(, feed) feeds;
 	struct cx_timer feed_sweep;
 	uint64_t next_id;
@@ -153,7 +160,70 @@ static uint64_t monitor_add(struct daemon *d, struct client *c, const char *run_
 	m->tenant = t;
 	strlcpy(m->run_id, run_id, sizeof m->run_id);
 	LIST_INSERT_HEAD(&d->monitors, m, link);
+	LIST_INSERT_HEAD(&d->monitors_by_run[RUN_BUCKET(run_id)], m, by_run);
 	return m->ref;
+}
+
+static void monitor_free(struct monitor *m)
+{
+	LIST_REMOVE(m, link);
+	LIST_REMOVE(m, by_run);
+	free(m);
+}
+
+static void linked_free(struct linked *l)
+{
+	LIST_REMOVE(l, link);
+	LIST_REMOVE(l, by_run);
+	free(l);
+}
+
+/* Workers. */
+
+static void worker_add(struct daemon *d, struct worker *wk)
+{
+	LIST_INSERT_HEAD(&d->workers, wk, link);
+	LIST_INSERT_HEAD(&d->workers_by_run[RUN_BUCKET(wk->run_id)], wk, by_run);
+	LIST_INSERT_HEAD(&d->workers_by_pid[cx_hash_pid(wk->pid) % RUN_BUCKETS], wk, by_pid);
+}
+
+static void worker_free(struct worker *wk)
+{
+	LIST_REMOVE(wk, link);
+	LIST_REMOVE(wk, by_run);
+	LIST_REMOVE(wk, by_pid);
+	free(wk);
+}
+
+static struct worker *worker_of_run(struct daemon *d, const char *run_id)
+{
+	struct worker *wk;
+	LIST_FOREACH(wk, &d->workers_by_run[RUN_BUCKET(run_id)], by_run)
+		if (!strcmp(wk->run_id, run_id))
+			return wk;
+	return NULL;
+}
+
+static struct worker *worker_of_pid(struct daemon *d, pid_t pid)
+{
+	struct worker *wk;
+	LIST_FOREACH(wk, &d->workers_by_pid[cx_hash_pid(pid) % RUN_BUCKETS], by_pid)
+		if (wk->pid == pid)
+			return wk;
+	return NULL;
+}
+
+static void monitor_down(struct monitor *m, const char *reason)
+{
+	send_message(m->client, "DOWN", m->run_id, reason, m->ref);
+	monitor_free(m);
+}
+
+static void linked_down(struct linked *l, const char *reason)
+{
+	if (strcmp(reason, "normal"))
+		send_message(l->client, "EXIT", l->run_id, reason, 0);
+	linked_free(l);
 }
 
 /* The run is over: one DOWN per monitor, EXIT to an abnormally ended
@@ -161,29 +231,29 @@ static uint64_t monitor_add(struct daemon *d, struct client *c, const char *run_
 static void run_down(struct daemon *d, struct cx_tenant *t, const char *run_id, const char *reason)
 {
 	struct worker *wk, *wn;
-	LIST_FOREACH_SAFE(wk, &d->workers, link, wn) {
-		if (run_id ? strcmp(wk->run_id, run_id) != 0 : wk->tenant != t)
-			continue;
-		LIST_REMOVE(wk, link);
-		free(wk);
-	}
 	struct monitor *m, *mn;
-	LIST_FOREACH_SAFE(m, &d->monitors, link, mn) {
-		if (run_id ? strcmp(m->run_id, run_id) != 0 : m->tenant != t)
-			continue;
-		send_message(m->client, "DOWN", m->run_id, reason, m->ref);
-		LIST_REMOVE(m, link);
-		free(m);
-	}
 	struct linked *l, *ln;
-	LIST_FOREACH_SAFE(l, &d->links, link, ln) {
-		if (run_id ? strcmp(l->run_id, run_id) != 0 : l->tenant != t)
-			continue;
-		if (strcmp(reason, "normal"))
-			send_message(l->client, "EXIT", l->run_id, reason, 0);
-		LIST_REMOVE(l, link);
-		free(l);
+	if (run_id) {
+		size_t b = RUN_BUCKET(run_id);
+		if ((wk = worker_of_run(d, run_id)))
+			worker_free(wk);
+		LIST_FOREACH_SAFE(m, &d->monitors_by_run[b], by_run, mn)
+			if (!strcmp(m->run_id, run_id))
+				monitor_down(m, reason);
+		LIST_FOREACH_SAFE(l, &d->links_by_run[b], by_run, ln)
+			if (!strcmp(l->run_id, run_id))
+				linked_down(l, reason);
+		return;
 	}
+	LIST_FOREACH_SAFE(wk, &d->workers, link, wn)
+		if (wk->tenant == t)
+			worker_free(wk);
+	LIST_FOREACH_SAFE(m, &d->monitors, link, mn)
+		if (m->tenant == t)
+			monitor_down(m, reason);
+	LIST_FOREACH_SAFE(l, &d->links, link, ln)
+		if (l->tenant == t)
+			linked_down(l, reason);
 }
 
 static void answer_from_files(struct daemon *d, struct client *c, const cJSON *req, const char *op,
@@ -265,7 +335,7 @@ static void on_reply(struct daemon *d, struct cx_tenant *t, struct pending *p, c
 			wk->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "pid"));
 			wk->tenant = t;
 			strlcpy(wk->run_id, cx_req_string(reply, "run_id") ?: "", sizeof wk->run_id);
-			LIST_INSERT_HEAD(&d->workers, wk, link);
+			worker_add(d, wk);
 		}
 	}
 	if (ok && !strcmp(op, "start") && cx_req_bool(p->req, "link") && p->client) {
@@ -275,6 +345,7 @@ static void on_reply(struct daemon *d, struct cx_tenant *t, struct pending *p, c
 			l->tenant = t;
 			strlcpy(l->run_id, cx_req_string(reply, "run_id") ?: "", sizeof l->run_id);
 			LIST_INSERT_HEAD(&d->links, l, link);
+			LIST_INSERT_HEAD(&d->links_by_run[RUN_BUCKET(l->run_id)], l, by_run);
 		}
 	}
 	if (!strcmp(op, "monitor")) {
@@ -672,7 +743,19 @@ static void do_start(struct daemon *d, struct client *c, const cJSON *req, const
 static bool find_run(struct daemon *d, const char *run_id, struct cx_run_summary *s,
 		     struct cx_tenant **t)
 {
-	if (!run_id || cx_catalog_read(d->root_fd, run_id, s) < 0)
+	if (!run_id)
+		return false;
+	/* A live run is known here, with its tenant: no file to read. */
+	struct worker *wk = worker_of_run(d, run_id);
+	if (wk && cx_tenant_is_up(wk->tenant)) {
+		*s = (struct cx_run_summary){ .status = CX_RUN_RUNNING, .round_idx = -1 };
+		strlcpy(s->run_id, run_id, sizeof s->run_id);
+		strlcpy(s->tenant, wk->tenant->name, sizeof s->tenant);
+		strcpy(s->exit, "-");
+		*t = wk->tenant;
+		return true;
+	}
+	if (cx_catalog_read(d->root_fd, run_id, s) < 0)
 		return false;
 	*t = cx_tenants_find(&d->tenants, s->tenant);
 	if (*t && !cx_tenant_is_up(*t))
@@ -758,10 +841,7 @@ static void do_run_id(struct daemon *d, struct client *c, const cJSON *req, cons
 		client_send(c, cx_reply_error(req, "usage", "\"pid\" must be a process id"), -1);
 		return;
 	}
-	struct worker *wk;
-	LIST_FOREACH(wk, &d->workers, link)
-		if (wk->pid == (pid_t)pid)
-			break;
+	struct worker *wk = worker_of_pid(d, (pid_t)pid);
 	if (wk ? !cx_peer_may(&c->peer, &wk->tenant->owner) : c->peer.uid != 0) {
 		char name[24];
 		snprintf(name, sizeof name, "pid %lld", (long long)pid);
@@ -880,8 +960,7 @@ static void do_demonitor(struct daemon *d, struct client *c, const cJSON *req, c
 	}
 	LIST_FOREACH(m, &d->monitors, link) {
 		if (m->ref == (uint64_t)ref && m->client == c) {
-			LIST_REMOVE(m, link);
-			free(m);
+			monitor_free(m);
 			break;
 		}
 	}
@@ -947,19 +1026,13 @@ static void client_close(struct client *c)
 {
 	struct daemon *d = c->d;
 	struct monitor *m, *mn;
-	LIST_FOREACH_SAFE(m, &d->monitors, link, mn) {
-		if (m->client == c) {
-			LIST_REMOVE(m, link);
-			free(m);
-		}
-	}
+	LIST_FOREACH_SAFE(m, &d->monitors, link, mn)
+		if (m->client == c)
+			monitor_free(m);
 	struct linked *l, *ln;
-	LIST_FOREACH_SAFE(l, &d->links, link, ln) {
-		if (l->client == c) {
-			LIST_REMOVE(l, link);
-			free(l);
-		}
-	}
+	LIST_FOREACH_SAFE(l, &d->links, link, ln)
+		if (l->client == c)
+			linked_free(l);
 	struct pending *p;
 	LIST_FOREACH(p, &d->pending, link)
 		if (p->client == c)
@@ -1144,23 +1217,14 @@ static void daemon_free(struct daemon *d)
 		client_close(LIST_FIRST(&d->clients));
 	while (!LIST_EMPTY(&d->pending))
 		pending_free(LIST_FIRST(&d->pending));
-	while (!LIST_EMPTY(&d->monitors)) {
-		struct monitor *m = LIST_FIRST(&d->monitors);
-		LIST_REMOVE(m, link);
-		free(m);
-	}
-	while (!LIST_EMPTY(&d->links)) {
-		struct linked *l = LIST_FIRST(&d->links);
-		LIST_REMOVE(l, link);
-		free(l);
-	}
+	while (!LIST_EMPTY(&d->monitors))
+		monitor_free(LIST_FIRST(&d->monitors));
+	while (!LIST_EMPTY(&d->links))
+		linked_free(LIST_FIRST(&d->links));
 	while (!LIST_EMPTY(&d->feeds))
 		feed_free(LIST_FIRST(&d->feeds));
-	while (!LIST_EMPTY(&d->workers)) {
-		struct worker *wk = LIST_FIRST(&d->workers);
-		LIST_REMOVE(wk, link);
-		free(wk);
-	}
+	while (!LIST_EMPTY(&d->workers))
+		worker_free(LIST_FIRST(&d->workers));
 	while (!LIST_EMPTY(&d->tenants))
 		cx_tenant_free(LIST_FIRST(&d->tenants));
 	if (d->listener.fd >= 0) {

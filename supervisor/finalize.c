@@ -9,15 +9,16 @@
 #include "fsutil.h"
 
 /* The round results the worker reported before it died, from its events. */
-static cJSON *partial_result(const struct cx_run_summary *s, int dir_fd)
+static cJSON *partial_result(const struct cx_run_summary *s, int runs_fd)
 {
 	cJSON *result = cJSON_CreateObject();
 	cJSON_AddStringToObject(result, "council", s->council);
 	cJSON_AddNullToObject(result, "final");
 	cJSON *rounds = cJSON_AddArrayToObject(result, "rounds");
-	char *text;
+	char *text, path[CX_RUN_ID_MAX + 16];
 	size_t len;
-	if (cx_read_file(dir_fd, "events", SIZE_MAX, &text, &len) < 0)
+	snprintf(path, sizeof path, "%s/events", s->run_id);
+	if (!s->rounds_completed || cx_read_file(runs_fd, path, SIZE_MAX, &text, &len) < 0)
 		return result;
 	for (char *line = text, *nl; (nl = memchr(line, '\n', len - (size_t)(line - text)));
 	     line = nl + 1) {
@@ -35,7 +36,7 @@ static cJSON *partial_result(const struct cx_run_summary *s, int dir_fd)
 	return result;
 }
 
-char *cx_failure_event(const struct cx_run_summary *s, int dir_fd, const char *kind,
+char *cx_failure_event(const struct cx_run_summary *s, int runs_fd, const char *kind,
 		       const char *message, size_t *len)
 {
 	cJSON *fields = cJSON_CreateObject();
@@ -48,8 +49,17 @@ char *cx_failure_event(const struct cx_run_summary *s, int dir_fd, const char *k
 	else
 		cJSON_AddNullToObject(err, "round");
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(fields, "errors"), err);
-	cJSON_AddItemToObject(fields, "result", partial_result(s, dir_fd));
+	cJSON_AddItemToObject(fields, "result", partial_result(s, runs_fd));
 	return cx_event_format(s->run_id, s->events + 1, CX_EV_RUN_FAILED, fields, len);
+}
+
+enum cx_run_status cx_terminal_status(enum cx_event_type type, const cJSON *ev)
+{
+	if (type == CX_EV_RUN_COMPLETED)
+		return CX_RUN_COMPLETED;
+	const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "errors"), 0);
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(first, "kind"));
+	return kind && !strcmp(kind, "cancelled") ? CX_RUN_CANCELLED : CX_RUN_FAILED;
 }
 
 void cx_down_reason(const struct cx_run_summary *s, bool terminated, char *buf, size_t size)

@@ -96,6 +96,23 @@ static int replay_more(struct cx_subscriber *sub)
 	return 0;
 }
 
+/* Writes what the pipe takes of p: how much (0 when it is full), or -1
+ * when the reader is gone (EPIPE), and the subscriber with it. */
+static ssize_t pipe_take(struct cx_subscriber *sub, const char *p, size_t n)
+{
+	for (;;) {
+		ssize_t w = write(sub->watch.fd, p, n);
+		if (w >= 0)
+			return w;
+		if (errno == EAGAIN)
+			return 0;
+		if (errno != EINTR) {
+			subscriber_drop(sub);
+			return -1;
+		}
+	}
+}
+
 /* Writes as much as the pipe takes; refills from the file while replaying;
  * closes the subscriber once the run is over and all has been written. */
 static void subscriber_pump(struct cx_subscriber *sub)
@@ -104,15 +121,11 @@ static void subscriber_pump(struct cx_subscriber *sub)
 	struct cx_buf *b = &sub->backlog;
 	for (;;) {
 		if (cx_buf_unread(b)) {
-			ssize_t w = write(sub->watch.fd, cx_buf_head(b), cx_buf_unread(b));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0 && errno == EAGAIN) {
-				cx_watch_mod(loop, &sub->watch, EPOLLOUT);
+			ssize_t w = pipe_take(sub, cx_buf_head(b), cx_buf_unread(b));
+			if (w < 0)
 				return;
-			}
-			if (w < 0) { /* EPIPE: the reader is gone */
-				subscriber_drop(sub);
+			if (w == 0) {
+				cx_watch_mod(loop, &sub->watch, EPOLLOUT);
 				return;
 			}
 			cx_buf_consume(b, (size_t)w);
@@ -176,6 +189,10 @@ int cx_relay_subscribe(struct cx_relay *relay, uint64_t since, int *fd)
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	struct cx_subscriber *sub = calloc(1, sizeof *sub);
+	/* Room for a burst in the pipe itself, as the host allows (past the
+	 * user's pipe-user-pages-soft it does not): a reader that falls behind
+	 * for a moment loses nothing, and reads in larger chunks. */
+	fcntl(p[1], F_SETPIPE_SZ, CX_SUBSCRIBER_PIPE);
 	if (!sub || fcntl(p[1], F_SETFL, O_NONBLOCK) < 0) {
 		free(sub);
 		close(p[0]);
@@ -207,7 +224,20 @@ void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
 	LIST_FOREACH_SAFE(sub, &relay->subscribers, link, next) {
 		if (sub->replay_off >= 0)
 			continue; /* it will read these from the file */
-		if (backlog_append(sub, data, len))
+		/* Nothing waits for the pipe (not even a lagged line): the lines
+		 * go straight to it, and only what it does not take is kept. */
+		size_t took = 0;
+		if (!sub->dropped && !cx_buf_unread(&sub->backlog)) {
+			ssize_t w = pipe_take(sub, data, len);
+			if (w < 0)
+				continue; /* the reader is gone, and so is sub */
+			if ((size_t)w == len) {
+				sub->upto = relay->seq;
+				continue;
+			}
+			took = (size_t)w;
+		}
+		if (backlog_append(sub, data + took, len - took))
 			sub->upto = relay->seq;
 		else
 			sub->dropped += n_events;

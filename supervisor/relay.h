@@ -21,7 +21,9 @@
 #include "council/ids.h"
 #include "loop.h"
 
-/* Bytes that may wait for a slow reader before it starts losing events. */
+/* Bytes that may wait for a slow reader before it starts losing events:
+ * in its pipe, then in its backlog. */
+#define CX_SUBSCRIBER_PIPE (256 * 1024)
 #define CX_SUBSCRIBER_BACKLOG (256 * 1024)
 
 struct cx_relay;

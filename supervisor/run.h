@@ -1,5 +1,8 @@
 /* A run as its supervisor sees it: the worker process, the pipes to and from
- * it, the relay's state and the summary its status files show. */
+ * it, the relay's state and the summary its status files show. What a live
+ * run holds open is what the supervisor needs at once (the worker's pidfd,
+ * its pipes, the events file): a supervisor of many live runs is bounded
+ * by descriptors. */
 #ifndef CX_SUP_RUN_H
 #define CX_SUP_RUN_H
 
@@ -28,25 +31,27 @@ struct cx_run {
 	enum cx_phase phase;
 	struct cx_sup *sup;
 	struct cx_proc proc;
-	int dir_fd;                    /* runs/<id>/ */
 	int events_fd;                 /* runs/<id>/events, O_APPEND */
 	int control_fd;                /* write end of the worker's control pipe */
 	struct cx_watch exit_watch;    /* the worker's pidfd */
 	struct cx_watch event_watch;   /* read end of the worker's event pipe */
 	struct cx_timer kill_timer;    /* shutdown_ms after SIGTERM */
-	struct cx_timer announce_timer;/* coalesces status rewrites for minor events */
+	struct cx_timer announce_timer;/* a status rewrite that may wait */
 	bool terminal;                 /* a terminal event has been relayed */
+	bool announce_due;             /* the lines being relayed changed the status */
 	bool drained;                  /* the event pipe reached EOF */
 	bool emptied;                  /* nothing of it is left alive in its cgroup */
-	struct cx_cgroup cg;           /* its own cgroup, or closed */
-	struct cx_watch cg_watch;      /* cgroup.events, while it empties */
+	bool in_cgroup;                /* it has its own cgroup: <tenant's>/<run_id> */
+	struct cx_watch cg_watch;      /* its cgroup.events, while it empties */
 	bool terminated;               /* terminate was asked for */
 	int shutdown_ms;               /* SIGTERM to SIGKILL */
 	uint64_t rejected;             /* malformed or out-of-order lines refused */
 	int storage_error;             /* errno: the events file could not be written */
+	off_t events_size;             /* what the events file holds */
 	struct cx_buf in;              /* bytes read from the worker, not yet a whole line */
 	struct cx_relay relay;         /* subscribers */
-	struct cx_run *hash_next;      /* registry bucket chain */
+	struct cx_run *id_next;        /* registry chains: by run_id, */
+	struct cx_run *pid_next;       /* by worker pid */
 	TAILQ_ENTRY(cx_run) link;      /* registry order: by start */
 };
 

@@ -29,35 +29,76 @@ static const char *ts_or_dash(int64_t ms, char buf[CX_TS_LEN + 1])
 	return buf;
 }
 
-cJSON *cx_run_summary_json(const struct cx_run_summary *s)
+/* src as the body of a JSON string: quotes, backslashes and control
+ * characters escaped. Names and ids have none; a summary read back from a
+ * file might. */
+static void json_escape(char *dst, size_t size, const char *src)
 {
-	char started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1];
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "run_id", s->run_id);
-	cJSON_AddStringToObject(o, "council", s->council);
-	cJSON_AddStringToObject(o, "tenant", s->tenant);
-	cJSON_AddStringToObject(o, "status", cx_run_status_name(s->status));
-	if (s->round_idx >= 0) {
-		cJSON *round = cJSON_AddObjectToObject(o, "current_round");
-		cJSON_AddStringToObject(round, "name", s->round);
-		cJSON_AddNumberToObject(round, "idx", s->round_idx);
-	} else {
-		cJSON_AddNullToObject(o, "current_round");
+	size_t n = 0;
+	for (; *src && n + 7 < size; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c == '"' || c == '\\') {
+			dst[n++] = '\\';
+			dst[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(dst + n, size - n, "\\u%04x", c);
+		} else {
+			dst[n++] = (char)c;
+		}
 	}
-	cJSON_AddNumberToObject(o, "rounds_completed", s->rounds_completed);
-	cJSON_AddStringToObject(o, "started_at", ts_or_dash(s->started_at_ms, started));
-	if (s->finished_at_ms)
-		cJSON_AddStringToObject(o, "finished_at", ts_or_dash(s->finished_at_ms, finished));
-	else
-		cJSON_AddNullToObject(o, "finished_at");
-	cJSON_AddNumberToObject(o, "pid", s->pid);
-	cJSON_AddNumberToObject(o, "events", (double)s->events);
-	cJSON_AddStringToObject(o, "exit", s->exit);
-	cJSON_AddStringToObject(o, "containment", s->containment);
-	return o;
+	dst[n] = '\0';
 }
 
-static int write_status(int dir_fd, const struct cx_run_summary *s)
+/* summary.json's text: formatted directly, as it is written on every
+ * status change. Returns its length, or -1 if it did not fit. */
+static int summary_format(const struct cx_run_summary *s, char *buf, size_t size)
+{
+	enum { E = 2 * CX_NAME_MAX + 8 };
+	char run_id[E], council[E], tenant[E], round[E + 32], exit[2 * sizeof s->exit + 8];
+	char containment[2 * sizeof s->containment + 8];
+	char started[CX_TS_LEN + 3] = "null", finished[CX_TS_LEN + 3] = "null";
+	char stamp[CX_TS_LEN + 1];
+	json_escape(run_id, sizeof run_id, s->run_id);
+	json_escape(council, sizeof council, s->council);
+	json_escape(tenant, sizeof tenant, s->tenant);
+	json_escape(exit, sizeof exit, s->exit);
+	json_escape(containment, sizeof containment, s->containment);
+	if (s->round_idx >= 0) {
+		char name[E];
+		json_escape(name, sizeof name, s->round);
+		snprintf(round, sizeof round, "{\"name\":\"%s\",\"idx\":%d}", name, s->round_idx);
+	} else {
+		strcpy(round, "null");
+	}
+	snprintf(started, sizeof started, "\"%s\"", ts_or_dash(s->started_at_ms, stamp));
+	if (s->finished_at_ms)
+		snprintf(finished, sizeof finished, "\"%s\"", ts_or_dash(s->finished_at_ms, stamp));
+	int n = snprintf(buf, size,
+			 "{\"run_id\":\"%s\",\"council\":\"%s\",\"tenant\":\"%s\",\"status\":\"%s\","
+			 "\"current_round\":%s,\"rounds_completed\":%d,\"started_at\":%s,"
+			 "\"finished_at\":%s,\"pid\":%d,\"events\":%llu,\"exit\":\"%s\","
+			 "\"containment\":\"%s\"}",
+			 run_id, council, tenant, cx_run_status_name(s->status), round,
+			 s->rounds_completed, started, finished, (int)s->pid,
+			 (unsigned long long)s->events, exit, containment);
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+cJSON *cx_run_summary_json(const struct cx_run_summary *s)
+{
+	char buf[2048];
+	return summary_format(s, buf, sizeof buf) < 0 ? NULL : cJSON_Parse(buf);
+}
+
+/* runs/<run_id>/<name>, relative to runs/. */
+static const char *in_run(const struct cx_run_summary *s, const char *name,
+			  char path[CX_RUN_ID_MAX + 32])
+{
+	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", s->run_id, name);
+	return path;
+}
+
+static int write_status(int runs_fd, const struct cx_run_summary *s)
 {
 	char started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1], round[CX_NAME_MAX + 16];
 	if (s->round_idx >= 0)
@@ -74,26 +115,23 @@ static int write_status(int dir_fd, const struct cx_run_summary *s)
 			 ts_or_dash(s->started_at_ms, started),
 			 ts_or_dash(s->finished_at_ms, finished), s->exit,
 			 (unsigned long long)s->events, s->containment);
-	return cx_write_atomic(dir_fd, "status", buf, (size_t)n);
+	char path[CX_RUN_ID_MAX + 32];
+	return cx_write_atomic(runs_fd, in_run(s, "status", path), buf, (size_t)n);
 }
 
-static int write_summary(int dir_fd, const struct cx_run_summary *s)
+static int write_summary(int runs_fd, const struct cx_run_summary *s)
 {
-	cJSON *o = cx_run_summary_json(s);
-	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-	cJSON_Delete(o);
-	if (!text)
-		return -ENOMEM;
-	size_t n = strlen(text);
-	text[n] = '\n'; /* replaces the NUL: write n + 1 bytes, no terminator needed */
-	int r = cx_write_atomic(dir_fd, "summary.json", text, n + 1);
-	free(text);
-	return r;
+	char buf[2048], path[CX_RUN_ID_MAX + 32];
+	int n = summary_format(s, buf, sizeof buf - 1);
+	if (n < 0)
+		return -ENAMETOOLONG;
+	buf[n] = '\n';
+	return cx_write_atomic(runs_fd, in_run(s, "summary.json", path), buf, (size_t)n + 1);
 }
 
-int cx_statusfs_write_run(int dir_fd, const struct cx_run_summary *s)
+int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s)
 {
-	int r = write_status(dir_fd, s);
-	int q = write_summary(dir_fd, s);
+	int r = write_status(runs_fd, s);
+	int q = write_summary(runs_fd, s);
 	return r < 0 ? r : q;
 }

@@ -9,7 +9,8 @@
 
 /* The run_summary of DESIGN §3 as JSON. */
 cJSON *cx_run_summary_json(const struct cx_run_summary *s);
-/* Rewrites status and summary.json in the run's directory. Returns 0 or -errno. */
-int cx_statusfs_write_run(int dir_fd, const struct cx_run_summary *s);
+/* Rewrites status and summary.json in runs_fd/<run_id>/ (runs_fd: runs/).
+ * Returns 0 or -errno. */
+int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s);
 
 #endif

@@ -20,6 +20,7 @@
 #include "finalize.h"
 #include "fsutil.h"
 #include "json.h"
+#include "launcher.h"
 #include "registry.h"
 #include "run.h"
 #include "sup.h"
@@ -27,13 +28,14 @@
 #include "statusfs.h"
 #include "worker.h"
 
-#define ANNOUNCE_DELAY_MS 250      /* coalesces status rewrites for minor events */
+#define ANNOUNCE_DELAY_MS 250      /* the most a status rewrite waits (apply) */
 #define EVENT_LINE_MAX (64 << 20)  /* a worker line longer than this is refused */
 #define READ_CHUNK (64 * 1024)
 
 struct cx_sup {
 	struct cx_loop *loop;
 	struct cx_registry registry;
+	struct cx_buf scratch;       /* what was just read from a worker */
 	struct cx_rundir dir;
 	char root[PATH_MAX];
 	char tenant[CX_NAME_MAX + 1];
@@ -41,6 +43,7 @@ struct cx_sup {
 	unsigned live;
 	cx_run_down_fn *on_down;
 	void *on_down_data;
+	struct cx_launcher launcher; /* forks the workers; none: we do */
 	struct cx_cgroup tenant_cg;  /* where each run gets a cgroup; closed: none */
 	bool pidns;                  /* without one, each run gets a PID namespace */
 };
@@ -60,7 +63,27 @@ static struct cx_run *find(struct cx_sup *sup, const char *run_id);
 static void announce(struct cx_run *run)
 {
 	cx_timer_disarm(run->sup->loop, &run->announce_timer);
-	cx_statusfs_write_run(run->dir_fd, &run->summary);
+	cx_statusfs_write_run(run->sup->dir.runs_fd, &run->summary);
+}
+
+/* "<run_id>/<name>": a file of the run's directory, relative to runs/. */
+static const char *run_file(const struct cx_run *run, const char *name,
+			    char path[CX_RUN_ID_MAX + 32])
+{
+	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", run->summary.run_id, name);
+	return path;
+}
+
+/* The run's cgroup, opened when it is needed rather than held: a closed
+ * one (dir_fd -1) when it has none or it cannot be opened. */
+static struct cx_cgroup run_cgroup(const struct cx_run *run)
+{
+	struct cx_cgroup cg = CX_CGROUP_NULL;
+	char path[PATH_MAX];
+	if (run->in_cgroup && (size_t)snprintf(path, sizeof path, "%s/%s", run->sup->tenant_cg.path,
+					       run->summary.run_id) < sizeof path)
+		cx_cgroup_open(&cg, path);
+	return cg;
 }
 
 static void act_ignore(struct cx_run *run)
@@ -89,13 +112,20 @@ static void act_terminate(struct cx_run *run)
 	cx_timer_arm(run->sup->loop, &run->kill_timer, (uint64_t)run->shutdown_ms);
 }
 
-/* SIGKILL to the process group, and to the cgroup: what setsid()'d or
- * double-forked out of the group is still in it. */
-static void act_kill(struct cx_run *run)
+/* SIGKILL to the process group, and to the cgroup (cg, opened): what
+ * setsid()'d or double-forked out of the group is still in it. */
+static void kill_all(struct cx_run *run, const struct cx_cgroup *cg)
 {
 	cx_proc_signal_group(&run->proc, SIGKILL);
-	if (run->cg.dir_fd >= 0)
-		cx_cgroup_kill(&run->cg);
+	if (cg->dir_fd >= 0)
+		cx_cgroup_kill(cg);
+}
+
+static void act_kill(struct cx_run *run)
+{
+	struct cx_cgroup cg = run_cgroup(run);
+	kill_all(run, &cg);
+	cx_cgroup_close(&cg);
 }
 
 static void maybe_finalize(struct cx_run *run)
@@ -106,41 +136,45 @@ static void maybe_finalize(struct cx_run *run)
 
 static void on_cgroup_event(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
-	struct cx_run *run = w->data;
-	char buf[256];
-	ssize_t n = pread(w->fd, buf, sizeof buf, 0); /* re-arms the notification */
-	(void)n;
-	if (cx_cgroup_populated(&run->cg) == 0)
-		run_handle(run, RUN_EMPTIED);
+	if (cx_cgroup_events_populated(w->fd) == 0)
+		run_handle(w->data, RUN_EMPTIED);
 }
 
-/* After the worker is gone, nothing of the run may live on: the cgroup is
- * killed and the run waits (cgroup.events) until it is empty. */
-static void await_empty(struct cx_run *run)
+/* After the worker is gone, nothing of the run may live on: the cgroup
+ * (cg, opened) has been killed and the run waits (cgroup.events) until it
+ * is empty. */
+static void await_empty(struct cx_run *run, const struct cx_cgroup *cg)
 {
-	run->emptied = run->cg.dir_fd < 0 || cx_cgroup_populated(&run->cg) <= 0;
+	run->emptied = cg->dir_fd < 0 || cx_cgroup_populated(cg) <= 0;
 	if (run->emptied)
 		return;
-	run->cg_watch = (struct cx_watch){ cx_cgroup_events_fd(&run->cg), on_cgroup_event, run };
+	run->cg_watch = (struct cx_watch){ cx_cgroup_events_fd(cg), on_cgroup_event, run };
 	if (run->cg_watch.fd < 0 || cx_watch_add(run->sup->loop, &run->cg_watch, EPOLLPRI) < 0)
 		run->emptied = true; /* cannot watch it: the kill was sent, go on */
 }
 
 static void act_reap(struct cx_run *run)
 {
-	/* Kill what is left of its process group first: the leader is
-	 * unreaped, so the group id cannot have been reused. */
-	act_kill(run);
+	/* Kill what is left of it first (its process group: the leader is
+	 * unreaped, so the group id cannot have been reused). A cgroup that
+	 * is empty already has nothing left to kill or to wait for. */
+	struct cx_cgroup cg = run_cgroup(run);
+	bool empty = cg.dir_fd >= 0 && cx_cgroup_populated(&cg) == 0;
+	if (!empty)
+		kill_all(run, &cg);
 	siginfo_t info;
-	if (cx_proc_reap(&run->proc, &info) <= 0)
-		return; /* a readable pidfd means it exited; if not, the watch fires again */
-	cx_worker_exit_describe(&info, run->summary.exit, sizeof run->summary.exit);
-	cx_watch_del(run->sup->loop, &run->exit_watch);
-	cx_timer_disarm(run->sup->loop, &run->kill_timer);
-	cx_proc_release(&run->proc);
-	run->phase = CX_PHASE_EXITED;
-	await_empty(run);
-	maybe_finalize(run);
+	if (cx_proc_reap(&run->proc, &info) > 0) {
+		cx_worker_exit_describe(&info, run->summary.exit, sizeof run->summary.exit);
+		cx_watch_del(run->sup->loop, &run->exit_watch);
+		cx_timer_disarm(run->sup->loop, &run->kill_timer);
+		cx_proc_release(&run->proc);
+		run->phase = CX_PHASE_EXITED;
+		if (!empty)
+			await_empty(run, &cg);
+	} /* else a readable pidfd means it exited; if not, the watch fires again */
+	cx_cgroup_close(&cg);
+	if (run->phase == CX_PHASE_EXITED)
+		maybe_finalize(run);
 }
 
 static void act_note_drained(struct cx_run *run)
@@ -195,69 +229,68 @@ static void run_handle(struct cx_run *run, enum run_event ev)
 
 static void write_result(struct cx_run *run, const cJSON *result)
 {
-	char *text = result ? cJSON_PrintUnformatted(result) : NULL;
+	char *text = result ? cJSON_PrintUnformatted(result) : NULL, path[CX_RUN_ID_MAX + 32];
 	if (text)
-		cx_write_atomic(run->dir_fd, "result.json", text, strlen(text));
+		cx_write_atomic(run->sup->dir.runs_fd, run_file(run, "result.json", path), text,
+				strlen(text));
 	free(text);
 }
 
-static enum cx_run_status failure_status(const cJSON *ev)
+static void announce_later(struct cx_run *run)
 {
-	const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "errors"), 0);
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(first, "kind"));
-	return kind && !strcmp(kind, "cancelled") ? CX_RUN_CANCELLED : CX_RUN_FAILED;
+	if (!cx_timer_armed(&run->announce_timer))
+		cx_timer_arm(run->sup->loop, &run->announce_timer, ANNOUNCE_DELAY_MS);
 }
 
-/* What an event changes in the run's summary. Token and tool events, and
- * every event of a sub-council (its rounds are not the run's), change
- * nothing but the count, and are announced lazily. */
+/* What an event changes in the run's summary, and when that is written:
+ * a change of status or round once the lines read with it are relayed
+ * (relay_lines); the terminal event's with the final status, once the
+ * worker is reaped (or lazily, should the worker linger); member and tool
+ * events, and every event of a sub-council (its rounds are not the run's),
+ * change only the count, written lazily. Only recorded events apply. */
 static void apply(struct cx_run *run, const struct cx_event_header *h, const char *line,
 		  size_t len)
 {
 	struct cx_run_summary *s = &run->summary;
-	enum cx_event_type type = h->type;
-	if (h->sub || type == CX_EV_MEMBER_TOKEN || type == CX_EV_TOOL_CALL_REQUEST ||
-	    type == CX_EV_TOOL_CALL_RESULT || type == CX_EV_MEMBER_STARTED ||
-	    type == CX_EV_MEMBER_COMPLETED) {
-		if (!cx_timer_armed(&run->announce_timer))
-			cx_timer_arm(run->sup->loop, &run->announce_timer, ANNOUNCE_DELAY_MS);
-		return;
-	}
-	cJSON *ev = cJSON_ParseWithLength(line, len);
+	enum cx_event_type type = h->sub ? CX_EV_MEMBER_TOKEN : h->type;
+	cJSON *ev = NULL;
 	switch (type) {
 	case CX_EV_RUN_STARTED:
 		s->status = CX_RUN_RUNNING;
+		run->announce_due = true;
 		break;
 	case CX_EV_ROUND_STARTED: {
+		ev = cJSON_ParseWithLength(line, len);
 		const char *round = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "round"));
 		strlcpy(s->round, round ? round : "?", sizeof s->round);
 		s->round_idx = (int)cx_json_int(ev, "idx", 0, INT_MAX, 0);
+		run->announce_due = true;
 		break;
 	}
 	case CX_EV_ROUND_COMPLETED:
 		s->rounds_completed++;
 		s->round[0] = '\0';
 		s->round_idx = -1;
+		run->announce_due = true;
 		break;
 	case CX_EV_RUN_COMPLETED:
 	case CX_EV_RUN_FAILED:
-		s->status = type == CX_EV_RUN_COMPLETED ? CX_RUN_COMPLETED : failure_status(ev);
+		ev = cJSON_ParseWithLength(line, len);
+		s->status = cx_terminal_status(type, ev);
 		s->finished_at_ms = cx_wall_ms();
 		s->round[0] = '\0';
 		s->round_idx = -1;
 		write_result(run, cJSON_GetObjectItem(ev, "result"));
 		run->terminal = true;
+		announce_later(run);
 		break;
 	default:
+		announce_later(run);
 		break;
 	}
 	cJSON_Delete(ev);
-	announce(run);
-	if (run->terminal)
-		cx_relay_finish(&run->relay);
 }
 
-/* Appends whole lines to the events file, then hands them to subscribers. */
 /* The runtime directory cannot take the run's events (full, or failing):
  * the run cannot go on unrecorded, so it is stopped; its reserve
  * (rundir.h) leaves room to record its end. */
@@ -267,43 +300,53 @@ static void storage_lost(struct cx_run *run, int error)
 	act_kill(run);
 }
 
-/* Appends n events to the events file, then to the subscribers. A write
- * that fails leaves the file as it was (no torn line), the events
- * unrecorded, and the run stopped. Returns false then. */
-static bool flush_batch(struct cx_run *run, const char *data, size_t len, unsigned n)
+/* Appends n events to the events file, then to the subscribers, then
+ * applies what they change. A write that fails leaves the file as it was
+ * (no torn line), the events unrecorded and unapplied, and the run
+ * stopped. Returns false then. */
+static bool record(struct cx_run *run, const char *data, size_t len, unsigned n)
 {
-	struct stat st;
 	if (!len)
 		return true;
-	int r = fstat(run->events_fd, &st) < 0 ? -errno : cx_write_all(run->events_fd, data, len);
+	int r = cx_write_all(run->events_fd, data, len);
 	if (r < 0) {
-		if (ftruncate(run->events_fd, st.st_size) < 0)
+		if (ftruncate(run->events_fd, run->events_size) < 0)
 			r = -errno;
 		run->summary.events -= n;
 		storage_lost(run, -r);
 		return false;
 	}
+	run->events_size += (off_t)len;
 	cx_relay_publish(&run->relay, data, len, n);
+	for (size_t pos = 0; pos < len;) {
+		const char *line = data + pos, *nl = memchr(line, '\n', len - pos);
+		size_t k = (size_t)(nl - line);
+		struct cx_event_header h;
+		if (cx_event_header_parse(line, k, &h) == 0 && h.type != CX_EV_MEMBER_TOKEN)
+			apply(run, &h, line, k);
+		pos += k + 1;
+	}
 	return true;
 }
 
-/* Takes the whole lines in run->in. A line is accepted only if it is an
- * event with the next seq and no terminal event came before it; anything
- * else is refused and counted, and the run goes on. */
-static void relay_lines(struct cx_run *run)
+/* Takes the whole lines at the start of data; returns how many bytes they
+ * make. A line is accepted only if it is an event with the next seq and no
+ * terminal event came before it; anything else is refused and counted, and
+ * the run goes on. What one read brought is recorded at once. */
+static size_t relay_lines(struct cx_run *run, char *data, size_t len)
 {
-	char *data = cx_buf_head(&run->in);
-	size_t len = cx_buf_unread(&run->in), pos = 0, batch = 0;
+	size_t pos = 0, batch = 0;
 	unsigned n_batch = 0;
+	bool ended = run->terminal;
 	char *nl;
 	while ((nl = memchr(data + pos, '\n', len - pos))) {
 		char *line = data + pos;
 		size_t n = (size_t)(nl - line) + 1;
 		struct cx_event_header h;
 		pos += n;
-		if (run->terminal || cx_event_header_parse(line, n - 1, &h) < 0 ||
+		if (ended || cx_event_header_parse(line, n - 1, &h) < 0 ||
 		    h.seq != run->summary.events + 1) {
-			flush_batch(run, data + batch, (size_t)(line - data) - batch, n_batch);
+			record(run, data + batch, (size_t)(line - data) - batch, n_batch);
 			batch = pos;
 			n_batch = 0;
 			run->rejected++;
@@ -311,38 +354,58 @@ static void relay_lines(struct cx_run *run)
 		}
 		run->summary.events = h.seq;
 		n_batch++;
-		if (h.type != CX_EV_MEMBER_TOKEN) {
-			bool recorded = flush_batch(run, data + batch, pos - batch, n_batch);
-			batch = pos;
-			n_batch = 0;
-			if (recorded)
-				apply(run, &h, line, n - 1);
-		}
+		ended = cx_event_terminal(h.type) && !h.sub;
 	}
-	flush_batch(run, data + batch, pos - batch, n_batch);
-	cx_buf_consume(&run->in, pos);
-	if (cx_buf_unread(&run->in) > EVENT_LINE_MAX) {
-		run->rejected++;
-		cx_buf_clear(&run->in);
-	}
+	record(run, data + batch, pos - batch, n_batch);
+	/* The events file and the subscribers have the lines: now the status
+	 * may say what they did, and the relay may end. */
+	if (run->terminal)
+		cx_relay_finish(&run->relay);
+	else if (run->announce_due)
+		announce(run);
+	run->announce_due = false;
+	return pos;
 }
 
+/* Reads go to the supervisor's one buffer and are relayed from there; only
+ * a line the read cut in two waits in the run's own buffer, so an idle run
+ * holds no buffer at all. */
 static void on_worker_events(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct cx_run *run = w->data;
-	ssize_t got = cx_buf_read(&run->in, w->fd, READ_CHUNK);
+	struct cx_buf *in = &run->sup->scratch;
+	cx_buf_clear(in);
+	ssize_t got = cx_buf_read(in, w->fd, READ_CHUNK);
 	if (got == -EAGAIN)
 		return;
-	if (got > 0 && run->storage_error)
-		cx_buf_clear(&run->in); /* being killed: nothing more is recorded */
-	else if (got > 0)
-		relay_lines(run);
-	if (got > 0)
+	if (got > 0 && run->storage_error) {
+		cx_buf_free(&run->in); /* being killed: nothing more is recorded */
 		return;
+	}
+	if (got > 0) {
+		if (cx_buf_unread(&run->in)) {
+			if (cx_buf_append(&run->in, cx_buf_head(in), cx_buf_unread(in)) < 0) {
+				cx_buf_clear(&run->in); /* out of memory: the line is lost */
+				run->rejected++;
+			}
+			in = &run->in;
+		}
+		cx_buf_consume(in, relay_lines(run, cx_buf_head(in), cx_buf_unread(in)));
+		if (in != &run->in && cx_buf_unread(in) &&
+		    cx_buf_append(&run->in, cx_buf_head(in), cx_buf_unread(in)) < 0)
+			run->rejected++;
+		if (cx_buf_unread(&run->in) > EVENT_LINE_MAX) {
+			run->rejected++;
+			cx_buf_clear(&run->in);
+		}
+		if (!cx_buf_unread(&run->in))
+			cx_buf_free(&run->in);
+		return;
+	}
 	/* EOF (or a broken pipe): a trailing partial line is refused. */
 	if (cx_buf_unread(&run->in))
 		run->rejected++;
-	cx_buf_clear(&run->in);
+	cx_buf_free(&run->in);
 	cx_watch_del(loop, w);
 	close(w->fd);
 	w->fd = -1;
@@ -371,12 +434,11 @@ static void on_announce_due(struct cx_loop *loop, struct cx_timer *t)
 static void synthesize_failure(struct cx_run *run, const char *kind, const char *message)
 {
 	size_t len;
-	char *line = cx_failure_event(&run->summary, run->dir_fd, kind, message, &len);
+	char *line = cx_failure_event(&run->summary, run->sup->dir.runs_fd, kind, message, &len);
 	if (!line)
 		return;
-	cx_buf_clear(&run->in);
-	if (cx_buf_append(&run->in, line, len) == 0)
-		relay_lines(run);
+	cx_buf_free(&run->in);
+	relay_lines(run, line, len);
 	free(line);
 }
 
@@ -398,7 +460,7 @@ static void describe_death(struct cx_run *run, const char **kind, char *msg, siz
 
 static void run_finalize(struct cx_run *run)
 {
-	cx_rundir_release(run->dir_fd);
+	cx_rundir_release(run->sup->dir.runs_fd, run->summary.run_id);
 	if (!run->terminal) {
 		const char *kind;
 		char msg[128];
@@ -407,8 +469,6 @@ static void run_finalize(struct cx_run *run)
 	}
 	run->phase = CX_PHASE_FINAL;
 	run->sup->live--;
-	if (run->cg.dir_fd >= 0)
-		cx_cgroup_remove(&run->cg);
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	run->control_fd = -1;
@@ -442,14 +502,18 @@ static void run_free(struct cx_run *run)
 		cx_watch_del(loop, &run->cg_watch);
 		close(run->cg_watch.fd);
 	}
-	cx_cgroup_close(&run->cg);
+	/* Its cgroup, empty since the run became final, goes when the run is
+	 * forgotten: removing a cgroup is slow, and need not hold up anybody
+	 * waiting for the run to end (terminate_all, a DOWN). */
+	struct cx_cgroup cg = run_cgroup(run);
+	if (cg.dir_fd >= 0 && cx_cgroup_remove(&cg) < 0)
+		cx_cgroup_close(&cg);
 	close(run->events_fd);
-	close(run->dir_fd);
 	free(run);
 }
 
 static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char *council,
-			      int dir_fd, int events_fd)
+			      int events_fd)
 {
 	struct cx_run *run = calloc(1, sizeof *run);
 	if (!run)
@@ -465,14 +529,12 @@ static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char
 	run->phase = CX_PHASE_LIVE;
 	run->sup = sup;
 	run->proc = CX_PROC_NULL;
-	run->dir_fd = dir_fd;
 	run->events_fd = events_fd;
 	run->control_fd = -1;
 	run->exit_watch = (struct cx_watch){ -1, on_worker_exit, run };
 	run->event_watch = (struct cx_watch){ -1, on_worker_events, run };
 	run->kill_timer = CX_TIMER_INIT(on_kill_due, run);
 	run->announce_timer = CX_TIMER_INIT(on_announce_due, run);
-	run->cg = CX_CGROUP_NULL;
 	run->cg_watch.fd = -1;
 	run->emptied = true;
 	cx_relay_init(&run->relay, sup->loop, events_fd, s->run_id);
@@ -492,26 +554,30 @@ static int run_abandon(struct cx_run *run, const char *why, int r, struct cx_err
 	return cx_fail(err, CX_ESYS, "%s", msg);
 }
 
-static int run_launch(struct cx_run *run, const struct cx_spec *spec, const cJSON *input,
-		      const char *cwd, struct cx_error *err)
+static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 {
 	struct cx_sup *sup = run->sup;
 	struct cx_worker w;
 	struct cx_fork_opts where = CX_FORK_OPTS_NONE;
 	enum cx_containment got = CX_CONTAIN_PGROUP;
 	sup->live++;
+	struct cx_cgroup cg = CX_CGROUP_NULL;
 	if (sup->tenant_cg.dir_fd >= 0)
-		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &run->cg);
-	where.cgroup_fd = run->cg.dir_fd;
+		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &cg);
+	where.cgroup_fd = cg.dir_fd;
 	where.new_pidns = sup->pidns;
-	int r = cx_worker_spawn(&w, spec, input, run->summary.run_id, cwd, &where, &got);
-	if (got != CX_CONTAIN_CGROUP)
-		cx_cgroup_remove(&run->cg);
+	int r = cx_worker_spawn(&w, &sup->launcher, sup->dir.runs_fd, run->summary.run_id, cwd,
+				&where, &got);
+	run->in_cgroup = got == CX_CONTAIN_CGROUP;
+	if (!run->in_cgroup && cg.dir_fd >= 0)
+		cx_cgroup_remove(&cg);
+	cx_cgroup_close(&cg);
 	strlcpy(run->summary.containment, cx_containment_name(got), sizeof run->summary.containment);
 	if (r < 0)
 		return run_abandon(run, "could not fork the worker", r, err);
 	run->proc = w.proc;
 	run->summary.pid = w.proc.pid;
+	cx_registry_add_pid(&sup->registry, run);
 	run->control_fd = w.control_fd;
 	run->exit_watch.fd = w.proc.pidfd;
 	run->event_watch.fd = w.event_fd;
@@ -569,6 +635,9 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 		sup->tenant_cg = CX_CGROUP_NULL;
 	sup->pidns = sup->tenant_cg.dir_fd < 0 && cap >= CX_CONTAIN_PIDNS && cx_pidns_available();
 	cx_registry_init(&sup->registry);
+	/* Forked now, while we are small; without one, we fork the workers. */
+	if (cx_launcher_start(&sup->launcher, sup->dir.runs_fd) < 0)
+		sup->launcher = CX_LAUNCHER_NONE;
 	/* Subscribers may close their pipes at any time: that must be an
 	 * EPIPE to handle, not a signal that kills the supervisor. */
 	struct sigaction old;
@@ -592,6 +661,8 @@ void cx_sup_free(struct cx_sup *sup)
 		run_free(run);
 	}
 	cx_registry_fini(&sup->registry);
+	cx_launcher_stop(&sup->launcher);
+	cx_buf_free(&sup->scratch);
 	if (sup->tenant_cg.dir_fd >= 0)
 		cx_cgroup_tenant_release(&sup->tenant_cg);
 	cx_loop_free(sup->loop);
@@ -664,7 +735,7 @@ const char *cx_sup_runtime_dir(const struct cx_sup *sup)
 
 /* Creates runs/<id>/ with spec.json, input.json and an empty events file. */
 static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *spec_json,
-			  const cJSON *input, int *dir_fd, int *events_fd, struct cx_error *err)
+			  const cJSON *input, int *events_fd, struct cx_error *err)
 {
 	int dfd = cx_rundir_create_run(&sup->dir, run_id);
 	if (dfd == -EEXIST)
@@ -683,12 +754,11 @@ static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *sp
 	int efd = r < 0 ? -1 : openat(dfd, "events", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (r == 0 && efd < 0)
 		r = -errno;
+	close(dfd);
 	if (r < 0) {
-		close(dfd);
 		cx_rundir_remove_run(&sup->dir, run_id);
 		return cx_fail(err, CX_ESYS, "writing run directory %s: %s", run_id, strerror(-r));
 	}
-	*dir_fd = dfd;
 	*events_fd = efd;
 	return CX_OK;
 }
@@ -721,12 +791,11 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 		cx_run_id_generate(id);
 	if (r == CX_OK && cx_registry_find(&sup->registry, id))
 		r = cx_fail(err, CX_EALREADY_STARTED, "run %s already exists", id);
-	int dir_fd = -1, events_fd = -1;
+	int events_fd = -1;
 	if (r == CX_OK)
-		r = create_run_dir(sup, id, req->spec_json, input, &dir_fd, &events_fd, err);
+		r = create_run_dir(sup, id, req->spec_json, input, &events_fd, err);
 	struct cx_run *run = NULL;
-	if (r == CX_OK && !(run = run_new(sup, id, spec->id, dir_fd, events_fd))) {
-		close(dir_fd);
+	if (r == CX_OK && !(run = run_new(sup, id, spec->id, events_fd))) {
 		close(events_fd);
 		r = cx_fail(err, CX_ENOMEM, "out of memory");
 	}
@@ -742,7 +811,7 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 			sup->live++;
 			r = run_abandon(run, "subscribing", q, err);
 		} else {
-			r = run_launch(run, spec, input, req->cwd, err);
+			r = run_launch(run, req->cwd, err);
 		}
 		strlcpy(run_id, id, CX_RUN_ID_MAX + 1);
 	}
@@ -800,7 +869,9 @@ int cx_sup_fetch_result(struct cx_sup *sup, const char *run_id, int timeout_ms,
 		if (cx_loop_turn(sup->loop, (int)(deadline - now)) < 0)
 			return cx_fail(err, CX_ESYS, "epoll_wait: %s", strerror(errno));
 	}
-	int r = cx_read_file(run->dir_fd, "result.json", SIZE_MAX, result_json, NULL);
+	char path[CX_RUN_ID_MAX + 32];
+	int r = cx_read_file(sup->dir.runs_fd, run_file(run, "result.json", path), SIZE_MAX,
+			     result_json, NULL);
 	if (r < 0)
 		return cx_fail(err, CX_ESYS, "reading result of %s: %s", run_id, strerror(-r));
 	return CX_OK;

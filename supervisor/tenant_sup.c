@@ -55,6 +55,11 @@ struct finished {
 };
 
 #define FORGET_DELAY_MS 250
+/* Coalescing, so that neither costs per run: the tenant's status file
+ * (its count of live runs), and the sweep for orphans, whose waitid looks
+ * at every child, each live run's worker included. */
+#define ANNOUNCE_DELAY_MS 250
+#define SWEEP_DELAY_MS 100
 
 struct tenant {
 	struct cx_sup *sup;
@@ -67,6 +72,8 @@ struct tenant {
 	LIST_HEAD(, link) links;
 	LIST_HEAD(, finished) finished;
 	struct cx_timer forget;
+	struct cx_timer announce;
+	struct cx_timer sweep;
 	int64_t started_at_ms;
 	bool stopping;
 	bool done;
@@ -99,6 +106,7 @@ static void send_msg(struct tenant *t, cJSON *msg, int fd)
 static void announce(struct tenant *t)
 {
 	char path[4096], started[CX_TS_LEN + 1], text[256];
+	cx_timer_disarm(t->loop, &t->announce);
 	cx_ts_format(t->started_at_ms, started);
 	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t%d\nStatus:\t%s\nRuns:\t%u\nStartedAt:\t%s\n",
 			 t->opts->tenant, (int)getpid(), t->stopping ? "stopping" : "running",
@@ -109,6 +117,18 @@ static void announce(struct tenant *t)
 		cx_write_atomic(dir, "status", text, (size_t)n);
 		close(dir);
 	}
+}
+
+static void on_announce_due(struct cx_loop *loop, struct cx_timer *timer)
+{
+	announce(timer->data);
+}
+
+/* The count of live runs changed. */
+static void announce_soon(struct tenant *t)
+{
+	if (!cx_timer_armed(&t->announce))
+		cx_timer_arm(t->loop, &t->announce, ANNOUNCE_DELAY_MS);
 }
 
 /* Waiters. */
@@ -224,12 +244,23 @@ static bool is_worker(const struct cx_proc *child, void *arg)
 	return cx_sup_run_id(t->sup, child->pid, run_id) == CX_OK;
 }
 
+static void on_sweep_due(struct cx_loop *loop, struct cx_timer *timer)
+{
+	cx_reap_orphans(is_worker, timer->data);
+}
+
+static void sweep_soon(struct tenant *t)
+{
+	if (!cx_timer_armed(&t->sweep))
+		cx_timer_arm(t->loop, &t->sweep, SWEEP_DELAY_MS);
+}
+
 static void on_sigchld(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct signalfd_siginfo si;
 	while (read(w->fd, &si, sizeof si) == sizeof si)
 		;
-	cx_reap_orphans(is_worker, w->data);
+	sweep_soon(w->data);
 }
 
 static void on_forget_due(struct cx_loop *loop, struct cx_timer *timer)
@@ -275,9 +306,9 @@ static void on_run_down(void *data, const struct cx_run_summary *s, const char *
 	cJSON_AddStringToObject(msg, "run_id", s->run_id);
 	cJSON_AddStringToObject(msg, "reason", reason);
 	send_msg(t, msg, -1);
-	announce(t);
+	announce_soon(t);
 	wake_waiters(t, s->run_id);
-	cx_reap_orphans(is_worker, t); /* what waited behind this worker's zombie */
+	sweep_soon(t); /* what waited behind this worker's zombie */
 	forget_later(t, s->run_id);
 }
 
@@ -326,7 +357,7 @@ static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
 			cJSON_AddNumberToObject(reply, "fds", 1);
 		if (cx_req_bool(req, "link") && cJSON_GetNumberValue(cJSON_GetObjectItem(req, "fds")) == 1)
 			link_add(t, run_id, cx_wire_take_fd(&t->wire), exit_signal);
-		announce(t);
+		announce_soon(t);
 	} else {
 		reply = cx_reply_fail(req, &err);
 		if (r == CX_EINVALID) {
@@ -478,6 +509,8 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 	LIST_INIT(&t.links);
 	LIST_INIT(&t.finished);
 	t.forget = CX_TIMER_INIT(on_forget_due, &t);
+	t.announce = CX_TIMER_INIT(on_announce_due, &t);
+	t.sweep = CX_TIMER_INIT(on_sweep_due, &t);
 	if (cx_sup_new(opts, &t.sup, &err) != CX_OK)
 		return 1;
 	t.loop = cx_sup_loop(t.sup);
@@ -502,6 +535,8 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 	while (!LIST_EMPTY(&t.waiters))
 		waiter_free(LIST_FIRST(&t.waiters));
 	cx_timer_disarm(t.loop, &t.forget);
+	cx_timer_disarm(t.loop, &t.announce);
+	cx_timer_disarm(t.loop, &t.sweep);
 	while (!LIST_EMPTY(&t.finished)) {
 		struct finished *f = LIST_FIRST(&t.finished);
 		LIST_REMOVE(f, link);

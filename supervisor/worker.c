@@ -2,41 +2,67 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "init.h"
+#include "launcher.h"
 #include "runner.h"
 
 enum { WORKER_EVENT_FD = 3, WORKER_CONTROL_FD = 4 };
 
-/* The child side: set up, run, exit. It never returns, and it must not touch
- * the supervisor's state beyond reading the spec it inherited. */
-static void __attribute__((noreturn))
-worker_main(pid_t parent, const struct cx_spec *spec, const cJSON *input,
-	    const char *run_id, const char *cwd, int event_wr, int control_rd)
+/* runs_fd/<run_id>/<name>, whole. */
+static char *read_run_file(const struct cx_worker_args *a, const char *name, size_t *len)
+{
+	char path[CX_RUN_ID_MAX + 16];
+	char *text;
+	snprintf(path, sizeof path, "%s/%s", a->run_id, name);
+	return cx_read_file(a->runs_fd, path, SIZE_MAX, &text, len) == 0 ? text : NULL;
+}
+
+/* The spec and input the supervisor validated and wrote before the fork. */
+static int load(const struct cx_worker_args *a, struct cx_spec **spec, cJSON **input)
+{
+	size_t len;
+	char *text = read_run_file(a, "spec.json", &len);
+	int r = text ? cx_spec_parse(text, len, spec, NULL) : CX_ENOT_FOUND;
+	free(text);
+	if (r < 0)
+		return r;
+	text = read_run_file(a, "input.json", &len);
+	*input = text ? cJSON_ParseWithLength(text, len) : NULL;
+	free(text);
+	return *input ? 0 : CX_ENOT_FOUND;
+}
+
+void cx_worker_main(const struct cx_worker_args *a)
 {
 	/* As a PID namespace's init it takes SIGTERM and SIGCHLD on a
 	 * signalfd: they stay blocked, so one sent already is not lost. */
 	sigset_t keep;
+	struct cx_spec *spec;
+	cJSON *input;
 	if (cx_init_is_init())
 		cx_init_signals(&keep);
 	else
 		sigemptyset(&keep);
-	if (!cx_proc_child_init_keep(parent, &keep) || (cwd && chdir(cwd) < 0))
+	if (!cx_proc_child_init_keep(a->parent, &keep) || load(a, &spec, &input) < 0 ||
+	    (a->cwd[0] && chdir(a->cwd) < 0))
 		_exit(CX_EXIT_INTERNAL);
 	/* Its own process group, so a terminate reaches its members too. The
-	 * parent calls setpgid as well: whichever runs first wins the race. */
+	 * supervisor calls setpgid as well: whichever runs first wins the race. */
 	setpgid(0, 0);
-	setproctitle("-council-run %s %s", run_id, spec->id);
+	setproctitle("-council-run %s %s", a->run_id, spec->id);
 	prctl(PR_SET_NAME, "council-run");
 
 	/* Move the pipe ends above the range they are going to, then into
 	 * place, close-on-exec so member commands never inherit them. */
-	int ev = fcntl(event_wr, F_DUPFD, 10), ctl = fcntl(control_rd, F_DUPFD, 10);
+	int ev = fcntl(a->event_fd, F_DUPFD, 10), ctl = fcntl(a->control_fd, F_DUPFD, 10);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (ev < 0 || ctl < 0 || null < 0 ||
 	    dup3(ev, WORKER_EVENT_FD, O_CLOEXEC) < 0 ||
@@ -48,17 +74,35 @@ worker_main(pid_t parent, const struct cx_spec *spec, const cJSON *input,
 	struct cx_run_params params = {
 		.spec = spec,
 		.input = input,
-		.run_id = run_id,
+		.run_id = a->run_id,
 		.event_fd = WORKER_EVENT_FD,
 		.control_fd = WORKER_CONTROL_FD,
 	};
 	_exit(cx_runner_main(&params));
 }
 
-int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec, const cJSON *input,
+/* Forks the worker here: without a launcher, or when it cannot. */
+static int fork_here(struct cx_worker *w, const struct cx_worker_args *args,
+		     const struct cx_fork_opts *opts, struct cx_fork_outcome *how)
+{
+	int r = cx_proc_fork_opts(&w->proc, opts, how);
+	if (r == 0)
+		cx_worker_main(args);
+	return r < 0 ? r : 0;
+}
+
+int cx_worker_spawn(struct cx_worker *w, struct cx_launcher *launcher, int runs_fd,
 		    const char *run_id, const char *cwd, const struct cx_fork_opts *opts,
 		    enum cx_containment *got)
 {
+	struct cx_worker_args args = { .parent = getpid(), .runs_fd = runs_fd };
+	strlcpy(args.run_id, run_id, sizeof args.run_id);
+	/* The worker runs where we are now, not where a launcher made long
+	 * ago happens to be. */
+	if (cwd)
+		strlcpy(args.cwd, cwd, sizeof args.cwd);
+	else if (!getcwd(args.cwd, sizeof args.cwd))
+		args.cwd[0] = '\0';
 	int events[2], control[2];
 	if (pipe2(events, O_CLOEXEC) < 0)
 		return -errno;
@@ -68,11 +112,12 @@ int cx_worker_spawn(struct cx_worker *w, const struct cx_spec *spec, const cJSON
 		close(events[1]);
 		return -e;
 	}
-	pid_t parent = getpid();
+	args.event_fd = events[1];
+	args.control_fd = control[0];
 	struct cx_fork_outcome how;
-	int r = cx_proc_fork_opts(&w->proc, opts, &how);
-	if (r == 0)
-		worker_main(parent, spec, input, run_id, cwd, events[1], control[0]);
+	int r = launcher ? cx_launcher_spawn(launcher, &args, opts, &w->proc, &how) : -ENOSYS;
+	if (r == -ENOSYS)
+		r = fork_here(w, &args, opts, &how);
 	close(events[1]);
 	close(control[0]);
 	if (r < 0) {

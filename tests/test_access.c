@@ -176,6 +176,13 @@ static bool final_status(void *arg)
 	return cx_state(cl, arg, &s, &err) == CX_OK && cx_run_status_final(s.status);
 }
 
+static bool running(void *arg)
+{
+	struct cx_run_summary s;
+	struct cx_error err = { 0 };
+	return cx_state(cl, arg, &s, &err) == CX_OK && s.status == CX_RUN_RUNNING;
+}
+
 START_TEST(test_another_user_is_denied_every_operation_and_learns_nothing)
 {
 	struct foreign f = { .tenant = "alpha" };
@@ -186,6 +193,7 @@ START_TEST(test_another_user_is_denied_every_operation_and_learns_nothing)
 	start_in(cl, f.tenant, hanging_council, &st);
 	strlcpy(f.live, st.run_id, sizeof f.live);
 	f.worker = st.pid;
+	ck_assert_msg(th_wait_until(running, f.live, DEADLINE_MS), "awaited run %s running", f.live);
 
 	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
 	th_as_user(&nobody, deny_everything, &f);

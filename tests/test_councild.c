@@ -456,6 +456,20 @@ START_TEST(test_terminate_all_reaches_members_that_left_their_process_group)
 }
 END_TEST
 
+/* Whether tenants/<tenant>/status says Status: <status>; arg is
+ * "tenant\0status". */
+static bool tenant_says(void *arg)
+{
+	const char *tenant = arg, *status = tenant + strlen(tenant) + 1;
+	char path[4096], want[64];
+	snprintf(path, sizeof path, "%s/tenants/%s/status", scratch, tenant);
+	snprintf(want, sizeof want, "Status:\t%s\n", status);
+	char *text = th_read_file(path, NULL);
+	bool says = text && strstr(text, want);
+	free(text);
+	return says;
+}
+
 START_TEST(test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process)
 {
 	static struct cx_started st[200];
@@ -467,11 +481,10 @@ START_TEST(test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process)
 		assert_gone(st[i].pid, "a worker survived tenant stop:");
 	}
 	ck_assert_int_eq(tenant_pid("busy"), 0);
-	char path[4096];
-	snprintf(path, sizeof path, "%s/tenants/busy/status", scratch);
-	char *status = th_read_file(path, NULL);
-	ck_assert_msg(status && strstr(status, "Status:\tstopped\n"), "tenant status: %s", status);
-	free(status);
+	/* stop answers once the runs are final; councild says stopped once it
+	 * has reaped the supervisor, which may still be freeing them. */
+	ck_assert_msg(th_wait_until(tenant_says, "busy\0stopped", DEADLINE_MS),
+		      "awaited Status: stopped in tenants/busy/status");
 }
 END_TEST
 
@@ -603,6 +616,10 @@ END_TEST
 START_TEST(test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files)
 {
 	ck_assert_int_eq(cx_tenant_start(cl, "many", NULL), CX_OK);
+	/* Its descriptors counted once it is up: its status file is the last
+	 * thing it writes as it starts. */
+	ck_assert_msg(th_wait_until(tenant_says, "many\0running", DEADLINE_MS),
+		      "awaited Status: running in tenants/many/status");
 	struct fd_bound bound = { tenant_pid("many"), 0 };
 	bound.most = open_fds(bound.pid) + 8;
 	char *spec = council("");

@@ -323,11 +323,12 @@ START_TEST(test_invalid_spec_forks_nothing)
 	struct cx_start req = { .spec_json = bad };
 	struct cx_diags diags = { 0 };
 	char id[CX_RUN_ID_MAX + 1];
+	pid_t pids[4];
+	int before = th_descendants(pids, 4); /* the launcher, made with the supervisor */
 	ck_assert_int_eq(cx_sup_start(sup, &req, id, NULL, &diags, NULL), CX_EINVALID);
 	ck_assert_msg(diags.n >= 2, "expected every problem reported, got %zu", diags.n);
 	ck_assert_int_eq(cx_sup_live(sup), 0);
-	pid_t pids[4];
-	ck_assert_int_eq(th_descendants(pids, 4), 0);
+	ck_assert_int_eq(th_descendants(pids, 4), before);
 	cx_diags_free(&diags);
 }
 END_TEST
@@ -482,6 +483,82 @@ START_TEST(test_free_terminates_live_runs_and_finalizes_them)
 	cJSON_Delete(terminal);
 	free(status); free(events);
 	open_sup(); /* teardown frees a supervisor */
+}
+END_TEST
+
+/* The launcher: workers are forked by a small process made with the
+ * supervisor, yet are the supervisor's children. */
+
+/* A line "key\tvalue" of /proc/pid/status, as a number; -1 when none. */
+static long proc_status_number(pid_t pid, const char *key)
+{
+	char path[64], *text;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if (!(text = th_read_file(path, NULL)))
+		return -1;
+	const char *at = strstr(text, key);
+	long v = at ? strtol(at + strlen(key), NULL, 10) : -1;
+	free(text);
+	return v;
+}
+
+/* Whether a descendant other than *(pid_t *)arg is named council-launch
+ * (a launcher takes the name a moment after its fork); its pid there. */
+static bool find_launcher(void *arg)
+{
+	pid_t *other = arg, pids[64];
+	int n = th_descendants(pids, 64);
+	for (int i = 0; i < n && i < 64; i++) {
+		char path[64], *comm = NULL;
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)pids[i]);
+		bool found = pids[i] != *other && (comm = th_read_file(path, NULL)) &&
+			     !strcmp(comm, "council-launch\n");
+		free(comm);
+		if (found) {
+			*other = pids[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Our council-launch other than not (0: any); fails the test after a while. */
+static pid_t await_launcher(pid_t not)
+{
+	pid_t pid = not;
+	ck_assert_msg(th_wait_until(find_launcher, &pid, DEADLINE_MS),
+		      "awaited a council-launch among the supervisor's children");
+	return pid;
+}
+
+START_TEST(test_workers_are_the_supervisors_children_forked_by_its_launcher)
+{
+	pid_t launcher = await_launcher(0);
+	ck_assert_int_eq(proc_status_number(launcher, "PPid:"), getpid());
+	char id[CX_RUN_ID_MAX + 1];
+	struct cx_run_summary s;
+	start("\"latency_ms\":60000", id, NULL);
+	await_status(id, CX_RUN_RUNNING, false, &s);
+	ck_assert_msg(proc_status_number(s.pid, "PPid:") == getpid(),
+		      "worker %d is not the supervisor's child", (int)s.pid);
+	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
+	await_final(id);
+}
+END_TEST
+
+START_TEST(test_a_dead_launcher_is_replaced)
+{
+	pid_t launcher = await_launcher(0);
+	kill(launcher, SIGKILL);
+	char id[CX_RUN_ID_MAX + 1];
+	int sub;
+	start("", id, &sub);
+	free(follow(sub));
+	await_final(id);
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_sup_state(sup, id, &s), CX_OK);
+	ck_assert_int_eq(s.status, CX_RUN_COMPLETED);
+	await_launcher(launcher);
 }
 END_TEST
 
@@ -813,6 +890,8 @@ int main(void)
 	tcase_add_test(tc, test_subscribe_since_replays_from_that_seq);
 	tcase_add_test(tc, test_tenant_link_points_at_the_run);
 	tcase_add_test(tc, test_free_terminates_live_runs_and_finalizes_them);
+	tcase_add_test(tc, test_workers_are_the_supervisors_children_forked_by_its_launcher);
+	tcase_add_test(tc, test_a_dead_launcher_is_replaced);
 	tcase_add_test(tc, test_pidns_run_says_so_in_its_status);
 	tcase_add_test(tc, test_pidns_terminate_kills_everything_the_run_started);
 	tcase_add_test(tc, test_pidns_terminate_right_after_start_is_not_lost);

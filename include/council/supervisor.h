@@ -2,7 +2,9 @@
  *
  * A cx_sup forks one worker process per run, tracks it in a registry keyed
  * by run_id, relays its events to the run's events file and to subscriber
- * pipes, and keeps the run's status files. It is single-threaded: the caller
+ * pipes, and keeps the run's status files. Workers are forked by a small
+ * child process cx_sup_new makes (council-launch, docs/supervision.md):
+ * they are the caller's children, and see its environment as it was then. It is single-threaded: the caller
  * drives it with cx_sup_dispatch(), or polls cx_sup_fd() in its own loop and
  * calls cx_sup_dispatch(sup, 0) when that fd is readable. */
 #ifndef COUNCIL_SUPERVISOR_H
