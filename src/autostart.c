@@ -16,9 +16,7 @@
 
 #define STDERR_KEEP 4096   /* what of councild's stderr a failure reports */
 
-/* Where councild is, in the order of the header: *exe is path, found, or
- * "councild" for execvp to search PATH. */
-static const char *councild_path(const char *path, char *found, size_t size)
+const char *cx_councild_path(const char *path, char *found, size_t size)
 {
 	const char *env = getenv("COUNCILD");
 	char self[PATH_MAX];
@@ -110,7 +108,7 @@ int cx_councild_start(const char *path, const char *runtime_dir, uint64_t deadli
 		      char *why, size_t why_size)
 {
 	char found[PATH_MAX];
-	const char *exe = councild_path(path, found, sizeof found);
+	const char *exe = cx_councild_path(path, found, sizeof found);
 	char *const argv[] = { (char *)exe, "--runtime-dir", (char *)runtime_dir, NULL };
 	int report[2] = { -1, -1 };
 	int errfd = memfd_create("councild-stderr", MFD_CLOEXEC);

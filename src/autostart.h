@@ -15,4 +15,8 @@
 int cx_councild_start(const char *path, const char *runtime_dir, uint64_t deadline,
 		      char *why, size_t why_size);
 
+/* The councild cx_councild_start runs for path, as above: path itself,
+ * found (filled, of size bytes) or "councild" for execvp to search PATH. */
+const char *cx_councild_path(const char *path, char *found, size_t size);
+
 #endif
