@@ -216,31 +216,50 @@ int cx_relay_subscribe(struct cx_relay *relay, uint64_t since, int *fd)
 	return 0;
 }
 
+/* The length of data's first n lines. */
+static size_t lines_len(const char *data, size_t len, uint64_t n)
+{
+	size_t pos = 0;
+	for (; n && pos < len; n--) {
+		const char *nl = memchr(data + pos, '\n', len - pos);
+		pos = nl ? (size_t)(nl - data) + 1 : len;
+	}
+	return pos;
+}
+
 void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
 		      unsigned n_events)
 {
 	struct cx_subscriber *sub, *next;
+	uint64_t first = relay->seq + 1;
 	relay->seq += n_events;
 	LIST_FOREACH_SAFE(sub, &relay->subscribers, link, next) {
 		if (sub->replay_off >= 0)
 			continue; /* it will read these from the file */
+		/* Subscribed from a seq the run had not reached: it turned live
+		 * before that seq, and skips what comes before it. */
+		uint64_t skip = sub->since > first ? sub->since - first : 0;
+		if (skip >= n_events) {
+			sub->upto = relay->seq;
+			continue;
+		}
+		size_t took = lines_len(data, len, skip);
 		/* Nothing waits for the pipe (not even a lagged line): the lines
 		 * go straight to it, and only what it does not take is kept. */
-		size_t took = 0;
 		if (!sub->dropped && !cx_buf_unread(&sub->backlog)) {
-			ssize_t w = pipe_take(sub, data, len);
+			ssize_t w = pipe_take(sub, data + took, len - took);
 			if (w < 0)
 				continue; /* the reader is gone, and so is sub */
-			if ((size_t)w == len) {
+			if ((size_t)w == len - took) {
 				sub->upto = relay->seq;
 				continue;
 			}
-			took = (size_t)w;
+			took += (size_t)w;
 		}
 		if (backlog_append(sub, data + took, len - took))
 			sub->upto = relay->seq;
 		else
-			sub->dropped += n_events;
+			sub->dropped += n_events - (unsigned)skip;
 		subscriber_pump(sub);
 	}
 }

@@ -33,7 +33,7 @@ struct cx_subscriber {
 	struct cx_relay *relay;
 	struct cx_buf backlog;   /* whole lines not yet written */
 	uint64_t dropped;        /* events lost since the last lagged line */
-	uint64_t since;          /* replay: skip events before this seq */
+	uint64_t since;          /* skip events before this seq, replayed or live */
 	uint64_t upto;           /* it has every event up to this seq, or lost some */
 	off_t replay_off;        /* position in the events file; -1 once live */
 	LIST_ENTRY(cx_subscriber) link;

@@ -437,6 +437,22 @@ START_TEST(test_slow_subscriber_gets_lagged_and_the_file_stays_complete)
 }
 END_TEST
 
+/* What a subscription from seq `since` gets: the run's events file from
+ * its since-th line, and nothing before. */
+static void assert_follows_from(const char *id, int sub, int since)
+{
+	char *seen = follow(sub);
+	cJSON *first = cJSON_ParseWithLength(seen, (size_t)(strchr(seen, '\n') - seen));
+	ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(first, "seq")), since);
+	char *events = run_file(id, "events");
+	const char *from = events;
+	for (int i = 1; i < since; i++)
+		from = strchr(from, '\n') + 1;
+	ck_assert_str_eq(seen, from);
+	cJSON_Delete(first);
+	free(seen); free(events);
+}
+
 START_TEST(test_subscribe_since_replays_from_that_seq)
 {
 	char id[CX_RUN_ID_MAX + 1];
@@ -444,16 +460,20 @@ START_TEST(test_subscribe_since_replays_from_that_seq)
 	await_final(id);
 	int sub;
 	ck_assert_int_eq(cx_sup_subscribe(sup, id, 3, &sub, NULL), CX_OK);
-	char *seen = follow(sub);
-	cJSON *first = cJSON_ParseWithLength(seen, (size_t)(strchr(seen, '\n') - seen));
-	ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(first, "seq")), 3);
-	char *events = run_file(id, "events");
-	const char *third = events;
-	for (int i = 0; i < 2; i++)
-		third = strchr(third, '\n') + 1;
-	ck_assert_str_eq(seen, third);
-	cJSON_Delete(first);
-	free(seen); free(events);
+	assert_follows_from(id, sub, 3);
+}
+END_TEST
+
+/* Found by the soak: a subscription from a seq the run had not reached
+ * went live at once and got every event before that seq too. */
+START_TEST(test_subscribe_since_a_seq_not_yet_reached_starts_there)
+{
+	char id[CX_RUN_ID_MAX + 1];
+	start("", id, NULL);
+	int sub;
+	/* Nothing dispatched yet: the events file is empty. */
+	ck_assert_int_eq(cx_sup_subscribe(sup, id, 10, &sub, NULL), CX_OK);
+	assert_follows_from(id, sub, 10);
 }
 END_TEST
 
@@ -888,6 +908,7 @@ int main(void)
 	tcase_add_test(tc, test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller);
 	tcase_add_test(tc, test_slow_subscriber_gets_lagged_and_the_file_stays_complete);
 	tcase_add_test(tc, test_subscribe_since_replays_from_that_seq);
+	tcase_add_test(tc, test_subscribe_since_a_seq_not_yet_reached_starts_there);
 	tcase_add_test(tc, test_tenant_link_points_at_the_run);
 	tcase_add_test(tc, test_free_terminates_live_runs_and_finalizes_them);
 	tcase_add_test(tc, test_workers_are_the_supervisors_children_forked_by_its_launcher);
