@@ -258,6 +258,7 @@ static void run_down(struct daemon *d, struct cx_tenant *t, const char *run_id, 
 
 static void answer_from_files(struct daemon *d, struct client *c, const cJSON *req, const char *op,
 			      const struct cx_run_summary *s);
+static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, const char *op);
 
 /* Forwarding to tenants. */
 
@@ -544,9 +545,12 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 		if (p->tenant != t)
 			continue;
 		const char *op = cx_req_string(p->req, "op");
-		/* Its runs are final now: a bulk stop has what it asked for. */
+		/* Its runs are final now: a bulk stop has what it asked for, and
+		 * a request about a run is answered from the run's files. */
 		if (!strcmp(op, "stop") || !strcmp(op, "tenant_stop") || !strcmp(op, "terminate_all"))
 			client_send(p->client, cx_reply_ok(p->req), -1);
+		else if (strcmp(op, "start") && cx_req_string(p->req, "run_id") && p->client)
+			do_run_op(d, p->client, p->req, op);
 		else
 			client_send(p->client, cx_reply_error(p->req, "supervisor_unavailable",
 							      "tenant %s went down", t->name), -1);

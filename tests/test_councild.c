@@ -395,6 +395,36 @@ START_TEST(test_tenant_supervisor_killed_takes_its_runs_and_restarts)
 }
 END_TEST
 
+/* Found by the soak: a request about a run that was on its way to the
+ * run's tenant supervisor when that one went down got
+ * supervisor_unavailable, though the run, final by then, has its answer in
+ * its files. */
+START_TEST(test_a_request_its_tenant_took_down_is_answered_from_the_files)
+{
+	struct cx_started st;
+	start_in(cl, "brief", "\"latency_ms\":60000", false, 0, &st);
+	pid_t sup = tenant_pid("brief");
+	pid_t killer = fork();
+	ck_assert(killer >= 0);
+	if (killer == 0) {
+		usleep(500 * 1000); /* the fetch below waits at the tenant by then */
+		kill(sup, SIGKILL);
+		_exit(0);
+	}
+	char *result = NULL;
+	enum cx_run_status status;
+	struct cx_error err = { 0 };
+	int r = cx_fetch_result(cl, st.run_id, DEADLINE_MS, &result, &status, &err);
+	waitpid(killer, NULL, 0);
+	ck_assert_msg(r == CX_OK, "fetch_result across its tenant's death: %s: %s", cx_code_word(r),
+		      err.message);
+	ck_assert_msg(result && status == CX_RUN_FAILED, "fetch_result gave %s, %s",
+		      cx_run_status_name(status), result ? result : "no result");
+	free(result);
+	assert_final_with_kind(st.run_id, "supervisor_down");
+}
+END_TEST
+
 START_TEST(test_tenant_crashing_four_times_in_five_seconds_stays_down)
 {
 	struct cx_started st;
@@ -774,6 +804,7 @@ int main(void)
 	tcase_add_test(tc, test_monitor_of_a_dead_run_is_noproc);
 	tcase_add_test(tc, test_shutdown_ms_is_honoured_for_a_worker_that_ignores_sigterm);
 	tcase_add_test(tc, test_tenant_supervisor_killed_takes_its_runs_and_restarts);
+	tcase_add_test(tc, test_a_request_its_tenant_took_down_is_answered_from_the_files);
 	tcase_add_test(tc, test_tenant_crashing_four_times_in_five_seconds_stays_down);
 	tcase_add_test(tc, test_terminate_all_leaves_every_run_final);
 	tcase_add_test(tc, test_terminate_all_reaches_members_that_left_their_process_group);
