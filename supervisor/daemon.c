@@ -259,6 +259,7 @@ static void run_down(struct daemon *d, struct cx_tenant *t, const char *run_id, 
 static void answer_from_files(struct daemon *d, struct client *c, const cJSON *req, const char *op,
 			      const struct cx_run_summary *s);
 static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, const char *op);
+static void adopt_subscriber(struct daemon *d, const cJSON *msg, int fd);
 
 /* Forwarding to tenants. */
 
@@ -399,8 +400,11 @@ static void on_tenant_message(void *data, struct cx_tenant *t, cJSON *msg)
 			cJSON_Delete(msg); /* a stop councild sent on its own */
 		return;
 	}
-	if (!strcmp(cx_req_string(msg, "msg") ?: "", "down"))
+	const char *type = cx_req_string(msg, "msg") ?: "";
+	if (!strcmp(type, "down"))
 		run_down(d, t, cx_req_string(msg, "run_id") ?: "", cx_req_string(msg, "reason") ?: "");
+	else if (!strcmp(type, "subscriber"))
+		adopt_subscriber(d, msg, cx_wire_take_fd(&t->wire));
 	cJSON_Delete(msg);
 }
 
@@ -425,28 +429,42 @@ static void on_feed_sweep(struct cx_loop *loop, struct cx_timer *timer)
 		cx_timer_arm(loop, timer, FEED_SWEEP_MS);
 }
 
-static void subscribe_from_disk(struct daemon *d, struct client *c, const cJSON *req,
-				const char *run_id)
+/* A relay over the finished run's events file, for one subscriber; NULL
+ * when the run has no events file. */
+static struct feed *feed_open(struct daemon *d, const char *run_id)
 {
-	int64_t since;
 	char path[CX_RUN_ID_MAX + 16];
 	snprintf(path, sizeof path, "runs/%s/events", run_id);
-	if (!cx_req_int(req, "since", 1, INT64_MAX / 2, 1, &since)) {
-		client_send(c, cx_reply_error(req, "usage", "\"since\" must be a seq"), -1);
-		return;
-	}
 	struct feed *f = calloc(1, sizeof *f);
-	int fd = f ? cx_open_beneath(d->root_fd, path, O_RDONLY, 0) : -1, pipe_fd;
+	int fd = f ? cx_open_beneath(d->root_fd, path, O_RDONLY, 0) : -1;
 	if (fd < 0) {
 		free(f);
-		client_send(c, cx_reply_error(req, "unknown_run", "no run %s", run_id), -1);
-		return;
+		return NULL;
 	}
 	f->events_fd = fd;
 	strlcpy(f->run_id, run_id, sizeof f->run_id);
 	cx_relay_init(&f->relay, d->loop, fd, f->run_id);
 	f->relay.finished = true; /* replay, then EOF */
 	LIST_INSERT_HEAD(&d->feeds, f, link);
+	if (!cx_timer_armed(&d->feed_sweep))
+		cx_timer_arm(d->loop, &d->feed_sweep, FEED_SWEEP_MS);
+	return f;
+}
+
+static void subscribe_from_disk(struct daemon *d, struct client *c, const cJSON *req,
+				const char *run_id)
+{
+	int64_t since;
+	int pipe_fd;
+	if (!cx_req_int(req, "since", 1, INT64_MAX / 2, 1, &since)) {
+		client_send(c, cx_reply_error(req, "usage", "\"since\" must be a seq"), -1);
+		return;
+	}
+	struct feed *f = feed_open(d, run_id);
+	if (!f) {
+		client_send(c, cx_reply_error(req, "unknown_run", "no run %s", run_id), -1);
+		return;
+	}
 	if (cx_relay_subscribe(&f->relay, (uint64_t)since, &pipe_fd) < 0) {
 		feed_free(f);
 		client_send(c, cx_reply_error(req, "system_error", "subscribing to %s", run_id), -1);
@@ -456,8 +474,31 @@ static void subscribe_from_disk(struct daemon *d, struct client *c, const cJSON 
 	cJSON_AddNumberToObject(reply, "fds", 1);
 	client_send(c, reply, pipe_fd);
 	close(pipe_fd);
-	if (!cx_timer_armed(&d->feed_sweep))
-		cx_timer_arm(d->loop, &d->feed_sweep, FEED_SWEEP_MS);
+}
+
+/* A subscriber a stopping tenant handed over (tenant_sup.c): the rest of
+ * its run's stream comes from here. */
+static void adopt_subscriber(struct daemon *d, const cJSON *msg, int fd)
+{
+	const char *run_id = cx_req_string(msg, "run_id"), *pending = cx_req_string(msg, "pending");
+	int64_t dropped, since, upto, seq, replay_off;
+	struct feed *f = NULL;
+	if (fd >= 0 && run_id && cx_run_id_valid(run_id) && pending &&
+	    cx_req_int(msg, "dropped", 0, INT64_MAX / 2, 0, &dropped) &&
+	    cx_req_int(msg, "since", 1, INT64_MAX / 2, 1, &since) &&
+	    cx_req_int(msg, "upto", 0, INT64_MAX / 2, 0, &upto) &&
+	    cx_req_int(msg, "seq", 0, INT64_MAX / 2, 0, &seq) &&
+	    cx_req_int(msg, "replay_off", -1, INT64_MAX / 2, -1, &replay_off))
+		f = feed_open(d, run_id);
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct cx_subscriber_state st = { pending, strlen(pending), (uint64_t)dropped,
+					  (uint64_t)since, (uint64_t)upto, (uint64_t)seq, replay_off };
+	if (cx_relay_adopt(&f->relay, fd, &st) < 0)
+		feed_free(f);
 }
 
 /* Tenant lifecycle. */

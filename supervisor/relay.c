@@ -183,37 +183,90 @@ void cx_relay_fini(struct cx_relay *relay)
 		subscriber_drop(LIST_FIRST(&relay->subscribers));
 }
 
+/* A subscriber on fd, a pipe's write end, from seq since; replay_off -1:
+ * live. Returns 0 with *out, or -errno (fd left to the caller). */
+static int subscriber_add(struct cx_relay *relay, int fd, uint64_t since, off_t replay_off,
+			  struct cx_subscriber **out)
+{
+	struct cx_subscriber *sub = calloc(1, sizeof *sub);
+	if (!sub || fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		free(sub);
+		return -ENOMEM;
+	}
+	sub->watch = (struct cx_watch){ fd, subscriber_ready, sub };
+	sub->relay = relay;
+	sub->since = since ? since : 1;
+	sub->replay_off = replay_off;
+	int r = cx_watch_add(relay->loop, &sub->watch, 0);
+	if (r < 0) {
+		free(sub);
+		return r;
+	}
+	LIST_INSERT_HEAD(&relay->subscribers, sub, link);
+	*out = sub;
+	return 0;
+}
+
 int cx_relay_subscribe(struct cx_relay *relay, uint64_t since, int *fd)
 {
 	int p[2];
+	struct cx_subscriber *sub;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	struct cx_subscriber *sub = calloc(1, sizeof *sub);
 	/* Room for a burst in the pipe itself, as the host allows (past the
 	 * user's pipe-user-pages-soft it does not): a reader that falls behind
 	 * for a moment loses nothing, and reads in larger chunks. */
 	fcntl(p[1], F_SETPIPE_SZ, CX_SUBSCRIBER_PIPE);
-	if (!sub || fcntl(p[1], F_SETFL, O_NONBLOCK) < 0) {
-		free(sub);
-		close(p[0]);
-		close(p[1]);
-		return -ENOMEM;
-	}
-	sub->watch = (struct cx_watch){ p[1], subscriber_ready, sub };
-	sub->relay = relay;
-	sub->since = since ? since : 1;
-	sub->replay_off = 0;
-	int r = cx_watch_add(relay->loop, &sub->watch, 0);
+	int r = subscriber_add(relay, p[1], since, 0, &sub);
 	if (r < 0) {
-		free(sub);
 		close(p[0]);
 		close(p[1]);
 		return r;
 	}
-	LIST_INSERT_HEAD(&relay->subscribers, sub, link);
 	*fd = p[0];
 	subscriber_pump(sub);
 	return 0;
+}
+
+int cx_relay_adopt(struct cx_relay *relay, int fd, const struct cx_subscriber_state *state)
+{
+	struct cx_subscriber *sub;
+	int r = subscriber_add(relay, fd, state->since, (off_t)state->replay_off, &sub);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	sub->dropped = state->dropped;
+	sub->upto = state->upto;
+	if (relay->seq < state->seq)
+		relay->seq = state->seq;
+	if (state->pending_len && cx_buf_append(&sub->backlog, state->pending, state->pending_len) < 0) {
+		subscriber_drop(sub);
+		return -ENOMEM;
+	}
+	subscriber_pump(sub);
+	return 0;
+}
+
+void cx_relay_hand_over(struct cx_relay *relay, cx_hand_over_fn *fn, void *data)
+{
+	while (!LIST_EMPTY(&relay->subscribers)) {
+		struct cx_subscriber *sub = LIST_FIRST(&relay->subscribers);
+		struct cx_subscriber_state state = {
+			.pending = cx_buf_head(&sub->backlog),
+			.pending_len = cx_buf_unread(&sub->backlog),
+			.dropped = sub->dropped,
+			.since = sub->since,
+			.upto = sub->upto,
+			.seq = relay->seq,
+			.replay_off = sub->replay_off,
+		};
+		cx_watch_del(relay->loop, &sub->watch);
+		fn(data, relay->run_id, sub->watch.fd, &state);
+		LIST_REMOVE(sub, link);
+		cx_buf_free(&sub->backlog);
+		free(sub);
+	}
 }
 
 /* The length of data's first n lines. */

@@ -67,4 +67,27 @@ static inline bool cx_relay_idle(const struct cx_relay *relay)
 /* The terminal event has been published. */
 void cx_relay_finish(struct cx_relay *relay);
 
+/* Where a subscriber is in its stream, for another relay to go on from
+ * there: a tenant supervisor that stops hands the subscribers of its runs
+ * (all over by then) to councild, so none loses the end of its run. */
+struct cx_subscriber_state {
+	const char *pending;     /* bytes not yet written to the pipe (may start mid-line) */
+	size_t pending_len;
+	uint64_t dropped;        /* events lost since the last lagged line */
+	uint64_t since;
+	uint64_t upto;           /* as in cx_subscriber */
+	uint64_t seq;            /* the run's last event */
+	int64_t replay_off;      /* in the events file, where the replay goes on; -1: live */
+};
+
+/* fd is the subscriber pipe's write end: fn takes it (and closes it). */
+typedef void cx_hand_over_fn(void *data, const char *run_id, int fd,
+			     const struct cx_subscriber_state *state);
+
+/* Gives every subscriber to fn; the relay has none after. */
+void cx_relay_hand_over(struct cx_relay *relay, cx_hand_over_fn *fn, void *data);
+/* Goes on serving a subscriber another relay handed over: fd, its pipe's
+ * write end, is the relay's now (closed on failure). Returns 0 or -errno. */
+int cx_relay_adopt(struct cx_relay *relay, int fd, const struct cx_subscriber_state *state);
+
 #endif

@@ -675,6 +675,14 @@ struct cx_loop *cx_sup_loop(struct cx_sup *sup)
 	return sup->loop;
 }
 
+void cx_sup_hand_over(struct cx_sup *sup, cx_hand_over_fn *fn, void *data)
+{
+	struct cx_run *run;
+	TAILQ_FOREACH(run, &sup->registry.runs, link)
+		if (run->phase == CX_PHASE_FINAL)
+			cx_relay_hand_over(&run->relay, fn, data);
+}
+
 void cx_sup_on_down(struct cx_sup *sup, cx_run_down_fn *fn, void *data)
 {
 	sup->on_down = fn;

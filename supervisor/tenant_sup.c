@@ -60,6 +60,7 @@ struct finished {
  * at every child, each live run's worker included. */
 #define ANNOUNCE_DELAY_MS 250
 #define SWEEP_DELAY_MS 100
+#define HAND_OVER_MAX (CX_WIRE_LINE_MAX / 4) /* a backlog, escaped as JSON, fits one line */
 
 struct tenant {
 	struct cx_sup *sup;
@@ -312,6 +313,33 @@ static void on_run_down(void *data, const struct cx_run_summary *s, const char *
 	forget_later(t, s->run_id);
 }
 
+/* A subscriber that had not got all of its run when the group stopped:
+ * councild goes on serving it from the run's files. What cannot travel
+ * (a backlog too large for one message, or holding a NUL a JSON string
+ * would cut) is closed as before: the reader sees EOF early and may
+ * resubscribe from the events file. */
+static void hand_over(void *data, const char *run_id, int fd, const struct cx_subscriber_state *st)
+{
+	struct tenant *t = data;
+	char *pending = st->pending_len <= HAND_OVER_MAX && !memchr(st->pending ?: "", '\0', st->pending_len)
+			? strndup(st->pending ?: "", st->pending_len) : NULL;
+	if (pending) {
+		cJSON *msg = cJSON_CreateObject();
+		cJSON_AddStringToObject(msg, "msg", "subscriber");
+		cJSON_AddStringToObject(msg, "run_id", run_id);
+		cJSON_AddStringToObject(msg, "pending", pending);
+		cJSON_AddNumberToObject(msg, "dropped", (double)st->dropped);
+		cJSON_AddNumberToObject(msg, "since", (double)st->since);
+		cJSON_AddNumberToObject(msg, "upto", (double)st->upto);
+		cJSON_AddNumberToObject(msg, "seq", (double)st->seq);
+		cJSON_AddNumberToObject(msg, "replay_off", (double)st->replay_off);
+		cJSON_AddNumberToObject(msg, "fds", 1);
+		send_msg(t, msg, fd);
+	}
+	free(pending);
+	close(fd);
+}
+
 /* Requests. */
 
 static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
@@ -530,6 +558,10 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 			break;
 	if (t.orphaned)
 		return 1; /* the process exits now: nothing is finalized, nothing needs freeing */
+	cx_sup_hand_over(t.sup, hand_over, &t);
+	while (!t.orphaned && cx_wire_pending(&t.wire))
+		if (cx_sup_dispatch(t.sup, -1) < 0)
+			break;
 	while (!LIST_EMPTY(&t.links))
 		link_free(LIST_FIRST(&t.links));
 	while (!LIST_EMPTY(&t.waiters))

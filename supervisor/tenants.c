@@ -53,22 +53,28 @@ void cx_tenant_announce_down(struct cx_tenant *t)
 	}
 }
 
-static void on_channel(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+/* Handles what the channel has: returns false when nothing more will come. */
+static bool take_messages(struct cx_tenant *t, uint32_t events)
 {
-	struct cx_tenant *t = w->data;
-	int r = cx_wire_service(&t->wire, loop, w, events);
+	int r = cx_wire_service(&t->wire, t->loop, &t->channel, events);
 	if (r < 0) {
 		/* Its exit (the pidfd) says the rest. */
-		cx_watch_del(loop, w);
-		return;
+		cx_watch_del(t->loop, &t->channel);
+		return false;
 	}
 	if (r == 0)
-		return;
+		return false;
 	cJSON *msg;
 	char why[128];
 	while ((r = cx_wire_next(&t->wire, &msg, why, sizeof why)) != 0)
 		if (r > 0)
 			t->ev->message(t->ev->data, t, msg);
+	return true;
+}
+
+static void on_channel(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	take_messages(w->data, events);
 }
 
 void cx_tenant_reap(struct cx_tenant *t)
@@ -76,8 +82,10 @@ void cx_tenant_reap(struct cx_tenant *t)
 	siginfo_t info;
 	if (cx_proc_reap(&t->proc, &info) <= 0)
 		return;
-	/* Drain what it said before it died: replies and "down" messages. */
-	on_channel(t->loop, &t->channel, EPOLLIN);
+	/* Drain all it said before it died: replies, "down" messages, the
+	 * subscribers it handed over; more than one read may hold. */
+	while (take_messages(t, EPOLLIN))
+		;
 	cx_watch_del(t->loop, &t->channel);
 	cx_watch_del(t->loop, &t->exit_watch);
 	cx_wire_close(&t->wire);

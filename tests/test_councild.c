@@ -372,6 +372,11 @@ static pid_t tenant_pid(const char *tenant)
 	return pid;
 }
 
+static bool tenant_down(void *tenant)
+{
+	return tenant_pid(tenant) == 0;
+}
+
 START_TEST(test_tenant_supervisor_killed_takes_its_runs_and_restarts)
 {
 	struct cx_started st[5];
@@ -685,6 +690,67 @@ START_TEST(test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files
 }
 END_TEST
 
+/* The seq a subscriber's stream accounts for to its end: each line whole,
+ * each event the seq after the last, each lagged line standing for as many
+ * as it says. */
+static uint64_t stream_accounts_to(const char *stream)
+{
+	uint64_t next = 1;
+	for (const char *line = stream; *line;) {
+		const char *nl = strchr(line, '\n');
+		ck_assert_msg(nl, "the stream ends in a torn line after seq %llu: %.80s",
+			      (unsigned long long)next - 1, line);
+		cJSON *ev = cJSON_ParseWithLength(line, (size_t)(nl - line));
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "type"));
+		double seq = cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "seq"));
+		ck_assert_msg(type, "not an event: %.80s", line);
+		if (!strcmp(type, "lagged"))
+			next += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "dropped"));
+		else
+			ck_assert_msg(seq == (double)next++, "seq %.0f where %llu was due", seq,
+				      (unsigned long long)next - 1);
+		cJSON_Delete(ev);
+		line = nl + 1;
+	}
+	return next - 1;
+}
+
+/* The seq of the last line of the run's events file. */
+static uint64_t last_seq(const char *run_id)
+{
+	char *events = run_file(run_id, "events");
+	ck_assert_msg(events && *events, "run %s has no events", run_id);
+	events[strlen(events) - 1] = '\0';
+	char *last = strrchr(events, '\n');
+	cJSON *ev = cJSON_Parse(last ? last + 1 : events);
+	uint64_t seq = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "seq"));
+	cJSON_Delete(ev);
+	free(events);
+	return seq;
+}
+
+/* Found by the soak: a tenant that stopped closed, mid-line, the pipes of
+ * the subscribers that had not read all of their runs: they lost the end
+ * of the run, its terminal event included. councild serves them now. */
+START_TEST(test_a_subscriber_gets_the_whole_run_across_its_tenant_stop)
+{
+	char *spec = council("\"words\":3000");
+	struct cx_client_start req = { .spec_json = spec, .tenant = "talky", .subscribe = true };
+	struct cx_started st;
+	ck_assert_int_eq(cx_start(cl, &req, &st, NULL, NULL), CX_OK);
+	free(spec);
+	ck_assert_int_eq(await_result(st.run_id), CX_RUN_COMPLETED);
+	ck_assert_int_eq(cx_tenant_stop(cl, "talky", NULL), CX_OK);
+	ck_assert_msg(th_wait_until(tenant_down, "talky", DEADLINE_MS), "awaited tenant talky to stop");
+	char *seen = read_to_eof(st.subscriber_fd);
+	ck_assert_msg(*seen, "the subscriber got nothing");
+	uint64_t got = stream_accounts_to(seen), want = last_seq(st.run_id);
+	ck_assert_msg(got == want, "the subscriber got to seq %llu, the run has %llu events",
+		      (unsigned long long)got, (unsigned long long)want);
+	free(seen);
+}
+END_TEST
+
 /* The first line of a subscriber pipe, read byte by byte (blocking). */
 static void first_line(int fd, char *line, size_t size)
 {
@@ -815,6 +881,7 @@ int main(void)
 	tcase_add_test(tc, test_unsubscribe_releases_the_subscription_at_once);
 	tcase_add_test(tc, test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files);
 	tcase_add_test(tc, test_subscribe_at_start_never_misses_run_started);
+	tcase_add_test(tc, test_a_subscriber_gets_the_whole_run_across_its_tenant_stop);
 	tcase_add_test(tc, test_second_councild_on_one_directory_is_refused);
 	tcase_add_test(tc, test_summaries_read_back_are_checked);
 	tcase_add_test(tc, test_retention_removes_only_the_runs_it_has_a_record_of);
