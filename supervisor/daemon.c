@@ -572,22 +572,16 @@ static void for_each_tenant_dir(struct daemon *d, void (*fn)(struct daemon *d, c
 	closedir(dir);
 }
 
-static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
+/* What the tenant had not answered when it went down. Its runs are final
+ * now: a bulk stop has what it asked for, and a request about a run is
+ * answered from the run's files. */
+static void answer_pending(struct daemon *d, struct cx_tenant *t)
 {
-	struct daemon *d = data;
 	struct pending *p, *pn;
-	/* After a clean stop, this only removes the tenant's empty cgroup. */
-	kill_leftovers(d, t->name);
-	if (crashed)
-		cx_catalog_recover(d->root_fd, t->name, "supervisor_down",
-				   "its tenant supervisor died");
-	run_down(d, t, NULL, "supervisor_down");
 	LIST_FOREACH_SAFE(p, &d->pending, link, pn) {
 		if (p->tenant != t)
 			continue;
 		const char *op = cx_req_string(p->req, "op");
-		/* Its runs are final now: a bulk stop has what it asked for, and
-		 * a request about a run is answered from the run's files. */
 		if (!strcmp(op, "stop") || !strcmp(op, "tenant_stop") || !strcmp(op, "terminate_all"))
 			client_send(p->client, cx_reply_ok(p->req), -1);
 		else if (strcmp(op, "start") && cx_req_string(p->req, "run_id") && p->client)
@@ -597,15 +591,30 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 							      "tenant %s went down", t->name), -1);
 		pending_free(p);
 	}
+}
+
+static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
+{
+	struct daemon *d = data;
+	/* After a clean stop, this only removes the tenant's empty cgroup. */
+	kill_leftovers(d, t->name);
+	if (crashed)
+		cx_catalog_recover(d->root_fd, t->name, "supervisor_down",
+				   "its tenant supervisor died");
+	run_down(d, t, NULL, "supervisor_down");
 	reap_orphans(d); /* what waited behind the tenant's own zombie */
+	bool restarted = false;
 	if (crashed && !d->stopping && may_restart(t)) {
 		struct cx_tenant *again;
 		t->restarts++;
-		if (cx_tenants_spawn(&d->tenants, t->name, &t->owner, 0, d->loop, d->root,
-				     &d->tenant_events, &again) == 0)
-			return;
+		restarted = cx_tenants_spawn(&d->tenants, t->name, &t->owner, 0, d->loop, d->root,
+					     &d->tenant_events, &again) == 0;
 	}
-	cx_tenant_announce_down(t);
+	if (!restarted)
+		cx_tenant_announce_down(t);
+	/* Answered last, so that what a client does next finds the tenant's
+	 * status and files as they are now. */
+	answer_pending(d, t);
 }
 
 /* Retention: finished runs stay visible for a time and up to a count per

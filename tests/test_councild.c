@@ -523,6 +523,25 @@ START_TEST(test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process)
 }
 END_TEST
 
+/* Found by the soak: tenant_stop was answered once the tenant's runs were
+ * final, before its supervisor had exited, and a start right after it was
+ * turned away: "tenant is stopping". */
+START_TEST(test_tenant_stop_answers_once_the_tenant_is_stopped)
+{
+	struct cx_started st;
+	for (int i = 0; i < 20; i++)
+		start_in(cl, "brief", "\"latency_ms\":60000", false, 0, &st);
+	ck_assert_int_eq(cx_tenant_stop(cl, "brief", NULL), CX_OK);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tenants/brief/status", scratch);
+	char *status = th_read_file(path, NULL);
+	ck_assert_msg(status && strstr(status, "Status:\tstopped\n"), "tenant status: %s", status);
+	free(status);
+	start_in(cl, "brief", "", false, 0, &st);
+	ck_assert_int_eq(await_result(st.run_id), CX_RUN_COMPLETED);
+}
+END_TEST
+
 START_TEST(test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes)
 {
 	struct cx_started st[3];
@@ -875,6 +894,7 @@ int main(void)
 	tcase_add_test(tc, test_terminate_all_leaves_every_run_final);
 	tcase_add_test(tc, test_terminate_all_reaches_members_that_left_their_process_group);
 	tcase_add_test(tc, test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process);
+	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
