@@ -94,14 +94,16 @@ ssize_t cx_fds_recv(int sock, void *buf, size_t len, int *fds, size_t *n, int fl
 }
 
 /* One sendmsg of what is queued, up to the next line that carries fds (or
- * with them, when it starts here). Returns bytes sent or -errno. */
+ * with them, when it starts here, and then up to the one after it: each
+ * line's fds must go with its own first byte). Returns bytes sent or -errno. */
 static ssize_t send_some(struct cx_wire *w)
 {
 	size_t len = cx_buf_unread(&w->out);
 	struct cx_wire_fds *next = w->n_fds_out ? &w->fds_out[0] : NULL;
 	bool attach = next && next->at == w->sent;
-	if (next && !attach && next->at - w->sent < len)
-		len = next->at - w->sent;
+	struct cx_wire_fds *stop = !attach ? next : w->n_fds_out > 1 ? &w->fds_out[1] : NULL;
+	if (stop && stop->at - w->sent < len)
+		len = stop->at - w->sent;
 	ssize_t sent = cx_fds_send(w->fd, cx_buf_head(&w->out), len, attach ? next->fd : NULL,
 				   attach ? next->n : 0, MSG_DONTWAIT);
 	if (sent >= 0 && attach) { /* the kernel holds its own references now */

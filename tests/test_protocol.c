@@ -2,6 +2,7 @@
  * malformed or hostile request gets a clear error, and councild goes on
  * serving, on that connection when it can and on a new one always. */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 
 #include "council/ids.h"
 #include "harness.h"
+#include "wire.h"
 
 #define DEADLINE_MS 20000
 
@@ -277,6 +279,65 @@ START_TEST(test_connections_per_uid_are_limited)
 }
 END_TEST
 
+/* Found by the soak: when lines carrying descriptors waited in the queue
+ * together, one sendmsg took a line's descriptors and the start of the
+ * next line too, whose descriptors then never went. */
+START_TEST(test_each_line_keeps_its_descriptors_when_lines_queue_up)
+{
+	int sv[2], p[3][2];
+	ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+	struct cx_wire out, in;
+	cx_wire_init(&out, sv[0]);
+	cx_wire_init(&in, sv[1]);
+	/* A line the peer has not read fills the socket: what follows waits. */
+	size_t size = 1 << 20;
+	char *filler = malloc(size);
+	memset(filler, 'x', size - 1);
+	filler[size - 1] = '\0';
+	cJSON *big = cJSON_CreateObject();
+	cJSON_AddStringToObject(big, "filler", filler);
+	ck_assert_int_eq(cx_wire_send(&out, big, NULL, 0), 1);
+	cJSON_Delete(big);
+	free(filler);
+	for (int i = 0; i < 3; i++) {
+		ck_assert(pipe2(p[i], O_CLOEXEC) == 0);
+		cJSON *msg = cJSON_CreateObject();
+		cJSON_AddNumberToObject(msg, "line", i);
+		cJSON_AddNumberToObject(msg, "fds", 1);
+		ck_assert_int_eq(cx_wire_send(&out, msg, &p[i][1], 1), 1);
+		cJSON_Delete(msg);
+		close(p[i][1]);
+	}
+	int lines = 0;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (lines < 3) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited 3 lines, %d came", lines);
+		ck_assert_int_ge(cx_wire_flush(&out), 0);
+		ssize_t n = cx_wire_fill(&in);
+		ck_assert_msg(n > 0 || n == -EAGAIN, "reading: %zd", n);
+		cJSON *msg;
+		char why[128];
+		while (cx_wire_next(&in, &msg, why, sizeof why) == 1) {
+			const cJSON *line = cJSON_GetObjectItem(msg, "line");
+			if (line) {
+				/* The descriptor is the line's own pipe: what goes in comes out there. */
+				int fd = cx_wire_take_fd(&in), i = (int)cJSON_GetNumberValue(line);
+				char c = 0;
+				ck_assert_msg(fd >= 0, "line %d came without its descriptor", i);
+				ck_assert(write(fd, "k", 1) == 1 && read(p[i][0], &c, 1) == 1 && c == 'k');
+				close(fd);
+				lines++;
+			}
+			cJSON_Delete(msg);
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		close(p[i][0]);
+	cx_wire_close(&out);
+	cx_wire_close(&in);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("protocol");
@@ -290,5 +351,8 @@ int main(void)
 	tcase_add_test(tc, test_descriptors_where_none_are_expected_are_dropped);
 	tcase_add_test(tc, test_connections_per_uid_are_limited);
 	suite_add_tcase(s, tc);
+	TCase *framing = tcase_create("framing");
+	tcase_add_test(framing, test_each_line_keeps_its_descriptors_when_lines_queue_up);
+	suite_add_tcase(s, framing);
 	return th_run_suite(s);
 }
