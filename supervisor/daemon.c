@@ -287,7 +287,9 @@ static void forward(struct daemon *d, struct client *c, const cJSON *req, const 
 		cJSON_AddNumberToObject(copy, "fds", 1);
 	int r = cx_tenant_send(t, copy, fd >= 0 ? &fd : NULL, fd >= 0);
 	cJSON_Delete(copy);
-	if (r < 0) {
+	/* A tenant whose end is closed is on its way out: its exit answers
+	 * (answer_pending), as for a request it took down with it. */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
 		client_send(c, cx_reply_error(req, "supervisor_unavailable", "tenant %s: %s",
 					      t->name, strerror(-r)), -1);
 		cJSON_Delete(p->req);
