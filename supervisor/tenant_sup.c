@@ -558,10 +558,11 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 			break;
 	if (t.orphaned)
 		return 1; /* the process exits now: nothing is finalized, nothing needs freeing */
-	cx_sup_hand_over(t.sup, hand_over, &t);
-	while (!t.orphaned && cx_wire_pending(&t.wire))
-		if (cx_sup_dispatch(t.sup, -1) < 0)
-			break;
+	/* Handed over until the channel is flushed: a subscribe councild sent
+	 * meanwhile is answered, and its subscriber handed over too. */
+	do
+		cx_sup_hand_over(t.sup, hand_over, &t);
+	while (!t.orphaned && cx_wire_pending(&t.wire) && cx_sup_dispatch(t.sup, -1) == CX_OK);
 	while (!LIST_EMPTY(&t.links))
 		link_free(LIST_FIRST(&t.links));
 	while (!LIST_EMPTY(&t.waiters))
