@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "council/supervisor.h"
 #include "daemon.h"
 #include "fsutil.h"
+
+#define MMAP_THRESHOLD (128 * 1024)
 
 static const char usage[] =
 	"usage: councild [--runtime-dir DIR] [--foreground] [--max-connections N]\n"
@@ -176,6 +179,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "councild: serving %s (pid %d)\n", root, (int)getpid());
 	dopts.ready = on_ready;
 	dopts.ready_data = &ready;
+	/* A fixed threshold: glibc's moves up with every large block freed, and
+	 * then the backlogs and long lines councild passes through come from
+	 * the heap and stay there; above this they are mapped and given back. */
+	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 	r = cx_daemon_run(&dopts);
 	if (r)
 		fprintf(stderr, "councild: %s: %s\n", root, strerror(r));
