@@ -342,7 +342,8 @@ static void hand_over(void *data, const char *run_id, int fd, const struct cx_su
 
 /* Requests. */
 
-static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
+/* Starts the run; a linked one's link takes *caller (then -1). */
+static cJSON *start_run(struct tenant *t, const cJSON *req, int *caller, int *fd)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(req, "spec");
 	const cJSON *input = cJSON_GetObjectItemCaseSensitive(req, "input");
@@ -383,8 +384,10 @@ static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
 		cJSON_AddStringToObject(reply, "tenant", s.tenant);
 		if (start.subscribe)
 			cJSON_AddNumberToObject(reply, "fds", 1);
-		if (cx_req_bool(req, "link") && cJSON_GetNumberValue(cJSON_GetObjectItem(req, "fds")) == 1)
-			link_add(t, run_id, cx_wire_take_fd(&t->wire), exit_signal);
+		if (cx_req_bool(req, "link") && *caller >= 0) {
+			link_add(t, run_id, *caller, exit_signal);
+			*caller = -1;
+		}
 		announce_soon(t);
 	} else {
 		reply = cx_reply_fail(req, &err);
@@ -400,6 +403,19 @@ static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
 		}
 	}
 	cx_diags_free(&diags);
+	return reply;
+}
+
+/* The caller's pidfd that comes with a linked start is taken before
+ * anything may refuse the start: left queued, it would be taken for the
+ * next request's, and that run linked to this caller. */
+static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
+{
+	int caller = cJSON_GetNumberValue(cJSON_GetObjectItem(req, "fds")) == 1
+		     ? cx_wire_take_fd(&t->wire) : -1;
+	cJSON *reply = start_run(t, req, &caller, fd);
+	if (caller >= 0)
+		close(caller);
 	return reply;
 }
 

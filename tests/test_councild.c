@@ -250,7 +250,8 @@ static pid_t caller_with_run(bool link, const char *profile, int exit_signal, ch
 	return pid;
 }
 
-START_TEST(test_linked_run_dies_with_its_caller)
+/* A caller starts a linked run, and is killed: so is its run. */
+static void assert_a_linked_run_dies_with_its_caller(void)
 {
 	char run_id[CX_RUN_ID_MAX + 1];
 	pid_t caller = caller_with_run(true, "\"latency_ms\":60000", 0, run_id);
@@ -258,6 +259,11 @@ START_TEST(test_linked_run_dies_with_its_caller)
 	waitpid(caller, NULL, 0);
 	ck_assert_int_eq(await_result(run_id), CX_RUN_FAILED);
 	assert_final_with_kind(run_id, "killed");
+}
+
+START_TEST(test_linked_run_dies_with_its_caller)
+{
+	assert_a_linked_run_dies_with_its_caller();
 }
 END_TEST
 
@@ -283,6 +289,19 @@ START_TEST(test_exit_signal_reaches_a_linked_caller_when_its_run_crashes)
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1,
 		      "the caller should die of SIGUSR1, status %#x", status);
 	assert_final_with_kind(run_id, "crashed");
+}
+END_TEST
+
+/* A linked start whose spec is refused must leave nothing of its link
+ * behind: its caller's pidfd, not taken, was taken by the next linked
+ * start in the tenant, whose run was then linked to the wrong caller (and
+ * lived on after its own caller died). */
+START_TEST(test_a_refused_linked_start_leaves_no_link_behind)
+{
+	struct cx_client_start bad = { .spec_json = "{\"id\":\"c\"}" };
+	struct cx_started st;
+	ck_assert_int_eq(cx_start_link(cl, &bad, &st, NULL, NULL), CX_EINVALID);
+	assert_a_linked_run_dies_with_its_caller();
 }
 END_TEST
 
@@ -885,6 +904,7 @@ int main(void)
 	tcase_add_test(tc, test_unlinked_run_survives_its_caller);
 	tcase_add_test(tc, test_exit_signal_reaches_a_linked_caller_when_its_run_crashes);
 	tcase_add_test(tc, test_linked_caller_gets_an_exit_message);
+	tcase_add_test(tc, test_a_refused_linked_start_leaves_no_link_behind);
 	tcase_add_test(tc, test_monitor_gets_exactly_one_down_with_its_reason);
 	tcase_add_test(tc, test_monitor_of_a_dead_run_is_noproc);
 	tcase_add_test(tc, test_shutdown_ms_is_honoured_for_a_worker_that_ignores_sigterm);
