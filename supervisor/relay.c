@@ -138,7 +138,10 @@ static void subscriber_pump(struct cx_subscriber *sub)
 			sub->since = sub->upto = sub->relay->seq;
 			sub->replay_off = 0;
 		}
-		if (sub->dropped && backlog_append(sub, "", 0))
+		/* While the run goes on, a lagged line waits to go with the next
+		 * event the subscriber gets: the loss it counts may end with
+		 * the terminal event, which the end above gives back. */
+		if (sub->dropped && sub->relay->finished && backlog_append(sub, "", 0))
 			continue;
 		if (sub->replay_off >= 0) {
 			if (replay_more(sub) < 0) {
