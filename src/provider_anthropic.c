@@ -173,7 +173,7 @@ static bool add_turn(cJSON *body, const struct cx_chat_turn *turn)
 	return ok;
 }
 
-static const struct cx_dialect anthropic = {
+const struct cx_dialect cx_dialect_anthropic = {
 	.name = "anthropic",
 	.base_url = "https://api.anthropic.com/v1",
 	.path = "/messages",

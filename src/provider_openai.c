@@ -189,7 +189,7 @@ static bool add_turn(cJSON *body, const struct cx_chat_turn *turn)
 	return ok;
 }
 
-static const struct cx_dialect openai = {
+const struct cx_dialect cx_dialect_openai = {
 	.name = "openai",
 	.base_url = "https://api.openai.com/v1",
 	.path = "/chat/completions",
