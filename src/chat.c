@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json.h"
 #include "shape.h"
 
 #define RESPONSE_MAX (16u << 20)
@@ -331,11 +332,13 @@ struct cx_chat_tool_call *cx_chat_tool_call(struct cx_chat *chat, long key, cons
 void cx_chat_usage(struct cx_chat *chat, const cJSON *usage, const char *in_key,
 		   const char *out_key)
 {
-	const cJSON *in = in_key ? cJSON_GetObjectItemCaseSensitive(usage, in_key) : NULL;
-	const cJSON *out = out_key ? cJSON_GetObjectItemCaseSensitive(usage, out_key) : NULL;
-	if (cJSON_IsNumber(in) || cJSON_IsNumber(out))
-		cx_call_usage(chat->call, cJSON_IsNumber(in) ? (long)in->valuedouble : 0,
-			      cJSON_IsNumber(out) ? (long)out->valuedouble : 0);
+	/* A count is a whole number up to INT32_MAX, or is not one: the
+	 * call adds them up over a stream's events, its requests and its
+	 * attempts, and the sum must not overflow. */
+	int64_t in = cx_json_int(usage, in_key, 0, INT32_MAX, -1);
+	int64_t out = cx_json_int(usage, out_key, 0, INT32_MAX, -1);
+	if (in >= 0 || out >= 0)
+		cx_call_usage(chat->call, in > 0 ? in : 0, out > 0 ? out : 0);
 }
 
 cJSON *cx_chat_append_object(cJSON *array)
