@@ -14,10 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json.h"
 #include "shape.h"
 
 #define RESPONSE_MAX (16u << 20)
-#define TOOL_CALLS_MAX 64
 #define SERVER_MESSAGE_MAX 300
 #define DEFAULT_TOOL_TURNS 8
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -56,13 +56,20 @@ static void turn_free(struct cx_chat_turn *t)
 	*t = (struct cx_chat_turn){ 0 };
 }
 
+void cx_chat_read_free(struct cx_chat *chat)
+{
+	cx_sse_free(&chat->sse);
+	cx_buf_free(&chat->response);
+	turn_free(&chat->turn);
+	free(chat->fail_message);
+	chat->fail_message = NULL;
+}
+
 static void release(struct cx_chat *c)
 {
 	cx_timer_disarm(cx_call_loop(c->call), &c->later);
 	cx_http_req_release(&c->req);
-	cx_sse_free(&c->sse);
-	cx_buf_free(&c->response);
-	turn_free(&c->turn);
+	cx_chat_read_free(c);
 	cJSON_Delete(c->body);
 	c->body = NULL;
 	free(c->url);
@@ -72,8 +79,6 @@ static void release(struct cx_chat *c)
 		free(c->key);
 		c->key = NULL;
 	}
-	free(c->fail_message);
-	c->fail_message = NULL;
 }
 
 /* message with every occurrence of the key replaced: a server may quote
@@ -299,9 +304,9 @@ struct cx_chat_tool_call *cx_chat_tool_call(struct cx_chat *chat, long key, cons
 	if (!tc) {
 		/* The array grows only while a response is read: no tool runs
 		 * (whose watches point into it) until it is complete. */
-		if (t->n_calls == TOOL_CALLS_MAX) {
+		if (t->n_calls == CX_CHAT_TOOL_CALLS_MAX) {
 			cx_chat_stop(chat, CX_FAIL_INVALID_OUTPUT, "more than %d tool calls in one answer",
-				     TOOL_CALLS_MAX);
+				     CX_CHAT_TOOL_CALLS_MAX);
 			return NULL;
 		}
 		if (t->n_calls == t->cap_calls) {
@@ -327,11 +332,13 @@ struct cx_chat_tool_call *cx_chat_tool_call(struct cx_chat *chat, long key, cons
 void cx_chat_usage(struct cx_chat *chat, const cJSON *usage, const char *in_key,
 		   const char *out_key)
 {
-	const cJSON *in = in_key ? cJSON_GetObjectItemCaseSensitive(usage, in_key) : NULL;
-	const cJSON *out = out_key ? cJSON_GetObjectItemCaseSensitive(usage, out_key) : NULL;
-	if (cJSON_IsNumber(in) || cJSON_IsNumber(out))
-		cx_call_usage(chat->call, cJSON_IsNumber(in) ? (long)in->valuedouble : 0,
-			      cJSON_IsNumber(out) ? (long)out->valuedouble : 0);
+	/* A count is a whole number up to INT32_MAX, or is not one: the
+	 * call adds them up over a stream's events, its requests and its
+	 * attempts, and the sum must not overflow. */
+	int64_t in = cx_json_int(usage, in_key, 0, INT32_MAX, -1);
+	int64_t out = cx_json_int(usage, out_key, 0, INT32_MAX, -1);
+	if (in >= 0 || out >= 0)
+		cx_call_usage(chat->call, in > 0 ? in : 0, out > 0 ? out : 0);
 }
 
 cJSON *cx_chat_append_object(cJSON *array)
@@ -439,20 +446,26 @@ static bool event_stream(const struct cx_http_req *req)
 	return !strncasecmp(cx_http_content_type(req), "text/event-stream", 17);
 }
 
-static int on_body(struct cx_http_req *req, const char *p, size_t n)
+int cx_chat_read(struct cx_chat *c, const char *p, size_t n)
 {
-	struct cx_chat *c = req->data;
 	if ((c->received += n) > RESPONSE_MAX)
 		return cx_chat_stop(c, CX_FAIL_INVALID_OUTPUT, "response over 16 MiB");
-	c->streamed = event_stream(req);
 	if (!c->streamed)
 		return cx_buf_append(&c->response, p, n) < 0
 			       ? cx_chat_stop(c, CX_FAIL_PERMANENT, "out of memory") : 0;
 	int rc = cx_sse_feed(&c->sse, p, n, on_event, c);
 	if (rc == -EMSGSIZE)
-		return cx_chat_stop(c, CX_FAIL_INVALID_OUTPUT, "a streamed event over %u bytes",
-				    CX_SSE_DATA_MAX);
+		return cx_chat_stop(c, CX_FAIL_INVALID_OUTPUT,
+				    "a streamed event over %u bytes, or a line of one over %u",
+				    CX_SSE_DATA_MAX, CX_SSE_LINE_MAX);
 	return rc < 0 ? cx_chat_stop(c, CX_FAIL_PERMANENT, "out of memory") : rc;
+}
+
+static int on_body(struct cx_http_req *req, const char *p, size_t n)
+{
+	struct cx_chat *c = req->data;
+	c->streamed = event_stream(req);
+	return cx_chat_read(c, p, n);
 }
 
 static void emit_tool_event(struct cx_chat *c, struct cx_chat_tool_call *tc,
@@ -573,8 +586,7 @@ static void turn_over(struct cx_chat *c)
 		run_tools(c);
 }
 
-/* A 2xx response ended: read what was not streamed, check it was whole. */
-static void response_over(struct cx_chat *c)
+void cx_chat_read_end(struct cx_chat *c)
 {
 	if (!c->streamed) {
 		cJSON *body = cJSON_ParseWithLength(c->response.data ? c->response.data : "",
@@ -589,6 +601,13 @@ static void response_over(struct cx_chat *c)
 	} else if (!c->turn.done) {
 		cx_chat_stop(c, CX_FAIL_TRANSIENT, "the stream ended before the answer was complete");
 	}
+}
+
+/* A 2xx response ended: the answer, the tools it asks for, or what is
+ * wrong with it. */
+static void response_over(struct cx_chat *c)
+{
+	cx_chat_read_end(c);
 	if (c->failed)
 		attempt_fail(c, c->fail_kind, "%s", c->fail_message ? c->fail_message : "out of memory");
 	else

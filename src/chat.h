@@ -35,6 +35,9 @@ struct cx_chat_tool_call {
 	bool running;
 };
 
+/* More tool calls in one answer fail the attempt as invalid_output. */
+#define CX_CHAT_TOOL_CALLS_MAX 64
+
 /* The model's answer to one request. */
 struct cx_chat_turn {
 	struct cx_buf text;
@@ -103,17 +106,20 @@ struct cx_chat {
 	char *fail_message;
 };
 
+/* The dialects of the openai and anthropic providers. */
+extern const struct cx_dialect cx_dialect_openai, cx_dialect_anthropic;
+
 /* The provider ops for a dialect. */
 int cx_chat_start(struct cx_call *call, const struct cx_dialect *dialect);
 void cx_chat_abort(struct cx_call *call);
 bool cx_chat_owns(struct cx_call *call, const struct cx_proc *child);
 
-/* Defines `const struct cx_provider_ops ops` answering with dialect (a
- * static struct cx_dialect). */
+/* Defines `const struct cx_provider_ops ops` answering with the dialect
+ * cx_dialect_<dialect>. */
 #define CX_CHAT_PROVIDER(ops, dialect)                                  \
 	static int dialect##_start(struct cx_call *call)                \
 	{                                                               \
-		return cx_chat_start(call, &dialect);                   \
+		return cx_chat_start(call, &cx_dialect_##dialect);      \
 	}                                                               \
 	const struct cx_provider_ops ops = {                            \
 		.name = #dialect,                                       \
@@ -122,6 +128,21 @@ bool cx_chat_owns(struct cx_call *call, const struct cx_proc *child);
 		.abort = cx_chat_abort,                                 \
 		.owns = cx_chat_owns,                                   \
 	}
+
+/* Reading a 2xx response into chat->turn, as the attempt does with what
+ * the server sends; apart from the request, so that the fuzzer
+ * (tests/fuzz/fuzz_chat.c) reads what a server may send without one.
+ * Needs chat->call (for tokens and usage), chat->dialect and
+ * chat->streamed (the body is an event stream), the rest zeroed. */
+
+/* n more bytes of the body. Non-zero once the chat has stopped (failed:
+ * kind and message in fail_kind and fail_message). */
+int cx_chat_read(struct cx_chat *chat, const char *p, size_t n);
+/* The body ended: a body not streamed is read now, a stream must have
+ * said it was complete. Then the turn is the answer, or chat->failed. */
+void cx_chat_read_end(struct cx_chat *chat);
+/* Frees what reading made (the turn, the parser, the failure's message). */
+void cx_chat_read_free(struct cx_chat *chat);
 
 /* For the dialects. */
 

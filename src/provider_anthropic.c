@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 #define API_VERSION "2023-06-01"
 #define DEFAULT_MAX_TOKENS 1024    /* the API requires max_tokens */
 
@@ -26,10 +28,10 @@ static const char *string(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A content block's "index"; 0 when it is not a whole number from 0. */
 static long index_of(const cJSON *obj)
 {
-	const cJSON *v = get(obj, "index");
-	return cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+	return (long)cx_json_int(obj, "index", 0, INT32_MAX, 0);
 }
 
 static bool add_tool(cJSON *tools, const struct cx_tool *tool)
@@ -173,7 +175,7 @@ static bool add_turn(cJSON *body, const struct cx_chat_turn *turn)
 	return ok;
 }
 
-static const struct cx_dialect anthropic = {
+const struct cx_dialect cx_dialect_anthropic = {
 	.name = "anthropic",
 	.base_url = "https://api.anthropic.com/v1",
 	.path = "/messages",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "profile.h"
 
 enum preset { PRESET_OPENAI, PRESET_OLLAMA, PRESET_VLLM, PRESET_LLAMACPP, PRESET_OPENROUTER };
@@ -75,14 +76,14 @@ static bool stream_options(cJSON *body)
 }
 
 /* Which call of the turn a tool call (or a piece of one) is: its "index"
- * in a stream; without one (some servers, and whole messages), the call
- * with its id, else a new one. */
+ * in a stream; without one (some servers, and whole messages), or with one
+ * that is not a whole number from 0, the call with its id, else a new one. */
 static long call_key(const struct cx_chat *chat, const cJSON *call)
 {
-	const cJSON *index = get(call, "index");
+	int64_t index;
 	const char *id = string(call, "id");
-	if (cJSON_IsNumber(index))
-		return (long)index->valuedouble;
+	if (cx_json_int_value(get(call, "index"), 0, INT32_MAX, &index))
+		return (long)index;
 	for (size_t i = 0; id && i < chat->turn.n_calls; i++)
 		if (chat->turn.calls[i].id && !strcmp(chat->turn.calls[i].id, id))
 			return chat->turn.calls[i].key;
@@ -189,7 +190,7 @@ static bool add_turn(cJSON *body, const struct cx_chat_turn *turn)
 	return ok;
 }
 
-static const struct cx_dialect openai = {
+const struct cx_dialect cx_dialect_openai = {
 	.name = "openai",
 	.base_url = "https://api.openai.com/v1",
 	.path = "/chat/completions",

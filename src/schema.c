@@ -179,15 +179,18 @@ static bool broken(struct verdict *v, const char *keyword, const char *fmt, ...)
 	return false;
 }
 
-static bool validate(const cJSON *schema, const cJSON *value, struct verdict *v);
+/* A check of a value against a schema (validate, in_range). */
+typedef bool check_fn(const cJSON *schema, const cJSON *value, struct verdict *v);
 
-/* Validates child (named by the suffix appended to where) and restores
+static check_fn validate;
+
+/* Checks child (named by the suffix appended to where) and restores
  * where. */
-static bool validate_child(const cJSON *schema, const cJSON *child, struct verdict *v,
-			   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static bool check_child(check_fn *check, const cJSON *schema, const cJSON *child,
+			struct verdict *v, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static bool validate_child(const cJSON *schema, const cJSON *child, struct verdict *v,
-			   const char *fmt, ...)
+static bool check_child(check_fn *check, const cJSON *schema, const cJSON *child,
+			struct verdict *v, const char *fmt, ...)
 {
 	size_t len = strlen(v->where);
 	va_list ap;
@@ -195,7 +198,7 @@ static bool validate_child(const cJSON *schema, const cJSON *child, struct verdi
 	va_start(ap, fmt);
 	vsnprintf(v->where + len, sizeof v->where - len, fmt, ap);
 	va_end(ap);
-	bool ok = validate(schema, child, v);
+	bool ok = check(schema, child, v);
 	v->where[len] = '\0';
 	return ok;
 }
@@ -367,7 +370,7 @@ static bool rule_properties(const cJSON *arg, const cJSON *schema, const cJSON *
 		return true;
 	cJSON_ArrayForEach(item, value) {
 		const cJSON *sub = cJSON_GetObjectItemCaseSensitive(arg, item->string);
-		if (sub && !validate_child(sub, item, v, ".%s", item->string))
+		if (sub && !check_child(validate, sub, item, v, ".%s", item->string))
 			return false;
 	}
 	return true;
@@ -383,7 +386,7 @@ static bool rule_items(const cJSON *arg, const cJSON *schema, const cJSON *value
 	if (!cJSON_IsArray(value))
 		return true;
 	cJSON_ArrayForEach(item, value)
-		if (!validate_child(arg, item, v, "[%d]", i++))
+		if (!check_child(validate, arg, item, v, "[%d]", i++))
 			return false;
 	return true;
 }
@@ -418,12 +421,31 @@ static bool validate(const cJSON *schema, const cJSON *value, struct verdict *v)
 	return true;
 }
 
+/* Every number in value within a double's range: cJSON reads 1e999 as
+ * infinity, and prints it as null, so a value holding one would not be
+ * kept as it was judged. */
+static bool in_range(const cJSON *schema, const cJSON *value, struct verdict *v)
+{
+	const cJSON *item;
+	int i = 0;
+
+	if (cJSON_IsNumber(value) && !isfinite(value->valuedouble))
+		return broken(v, "json", "the number is past the range of a double");
+	cJSON_ArrayForEach(item, value) {
+		bool ok = cJSON_IsArray(value) ? check_child(in_range, schema, item, v, "[%d]", i++)
+					       : check_child(in_range, schema, item, v, ".%s", item->string);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 bool cx_schema_validate(const cJSON *schema, const cJSON *value, char why[CX_SCHEMA_WHY_MAX])
 {
 	struct verdict v = { .where = "$", .why = why };
 
 	why[0] = '\0';
-	return validate(schema, value, &v);
+	return in_range(schema, value, &v) && validate(schema, value, &v);
 }
 
 cJSON *cx_schema_answer(const cJSON *schema, const char *text, size_t len,

@@ -24,7 +24,9 @@ void cx_schema_check(struct cx_check *c, const cJSON *schema, const char *path);
 
 /* True when value is valid against schema (one cx_schema_check accepted).
  * Otherwise why is "<where>: <keyword>: <what>", the first rule broken:
- * `$.confidence: maximum: 1.5 is above 1`. */
+ * `$.confidence: maximum: 1.5 is above 1`. A number past a double's range
+ * (1e999, which cJSON reads as infinity and prints as null) is never
+ * valid: `$.confidence: json: the number is past the range of a double`. */
 bool cx_schema_validate(const cJSON *schema, const cJSON *value, char why[CX_SCHEMA_WHY_MAX]);
 
 /* The JSON of a member's answer (extract.h), valid against schema: the

@@ -6,6 +6,16 @@
 
 static const char bom[] = "\xEF\xBB\xBF";
 
+static size_t line_max(const struct cx_sse *p)
+{
+	return p->line_max ? p->line_max : CX_SSE_LINE_MAX;
+}
+
+static size_t data_max(const struct cx_sse *p)
+{
+	return p->data_max ? p->data_max : CX_SSE_DATA_MAX;
+}
+
 /* Sets b to the n bytes at s. */
 static int set(struct cx_buf *b, const char *s, size_t n)
 {
@@ -40,15 +50,18 @@ static int dispatch(struct cx_sse *p, cx_sse_fn *fn, void *arg)
 static int field(struct cx_sse *p, const char *name, size_t name_len, const char *value,
 		 size_t value_len)
 {
-	if (is(name, name_len, "event"))
+	/* The format ignores an id holding a NUL; a type holding one would
+	 * read as another (cut at the NUL, or "" for "message"). */
+	bool has_nul = memchr(value, '\0', value_len) != NULL;
+	if (is(name, name_len, "event") && !has_nul)
 		return set(&p->type, value, value_len);
 	if (is(name, name_len, "data")) {
-		if (p->data.len + value_len + 1 > CX_SSE_DATA_MAX)
+		if (p->data.len + value_len + 1 > data_max(p))
 			return -EMSGSIZE;
 		int rc = cx_buf_append(&p->data, value, value_len);
 		return rc < 0 ? rc : cx_buf_append(&p->data, "\n", 1);
 	}
-	if (is(name, name_len, "id") && !memchr(value, '\0', value_len))
+	if (is(name, name_len, "id") && !has_nul)
 		return set(&p->id, value, value_len);
 	return 0;   /* "retry", and fields the format does not know */
 }
@@ -93,7 +106,7 @@ int cx_sse_feed(struct cx_sse *p, const char *buf, size_t n, cx_sse_fn *fn, void
 				break;
 		}
 		const char *eol = line_end(s, end);
-		if (p->line.len + (size_t)(eol - s) > CX_SSE_LINE_MAX)
+		if (p->line.len + (size_t)(eol - s) > line_max(p))
 			return -EMSGSIZE;
 		if (cx_buf_append(&p->line, s, (size_t)(eol - s)) < 0)
 			return -ENOMEM;

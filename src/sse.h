@@ -7,9 +7,11 @@
  * ':' is a comment; "field: value" loses one space after the colon; "data"
  * lines are joined with '\n'; "event" names the type (default "message");
  * "id" sets the last event id (kept across events); "retry" and unknown
- * fields are ignored; a blank line dispatches the event, unless it has no
- * data. A UTF-8 byte order mark at the very start is skipped. What is left
- * undispatched at the end of the stream is dropped, as the format says. */
+ * fields are ignored, and so is an "event" or "id" whose value holds a
+ * NUL (the type and the id are C strings); a blank line dispatches the
+ * event, unless it has no data. A UTF-8 byte order mark at the very start
+ * is skipped. What is left undispatched at the end of the stream is
+ * dropped, as the format says. */
 #ifndef CX_SSE_H
 #define CX_SSE_H
 
@@ -18,8 +20,9 @@
 
 #include "buf.h"
 
-/* Bounds on what one event may hold: beyond them a feed fails with
- * -EMSGSIZE rather than buffering without limit. */
+/* Bounds on what one event may hold, unless the parser sets its own:
+ * beyond them a feed fails with -EMSGSIZE rather than buffering without
+ * limit. */
 #define CX_SSE_LINE_MAX (1u << 20)
 #define CX_SSE_DATA_MAX (4u << 20)
 
@@ -41,6 +44,10 @@ struct cx_sse {
 	struct cx_buf id;       /* the last event id */
 	bool after_cr;          /* the last line ended in '\r': skip a '\n' */
 	bool past_first_line;   /* a BOM can only start the first line */
+	/* The bounds on a line and on an event's data; 0: CX_SSE_LINE_MAX and
+	 * CX_SSE_DATA_MAX. Small ones let the fuzzer (tests/fuzz/fuzz_sse.c)
+	 * reach them with short inputs. */
+	size_t line_max, data_max;
 };
 
 /* A parser at the start of a stream. */
@@ -51,7 +58,8 @@ struct cx_sse {
  * or -ENOMEM; after an error the parser must be reset before reuse. */
 int cx_sse_feed(struct cx_sse *p, const char *buf, size_t n, cx_sse_fn *fn, void *arg);
 
-/* Back to the start of a stream, keeping the buffers' memory. */
+/* Back to the start of a stream, keeping the buffers' memory and the
+ * bounds. */
 void cx_sse_reset(struct cx_sse *p);
 void cx_sse_free(struct cx_sse *p);
 

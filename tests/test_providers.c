@@ -448,6 +448,22 @@ START_TEST(test_non_streaming_member_gets_one_body)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_chat.c: a count of 1e300 was cast to long past
+ * its range (undefined behaviour), one below 0 made the totals negative. */
+START_TEST(test_usage_out_of_range_is_not_counted)
+{
+	struct run r;
+	P = &providers[_i];
+	run_against(&r, "{'a': [{'text': 'Counted?', 'usage': {'input': 1e300, 'output': -5}}]}",
+		    "{'id': 'alice', 'profile': {'model': 'a'}}", "");
+	const cJSON *res = result_of(&r, "alice");
+	ck_assert_str_eq(str(res, "status"), "ok");
+	ck_assert_str_eq(str(res, "response"), "Counted?");
+	ck_assert_ptr_null(at(res, "usage"));
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(test_requests_of_several_members_are_in_flight_at_once)
 {
 	struct run r;
@@ -966,6 +982,7 @@ static Suite *providers_suite(void)
 	}
 	tcase_add_loop_test(answers, test_streamed_answer_arrives_as_tokens_with_usage, 0, n);
 	tcase_add_loop_test(answers, test_non_streaming_member_gets_one_body, 0, n);
+	tcase_add_loop_test(answers, test_usage_out_of_range_is_not_counted, 0, n);
 	tcase_add_loop_test(answers, test_requests_of_several_members_are_in_flight_at_once, 0, n);
 	tcase_add_loop_test(errors, test_server_errors_use_up_every_attempt, 0, n);
 	tcase_add_loop_test(errors, test_client_error_is_permanent, 0, n);

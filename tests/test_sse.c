@@ -101,6 +101,20 @@ START_TEST(test_data_holding_nul_bytes_keeps_its_length)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_sse.c: "event:\0" made the type "", where
+ * every event has one ("message" unless named). */
+START_TEST(test_type_or_id_holding_nul_is_ignored)
+{
+	static const char in[] = "event: a\0b\nid: 1\0\ndata: x\n\n"
+				 "event: named\nid: 2\nevent:\0\nid:\0\ndata: y\n\n";
+	struct cx_sse p = CX_SSE_INIT;
+	struct seen s = { 0 };
+	ck_assert_int_eq(cx_sse_feed(&p, in, sizeof in - 1, take, &s), 0);
+	ck_assert_str_eq(s.text, "message||x\nnamed|2|y\n");
+	cx_sse_free(&p);
+}
+END_TEST
+
 START_TEST(test_overlong_line_is_refused)
 {
 	size_t n = CX_SSE_LINE_MAX + 16;
@@ -113,6 +127,22 @@ START_TEST(test_overlong_line_is_refused)
 	ck_assert_int_eq(cx_sse_feed(&p, big, n, take, &s), -EMSGSIZE);
 	cx_sse_free(&p);
 	free(big);
+}
+END_TEST
+
+/* An event's data at its bound ("a\nb\n": 4 bytes) passes; one byte more
+ * does not; nor does a line over its bound. */
+START_TEST(test_bounds_set_on_the_parser_are_kept)
+{
+	static const char *const in[] = { "data:a\ndata:b\n\n", "data:ab\ndata:c\n", "data: abc" };
+	struct cx_sse p = { .line_max = 8, .data_max = 4 };
+	struct seen s = { 0 };
+	ck_assert_int_eq(cx_sse_feed(&p, in[0], strlen(in[0]), take, &s), 0);
+	ck_assert_str_eq(s.text, "message||a\nb\n");
+	ck_assert_int_eq(cx_sse_feed(&p, in[1], strlen(in[1]), take, &s), -EMSGSIZE);
+	cx_sse_reset(&p);
+	ck_assert_int_eq(cx_sse_feed(&p, in[2], strlen(in[2]), take, &s), -EMSGSIZE);
+	cx_sse_free(&p);
 }
 END_TEST
 
@@ -136,7 +166,9 @@ static Suite *sse_suite(void)
 			    (int)(sizeof framings / sizeof framings[0]));
 	tcase_add_test(tc, test_callback_value_stops_the_feed);
 	tcase_add_test(tc, test_data_holding_nul_bytes_keeps_its_length);
+	tcase_add_test(tc, test_type_or_id_holding_nul_is_ignored);
 	tcase_add_test(tc, test_overlong_line_is_refused);
+	tcase_add_test(tc, test_bounds_set_on_the_parser_are_kept);
 	tcase_add_test(tc, test_reset_starts_a_new_stream);
 	suite_add_tcase(s, tc);
 	return s;
