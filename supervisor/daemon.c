@@ -26,6 +26,7 @@
 #include "containment.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "json.h"
 #include "loop.h"
 #include "proc.h"
 #include "relay.h"
@@ -234,14 +235,17 @@ static void run_down(struct daemon *d, struct cx_tenant *t, const char *run_id, 
 	struct monitor *m, *mn;
 	struct linked *l, *ln;
 	if (run_id) {
+		/* A tenant supervisor runs as its tenant's owner, who could make
+		 * it say anything: what it says of a run of another tenant is
+		 * not believed. */
 		size_t b = RUN_BUCKET(run_id);
-		if ((wk = worker_of_run(d, run_id)))
+		if ((wk = worker_of_run(d, run_id)) && (!t || wk->tenant == t))
 			worker_free(wk);
 		LIST_FOREACH_SAFE(m, &d->monitors_by_run[b], by_run, mn)
-			if (!strcmp(m->run_id, run_id))
+			if (!strcmp(m->run_id, run_id) && (!t || m->tenant == t))
 				monitor_down(m, reason);
 		LIST_FOREACH_SAFE(l, &d->links_by_run[b], by_run, ln)
-			if (!strcmp(l->run_id, run_id))
+			if (!strcmp(l->run_id, run_id) && (!t || l->tenant == t))
 				linked_down(l, reason);
 		return;
 	}
@@ -394,7 +398,7 @@ static void on_tenant_message(void *data, struct cx_tenant *t, cJSON *msg)
 	if (cJSON_IsNumber(id)) {
 		struct pending *p;
 		LIST_FOREACH(p, &d->pending, link)
-			if (p->id == (uint64_t)id->valuedouble && p->tenant == t)
+			if (p->id == (uint64_t)cx_json_int(msg, "id", 0, INT64_MAX, -1) && p->tenant == t)
 				break;
 		if (p)
 			on_reply(d, t, p, msg);
