@@ -184,6 +184,20 @@ bool th_no_descendants(int timeout_ms)
 	}
 }
 
+bool th_ignores_sigterm(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	unsigned long long ignored = 0;
+	while (fgets(line, sizeof line, f) && sscanf(line, "SigIgn: %llx", &ignored) != 1)
+		;
+	fclose(f);
+	return ignored & (1ULL << (SIGTERM - 1));
+}
+
 bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
 {
 	for (int waited = 0; waited <= timeout_ms; waited += 10) {

@@ -69,6 +69,10 @@ void th_as_user(const struct th_user *u, th_as_user_fn *fn, void *arg);
 struct Suite;
 int th_run_suite(struct Suite *s);
 
+/* Process pid ignores SIGTERM (its SigIgn in /proc): a mock member that
+ * "hang"s has reached its hang, and only SIGKILL ends it. */
+bool th_ignores_sigterm(pid_t pid);
+
 /* Polls pred every few ms until it holds or timeout_ms passes. */
 bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
 

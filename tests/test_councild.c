@@ -355,6 +355,11 @@ START_TEST(test_monitor_of_a_dead_run_is_noproc)
 }
 END_TEST
 
+static bool hangs(void *arg)
+{
+	return th_ignores_sigterm(*(pid_t *)arg);
+}
+
 START_TEST(test_shutdown_ms_is_honoured_for_a_worker_that_ignores_sigterm)
 {
 	char *spec = council("\"fail\":\"hang\"");
@@ -368,6 +373,8 @@ START_TEST(test_shutdown_ms_is_honoured_for_a_worker_that_ignores_sigterm)
 		ck_assert_msg(cx_mono_ms() < deadline, "awaited the run to be running");
 		usleep(20000);
 	} while (cx_state(cl, st.run_id, &s, NULL) != CX_OK || s.status != CX_RUN_RUNNING);
+	ck_assert_msg(th_wait_until(hangs, &s.pid, DEADLINE_MS),
+		      "awaited run %s's worker to hang (ignore SIGTERM)", st.run_id);
 	ck_assert_int_eq(cx_terminate_run(cl, st.run_id, NULL), CX_OK);
 	await_result(st.run_id);
 	ck_assert_int_eq(cx_state(cl, st.run_id, &s, NULL), CX_OK);

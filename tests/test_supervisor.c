@@ -379,13 +379,28 @@ START_TEST(test_cancel_ends_the_run_cancelled)
 }
 END_TEST
 
+static bool worker_hangs(void *arg)
+{
+	cx_sup_dispatch(sup, 10);
+	return th_ignores_sigterm(*(pid_t *)arg);
+}
+
+/* A "hang" member's worker answers a cancel and dies of SIGTERM until it
+ * reaches its hang: a test of what a hung worker does waits for that. */
+static void await_hang(const char *id)
+{
+	struct cx_run_summary s;
+	await_status(id, CX_RUN_RUNNING, false, &s);
+	ck_assert_msg(th_wait_until(worker_hangs, &s.pid, DEADLINE_MS),
+		      "awaited run %s's worker to hang (ignore SIGTERM)", id);
+}
+
 START_TEST(test_terminate_kills_a_hung_worker)
 {
 	char id[CX_RUN_ID_MAX + 1];
 	int sub;
 	start("\"fail\":\"hang\"", id, &sub);
-	struct cx_run_summary s;
-	await_status(id, CX_RUN_RUNNING, false, &s);
+	await_hang(id);
 	ck_assert_int_eq(cx_sup_cancel(sup, id, NULL), CX_OK); /* ignored by a hung worker */
 	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
 	char *seen = follow(sub);
@@ -405,9 +420,9 @@ START_TEST(test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller)
 	int sub;
 	start("\"fail\":\"hang\"", id, &sub);
 	close(sub);
-	struct cx_run_summary s;
-	await_status(id, CX_RUN_RUNNING, true, &s);
+	await_hang(id);
 	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
+	struct cx_run_summary s;
 	/* No terminal event of its own: the supervisor writes one when it reaps. */
 	await_status(id, CX_RUN_FAILED, true, &s);
 	ck_assert_str_eq(s.exit, "killed SIGKILL");
