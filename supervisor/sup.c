@@ -833,16 +833,32 @@ static struct cx_run *find(struct cx_sup *sup, const char *run_id)
 	return run_id ? cx_registry_find(&sup->registry, run_id) : NULL;
 }
 
-int cx_sup_pid_for(struct cx_sup *sup, const char *run_id, pid_t *pid)
+int cx_sup_worker(struct cx_sup *sup, const char *run_id, struct cx_proc *identity)
 {
 	struct cx_run *run = find(sup, run_id);
 	if (!run)
 		return CX_EUNKNOWN_RUN;
-	/* The pidfd, not the pid, says whether this is still our process. */
-	if (run->phase >= CX_PHASE_EXITED || !cx_proc_alive(&run->proc))
+	/* The pidfd, not the pid, says whether this is still our process: a
+	 * worker that has exited is dead before it is reaped. */
+	if (run->phase >= CX_PHASE_EXITED || cx_proc_verify(&run->proc) < 0)
 		return CX_ERUNNER_DEAD;
-	*pid = run->proc.pid;
+	*identity = (struct cx_proc){ run->proc.pid, -1, run->proc.ino };
 	return CX_OK;
+}
+
+int cx_sup_pid_for(struct cx_sup *sup, const char *run_id, pid_t *pid)
+{
+	struct cx_proc worker;
+	int r = cx_sup_worker(sup, run_id, &worker);
+	if (r == CX_OK)
+		*pid = worker.pid;
+	return r;
+}
+
+bool cx_sup_is_worker(struct cx_sup *sup, const struct cx_proc *child)
+{
+	struct cx_run *run = cx_registry_find_pid(&sup->registry, child->pid);
+	return run && cx_proc_equal(&run->proc, child);
 }
 
 int cx_sup_run_id(struct cx_sup *sup, pid_t pid, char run_id[CX_RUN_ID_MAX + 1])
