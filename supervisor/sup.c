@@ -541,17 +541,19 @@ static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char
 	return run;
 }
 
-/* Ends a run that never got a worker: its directory exists, so it must still
- * end with a terminal event and a final status. */
-static int run_abandon(struct cx_run *run, const char *why, int r, struct cx_error *err)
+/* Refuses a start that got its directory but no worker (no descriptor, no
+ * process to be had): the caller is told why and was never given the run
+ * id, so nothing of the run may stay behind (its directory, its tenant's
+ * link, its cgroup), or it would sit half-made with no one to end it. */
+static int run_refuse(struct cx_run *run, const char *why, int r, struct cx_error *err)
 {
-	char msg[160];
-	snprintf(msg, sizeof msg, "%s: %s", why, strerror(-r));
-	run->phase = CX_PHASE_EXITED;
-	run->drained = true;
-	synthesize_failure(run, "spawn_failed", msg);
-	run_finalize(run);
-	return cx_fail(err, CX_ESYS, "%s", msg);
+	struct cx_sup *sup = run->sup;
+	char id[CX_RUN_ID_MAX + 1];
+	strlcpy(id, run->summary.run_id, sizeof id);
+	cx_registry_remove(&sup->registry, run);
+	run_free(run);
+	cx_rundir_remove_run(&sup->dir, id);
+	return cx_fail(err, CX_ESYS, "%s: %s", why, strerror(-r));
 }
 
 static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
@@ -560,7 +562,6 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 	struct cx_worker w;
 	struct cx_fork_opts where = CX_FORK_OPTS_NONE;
 	enum cx_containment got = CX_CONTAIN_PGROUP;
-	sup->live++;
 	struct cx_cgroup cg = CX_CGROUP_NULL;
 	if (sup->tenant_cg.dir_fd >= 0)
 		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &cg);
@@ -574,7 +575,8 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 	cx_cgroup_close(&cg);
 	strlcpy(run->summary.containment, cx_containment_name(got), sizeof run->summary.containment);
 	if (r < 0)
-		return run_abandon(run, "could not fork the worker", r, err);
+		return run_refuse(run, "could not fork the worker", r, err);
+	sup->live++;
 	run->proc = w.proc;
 	run->summary.pid = w.proc.pid;
 	cx_registry_add_pid(&sup->registry, run);
@@ -815,12 +817,7 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 		run->shutdown_ms = req->shutdown_ms > 0 ? req->shutdown_ms : sup->shutdown_ms;
 		/* Subscribing before the fork: not even run_started can be missed. */
 		int q = req->subscribe ? cx_relay_subscribe(&run->relay, 1, subscriber_fd) : 0;
-		if (q < 0) {
-			sup->live++;
-			r = run_abandon(run, "subscribing", q, err);
-		} else {
-			r = run_launch(run, req->cwd, err);
-		}
+		r = q < 0 ? run_refuse(run, "subscribing", q, err) : run_launch(run, req->cwd, err);
 		strlcpy(run_id, id, CX_RUN_ID_MAX + 1);
 	}
 	cx_spec_free(spec);

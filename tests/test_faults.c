@@ -5,6 +5,7 @@
  * status, and the error says what happened. */
 #include <check.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -171,6 +172,59 @@ static void assert_serving(void)
 	cJSON_Delete(assert_whole(st.run_id));
 }
 
+/* Nothing of a refused start is left: runs/ and the tenant's links hold
+ * the n runs started, and no other. */
+static void assert_only_runs(const struct cx_started *runs, int n)
+{
+	static const char *const where[] = { "runs", "tenants/default/runs" };
+	for (size_t w = 0; w < sizeof where / sizeof where[0]; w++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", root, where[w]);
+		DIR *dir = opendir(path);
+		ck_assert_msg(dir, "cannot list %s", path);
+		int found = 0;
+		for (struct dirent *e; (e = readdir(dir));) {
+			if (e->d_name[0] == '.')
+				continue;
+			bool started = false;
+			for (int i = 0; i < n && !started; i++)
+				started = !strcmp(e->d_name, runs[i].run_id);
+			ck_assert_msg(started, "%s/%s is left of a refused start", where[w], e->d_name);
+			found++;
+		}
+		closedir(dir);
+		ck_assert_msg(found == n, "%s holds %d of the %d runs started", where[w], found, n);
+	}
+}
+
+/* Starts slow runs until one is refused; returns how many started, with
+ * the refusal in *err. */
+static int start_until_refused(struct cx_started *runs, int max, struct cx_error *err)
+{
+	char *slow = council_of("{\"provider\":\"mock\",\"latency_ms\":600000}", 600000);
+	int n = 0, r = CX_OK;
+	while (n < max && (r = start(cl, slow, NULL, true, &runs[n], err)) == CX_OK)
+		n++;
+	free(slow);
+	ck_assert_msg(r != CX_OK, "%d live runs with subscribers fit", max);
+	return n;
+}
+
+/* Ends the runs started, then checks they are whole and councild serves. */
+static void end_runs(struct cx_started *runs, int n)
+{
+	struct cx_error err = { 0 };
+	for (int i = 0; i < n; i++) {
+		close(runs[i].subscriber_fd);
+		ck_assert_int_eq(cx_terminate_run(cl, runs[i].run_id, &err), CX_OK);
+	}
+	for (int i = 0; i < n; i++) {
+		ck_assert_int_eq(await_final(runs[i].run_id, NULL), CX_RUN_FAILED);
+		cJSON_Delete(assert_whole(runs[i].run_id));
+	}
+	assert_serving();
+}
+
 START_TEST(test_descriptor_exhaustion_while_starting_runs)
 {
 	/* councild and its tenant supervisors inherit 64 descriptors. */
@@ -182,26 +236,90 @@ START_TEST(test_descriptor_exhaustion_while_starting_runs)
 	setrlimit(RLIMIT_NOFILE, &was);
 	cl = th_councild_connect(root, DEADLINE_MS);
 
-	char *slow = council_of("{\"provider\":\"mock\",\"latency_ms\":600000}", 600000);
 	struct cx_started runs[64];
-	int n = 0, r = CX_OK;
 	struct cx_error err = { 0 };
-	while (n < 64 && (r = start(cl, slow, NULL, true, &runs[n], &err)) == CX_OK)
-		n++;
-	free(slow);
-	ck_assert_msg(r != CX_OK, "64 live runs with subscribers fit in 64 descriptors");
+	int n = start_until_refused(runs, 64, &err);
 	ck_assert_msg(strstr(err.message, "Too many open files") || strstr(err.message, "descriptor"),
-		      "run %d was refused without saying why: %s: %s", n + 1, cx_code_word(r), err.message);
+		      "run %d was refused without saying why: %s", n + 1, err.message);
 	/* The runs it holds end, and their descriptors come back. */
-	for (int i = 0; i < n; i++) {
-		close(runs[i].subscriber_fd);
-		ck_assert_int_eq(cx_terminate_run(cl, runs[i].run_id, &err), CX_OK);
+	end_runs(runs, n);
+}
+END_TEST
+
+START_TEST(test_a_start_refused_for_want_of_descriptors_leaves_nothing_behind)
+{
+	struct rlimit was, small = { 64, 64 };
+	getrlimit(RLIMIT_NOFILE, &was);
+	small.rlim_max = was.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &small);
+	councild = th_councild_start(root, NULL);
+	setrlimit(RLIMIT_NOFILE, &was);
+	cl = th_councild_connect(root, DEADLINE_MS);
+	struct cx_started runs[64];
+	struct cx_error err = { 0 };
+	/* Refusals come at different steps of a start as descriptors run out:
+	 * a few in a row, each leaving nothing. */
+	int n = start_until_refused(runs, 64, &err);
+	for (int i = 0; i < 8; i++)
+		start_until_refused(runs + n, 1, &err);
+	assert_only_runs(runs, n);
+	end_runs(runs, n);
+}
+END_TEST
+
+/* A pids cgroup of the v1 hierarchy (where this host keeps the pids
+ * controller), to put councild in: "" when there is none to make. */
+static char pids_cg[256];
+
+static bool write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool pids_cgroup_holds(pid_t pid, int max)
+{
+	snprintf(pids_cg, sizeof pids_cg, "/sys/fs/cgroup/pids/council-test-%d", (int)getpid());
+	char path[512], text[32];
+	snprintf(path, sizeof path, "%s/pids.max", pids_cg);
+	snprintf(text, sizeof text, "%d", max);
+	if (mkdir(pids_cg, 0755) < 0 || !write_text(path, text)) {
+		rmdir(pids_cg);
+		pids_cg[0] = '\0';
+		return false;
 	}
-	for (int i = 0; i < n; i++) {
-		ck_assert_int_eq(await_final(runs[i].run_id, NULL), CX_RUN_FAILED);
-		cJSON_Delete(assert_whole(runs[i].run_id));
+	snprintf(path, sizeof path, "%s/cgroup.procs", pids_cg);
+	snprintf(text, sizeof text, "%d", (int)pid);
+	return write_text(path, text);
+}
+
+static bool pids_cgroup_gone(void *arg)
+{
+	return rmdir(pids_cg) == 0 || errno == ENOENT;
+}
+
+START_TEST(test_a_start_refused_for_want_of_processes_leaves_nothing_behind)
+{
+	councild_up();
+	/* councild, its tenant supervisor and launcher, and 4 workers. */
+	if (!pids_cgroup_holds(councild, 7)) {
+		printf("skipped: no pids cgroup to hold councild in here\n");
+		return;
 	}
-	assert_serving();
+	struct cx_started runs[64];
+	struct cx_error err = { 0 };
+	int n = start_until_refused(runs, 64, &err);
+	ck_assert_msg(strstr(err.message, "Resource temporarily unavailable"),
+		      "run %d was refused without saying why: %s", n + 1, err.message);
+	for (int i = 0; i < 8; i++)
+		start_until_refused(runs + n, 1, &err);
+	assert_only_runs(runs, n);
+	end_runs(runs, n);
+	councild_down();
+	ck_assert_msg(th_wait_until(pids_cgroup_gone, NULL, DEADLINE_MS), "awaited %s empty", pids_cg);
 }
 END_TEST
 
@@ -513,6 +631,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_descriptor_exhaustion_while_starting_runs);
+	tcase_add_test(tc, test_a_start_refused_for_want_of_descriptors_leaves_nothing_behind);
+	tcase_add_test(tc, test_a_start_refused_for_want_of_processes_leaves_nothing_behind);
 	tcase_add_test(tc, test_a_full_runtime_directory_fails_runs_with_storage_and_keeps_serving);
 	tcase_add_test(tc, test_a_subscriber_that_never_reads_and_100_that_do);
 	tcase_add_test(tc, test_a_stopped_worker_is_terminated);
