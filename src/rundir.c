@@ -123,6 +123,27 @@ int cx_rundir_reserve(int dir_fd)
 	return -r;
 }
 
+/* A write takes whole blocks, and one more for what the file already
+ * has in part. */
+#define BLOCK 4096
+
+void cx_rundir_reserve_give(int runs_fd, const char *run_id, size_t bytes, size_t keep)
+{
+	char path[CX_RUN_ID_MAX + 16];
+	snprintf(path, sizeof path, "%s/reserve", run_id);
+	int fd = openat(runs_fd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size > keep) {
+		size_t have = (size_t)st.st_size, give = (bytes + BLOCK - 1) / BLOCK * BLOCK + BLOCK;
+		/* Should it fail, nothing is given: the write that follows
+		 * says whether it needed it. */
+		(void)!ftruncate(fd, (off_t)(have > keep + give ? have - give : keep));
+	}
+	close(fd);
+}
+
 void cx_rundir_release(int runs_fd, const char *run_id)
 {
 	char path[CX_RUN_ID_MAX + 16];

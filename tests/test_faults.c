@@ -369,6 +369,102 @@ START_TEST(test_a_full_runtime_directory_fails_runs_with_storage_and_keeps_servi
 }
 END_TEST
 
+/* A council whose member answers its first round at length (40000 bytes:
+ * the run's end then needs more room than its reserve alone) and sleeps
+ * through its second. */
+static const char answers_then_sleeps[] =
+	"{\"id\":\"f\",\"members\":[{\"id\":\"m\",\"timeout_ms\":600000,\"profile\":"
+	"{\"provider\":\"exec\",\"command\":[\"sh\",\"-c\",\"if grep peer_review >/dev/null; "
+	"then exec sleep 600; else head -c 40000 /dev/zero | tr -c x a; fi\"]}}],"
+	"\"rounds\":[{\"type\":\"independent_analysis\"},{\"type\":\"peer_review\"}]}";
+
+static bool has_line(const char *run_id, const char *name, const char *line)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/%s/%s", root, run_id, name);
+	char *text = th_read_file(path, NULL);
+	bool has = text && strstr(text, line);
+	free(text);
+	return has;
+}
+
+struct run_line { const char *run_id, *line; };
+
+static bool status_has(void *arg)
+{
+	const struct run_line *rl = arg;
+	return has_line(rl->run_id, "status", rl->line);
+}
+
+static void await_status_line(const char *run_id, const char *line)
+{
+	struct run_line rl = { run_id, line };
+	ck_assert_msg(th_wait_until(status_has, &rl, DEADLINE_MS), "awaited \"%s\" in %s's status",
+		      line, run_id);
+}
+
+/* Takes every block the file system has left. */
+static int fill(const char *path)
+{
+	static char block[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_msg(fd >= 0, "cannot create %s", path);
+	while (write(fd, block, sizeof block) > 0)
+		;
+	return fd;
+}
+
+START_TEST(test_a_run_that_ends_on_a_full_disk_has_a_status_that_agrees_and_its_result_once_there_is_room)
+{
+	if (mount("tmpfs", root, "tmpfs", 0, "size=2m,mode=0755") < 0) {
+		printf("skipped: cannot mount a tmpfs here: %s\n", strerror(errno));
+		return;
+	}
+	councild_up();
+	enum { RUNS = 3 };
+	struct cx_started runs[RUNS];
+	for (int i = 0; i < RUNS; i++) {
+		start_ok(answers_then_sleeps, &runs[i]);
+		await_status_line(runs[i].run_id, "\nRoundsCompleted:\t1\n");
+	}
+	/* The disk fills while they are live; then they end. */
+	char filler[4096];
+	snprintf(filler, sizeof filler, "%s/filler", root);
+	int fd = fill(filler);
+	struct cx_error err = { 0 };
+	for (int i = 0; i < RUNS; i++)
+		ck_assert_int_eq(cx_terminate_run(cl, runs[i].run_id, &err), CX_OK);
+	for (int i = 0; i < RUNS; i++) {
+		await_status_line(runs[i].run_id, "\nExit:\tkilled ");
+		/* One terminal event, and a final status that counts it. */
+		cJSON_Delete(assert_whole(runs[i].run_id));
+		char *path = NULL;
+		if (asprintf(&path, "%s/runs/%s/result.json", root, runs[i].run_id) < 0)
+			abort();
+		ck_assert_msg(access(path, F_OK) == 0 ||
+			      has_line(runs[i].run_id, "status",
+				       "\nUnwritten:\tresult.json: No space left on device\n"),
+			      "%s has no result.json, and its status does not say why", runs[i].run_id);
+		free(path);
+	}
+	/* Room again: what was missing is written, and the status says so. */
+	close(fd);
+	unlink(filler);
+	for (int i = 0; i < RUNS; i++) {
+		await_status_line(runs[i].run_id, "\nUnwritten:\t-\n");
+		cJSON *last = assert_whole(runs[i].run_id);
+		char *text = run_file(runs[i].run_id, "result.json");
+		cJSON *result = cJSON_Parse(text);
+		ck_assert_msg(cJSON_Compare(result, cJSON_GetObjectItem(last, "result"), true),
+			      "%s: result.json is not its terminal event's result", runs[i].run_id);
+		cJSON_Delete(result);
+		cJSON_Delete(last);
+		free(text);
+	}
+	ck_assert_int_eq(cx_tenant_stop(cl, "default", &err), CX_OK);
+}
+END_TEST
+
 /* A run whose lines pour out: 4096 member_token events. */
 static const char chatty[] = "{\"provider\":\"mock\",\"words\":4096}";
 
@@ -634,6 +730,7 @@ int main(void)
 	tcase_add_test(tc, test_a_start_refused_for_want_of_descriptors_leaves_nothing_behind);
 	tcase_add_test(tc, test_a_start_refused_for_want_of_processes_leaves_nothing_behind);
 	tcase_add_test(tc, test_a_full_runtime_directory_fails_runs_with_storage_and_keeps_serving);
+	tcase_add_test(tc, test_a_run_that_ends_on_a_full_disk_has_a_status_that_agrees_and_its_result_once_there_is_room);
 	tcase_add_test(tc, test_a_subscriber_that_never_reads_and_100_that_do);
 	tcase_add_test(tc, test_a_stopped_worker_is_terminated);
 	tcase_add_loop_test(tc, test_members_that_misbehave, 0, sizeof members / sizeof members[0]);
