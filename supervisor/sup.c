@@ -969,6 +969,9 @@ int cx_sup_fetch_result(struct cx_sup *sup, const char *run_id, int timeout_ms,
 		if (cx_loop_turn(sup->loop, (int)(deadline - now)) < 0)
 			return cx_fail(err, CX_ESYS, "epoll_wait: %s", strerror(errno));
 	}
+	if (run->summary.unwritten[0])
+		return cx_fail(err, CX_ESYS, "run %s is over, but not yet all written: %s", run_id,
+			       run->summary.unwritten);
 	char path[CX_RUN_ID_MAX + 32];
 	int r = cx_read_file(sup->dir.runs_fd, run_file(run, "result.json", path), SIZE_MAX,
 			     result_json, NULL);

@@ -93,8 +93,25 @@ static const char escaping_council[] =
 	"\"command\":[\"sh\",\"-c\",\"setsid sleep 3102 & exec sleep 3100\"]}}],"
 	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
 
+/* Whether /proc/<pid> has our runtime directory in its environment: the
+ * members of our runs do (escaped ones are not our descendants, so /proc
+ * is searched whole), those of tests running beside this one do not. */
+static bool has_our_runtime_dir(const char *pid)
+{
+	char path[300], want[4200];
+	snprintf(path, sizeof path, "/proc/%s/environ", pid);
+	snprintf(want, sizeof want, "COUNCIL_RUNTIME_DIR=%s", scratch);
+	size_t len;
+	char *env = th_read_file(path, &len);
+	bool ours = false;
+	for (size_t i = 0; env && i < len && !ours; i += strlen(env + i) + 1)
+		ours = !strcmp(env + i, want);
+	free(env);
+	return ours;
+}
+
 /* Processes whose command line is "sleep 310N": what the escaping members
- * started. */
+ * of our runs started. */
 static int escaped_sleeps(void)
 {
 	int n = 0;
@@ -105,7 +122,8 @@ static int escaped_sleeps(void)
 			continue;
 		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
 		char *cmd = th_read_file(path, NULL);
-		n += cmd && !strcmp(cmd, "sleep") && !strncmp(cmd + 6, "310", 3);
+		n += cmd && !strcmp(cmd, "sleep") && !strncmp(cmd + 6, "310", 3) &&
+		     has_our_runtime_dir(e->d_name);
 		free(cmd);
 	}
 	if (d)

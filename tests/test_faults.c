@@ -225,9 +225,9 @@ static void end_runs(struct cx_started *runs, int n)
 	assert_serving();
 }
 
-START_TEST(test_descriptor_exhaustion_while_starting_runs)
+/* A councild whose tenant supervisors inherit its 64 descriptors. */
+static void councild_up_with_64_descriptors(void)
 {
-	/* councild and its tenant supervisors inherit 64 descriptors. */
 	struct rlimit was, small = { 64, 64 };
 	getrlimit(RLIMIT_NOFILE, &was);
 	small.rlim_max = was.rlim_max;
@@ -235,7 +235,11 @@ START_TEST(test_descriptor_exhaustion_while_starting_runs)
 	councild = th_councild_start(root, NULL);
 	setrlimit(RLIMIT_NOFILE, &was);
 	cl = th_councild_connect(root, DEADLINE_MS);
+}
 
+START_TEST(test_descriptor_exhaustion_while_starting_runs)
+{
+	councild_up_with_64_descriptors();
 	struct cx_started runs[64];
 	struct cx_error err = { 0 };
 	int n = start_until_refused(runs, 64, &err);
@@ -248,13 +252,7 @@ END_TEST
 
 START_TEST(test_a_start_refused_for_want_of_descriptors_leaves_nothing_behind)
 {
-	struct rlimit was, small = { 64, 64 };
-	getrlimit(RLIMIT_NOFILE, &was);
-	small.rlim_max = was.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &small);
-	councild = th_councild_start(root, NULL);
-	setrlimit(RLIMIT_NOFILE, &was);
-	cl = th_councild_connect(root, DEADLINE_MS);
+	councild_up_with_64_descriptors();
 	struct cx_started runs[64];
 	struct cx_error err = { 0 };
 	/* Refusals come at different steps of a start as descriptors run out:
