@@ -367,14 +367,20 @@ START_TEST(test_a_full_runtime_directory_fails_runs_with_storage_and_keeps_servi
 }
 END_TEST
 
-/* A council whose member answers its first round at length (40000 bytes:
- * the run's end then needs more room than its reserve alone) and sleeps
- * through its second. */
-static const char answers_then_sleeps[] =
-	"{\"id\":\"f\",\"members\":[{\"id\":\"m\",\"timeout_ms\":600000,\"profile\":"
-	"{\"provider\":\"exec\",\"command\":[\"sh\",\"-c\",\"if grep peer_review >/dev/null; "
-	"then exec sleep 600; else head -c 40000 /dev/zero | tr -c x a; fi\"]}}],"
-	"\"rounds\":[{\"type\":\"independent_analysis\"},{\"type\":\"peer_review\"}]}";
+/* A council whose member answers its first round at length (bytes: its
+ * partial result, in its terminal event and result.json, is as long) and
+ * sleeps through its second. */
+static char *answers_then_sleeps(int bytes)
+{
+	char *s;
+	if (asprintf(&s, "{\"id\":\"f\",\"members\":[{\"id\":\"m\",\"timeout_ms\":600000,"
+		     "\"profile\":{\"provider\":\"exec\",\"command\":[\"sh\",\"-c\","
+		     "\"if grep peer_review >/dev/null; then exec sleep 600; "
+		     "else head -c %d /dev/zero | tr -c x a; fi\"]}}],\"rounds\":"
+		     "[{\"type\":\"independent_analysis\"},{\"type\":\"peer_review\"}]}", bytes) < 0)
+		abort();
+	return s;
+}
 
 static bool has_line(const char *run_id, const char *name, const char *line)
 {
@@ -401,6 +407,32 @@ static void await_status_line(const char *run_id, const char *line)
 		      line, run_id);
 }
 
+/* A run that ended on a full disk: its status agrees with its events file
+ * (final, and counting them, after a terminal event; else not final, and
+ * saying the terminal event waits to be written, and why), and it has
+ * result.json or a status that says why not. */
+static void assert_agrees(const char *run_id)
+{
+	char *events = run_file(run_id, "events");
+	bool ended = strstr(events, "\"type\":\"run_failed\"") ||
+		     strstr(events, "\"type\":\"run_completed\"");
+	free(events);
+	if (!ended) {
+		ck_assert_msg(has_line(run_id, "status", "\nStatus:\trunning\n") &&
+			      has_line(run_id, "status", "\nUnwritten:\tevents: No space left on device\n"),
+			      "%s: no terminal event, and its status does not say why", run_id);
+		return;
+	}
+	cJSON_Delete(assert_whole(run_id));
+	char *path = NULL;
+	if (asprintf(&path, "%s/runs/%s/result.json", root, run_id) < 0)
+		abort();
+	ck_assert_msg(access(path, F_OK) == 0 ||
+		      has_line(run_id, "status", "\nUnwritten:\tresult.json: No space left on device\n"),
+		      "%s has no result.json, and its status does not say why", run_id);
+	free(path);
+}
+
 /* Takes every block the file system has left. */
 static int fill(const char *path)
 {
@@ -419,10 +451,15 @@ START_TEST(test_a_run_that_ends_on_a_full_disk_has_a_status_that_agrees_and_its_
 		return;
 	}
 	councild_up();
-	enum { RUNS = 3 };
+	/* Three whose end needs more room than their reserve alone, and one
+	 * whose terminal event alone needs more. */
+	enum { RUNS = 4 };
+	static const int answer[RUNS] = { 40000, 40000, 40000, 100000 };
 	struct cx_started runs[RUNS];
 	for (int i = 0; i < RUNS; i++) {
-		start_ok(answers_then_sleeps, &runs[i]);
+		char *spec = answers_then_sleeps(answer[i]);
+		start_ok(spec, &runs[i]);
+		free(spec);
 		await_status_line(runs[i].run_id, "\nRoundsCompleted:\t1\n");
 	}
 	/* The disk fills while they are live; then they end. */
@@ -434,16 +471,7 @@ START_TEST(test_a_run_that_ends_on_a_full_disk_has_a_status_that_agrees_and_its_
 		ck_assert_int_eq(cx_terminate_run(cl, runs[i].run_id, &err), CX_OK);
 	for (int i = 0; i < RUNS; i++) {
 		await_status_line(runs[i].run_id, "\nExit:\tkilled ");
-		/* One terminal event, and a final status that counts it. */
-		cJSON_Delete(assert_whole(runs[i].run_id));
-		char *path = NULL;
-		if (asprintf(&path, "%s/runs/%s/result.json", root, runs[i].run_id) < 0)
-			abort();
-		ck_assert_msg(access(path, F_OK) == 0 ||
-			      has_line(runs[i].run_id, "status",
-				       "\nUnwritten:\tresult.json: No space left on device\n"),
-			      "%s has no result.json, and its status does not say why", runs[i].run_id);
-		free(path);
+		assert_agrees(runs[i].run_id);
 	}
 	/* Room again: what was missing is written, and the status says so. */
 	close(fd);
