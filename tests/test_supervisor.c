@@ -426,6 +426,21 @@ START_TEST(test_terminate_kills_a_hung_worker)
 }
 END_TEST
 
+/* The worker has reached its hanging member, which ignores SIGTERM (its
+ * SigIgn mask in /proc says so): a terminate sent before would find it
+ * still taking SIGTERM. */
+static bool ignores_sigterm(void *arg)
+{
+	char path[64], *text;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)(intptr_t)arg);
+	if (!(text = th_read_file(path, NULL)))
+		return false;
+	const char *at = strstr(text, "\nSigIgn:\t");
+	unsigned long long mask = at ? strtoull(at + 9, NULL, 16) : 0;
+	free(text);
+	return mask & (1ULL << (SIGTERM - 1));
+}
+
 /* A caller that only polls cx_sup_fd() still gets the supervisor's timers
  * run: here the SIGKILL due shutdown_ms after a SIGTERM the worker ignores. */
 START_TEST(test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller)
@@ -436,6 +451,8 @@ START_TEST(test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller)
 	close(sub);
 	struct cx_run_summary s;
 	await_status(id, CX_RUN_RUNNING, true, &s);
+	ck_assert_msg(th_wait_until(ignores_sigterm, (void *)(intptr_t)s.pid, DEADLINE_MS),
+		      "awaited worker %d ignoring SIGTERM", (int)s.pid);
 	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
 	/* No terminal event of its own: the supervisor writes one when it reaps. */
 	await_status(id, CX_RUN_FAILED, true, &s);
