@@ -468,6 +468,7 @@ int cx_run_summary_from_json(const cJSON *json, struct cx_run_summary *out)
 	strlcpy(out->exit, *cx_json_str(json, "exit") ? cx_json_str(json, "exit") : "-",
 		sizeof out->exit);
 	strlcpy(out->containment, cx_json_str(json, "containment"), sizeof out->containment);
+	strlcpy(out->unwritten, cx_json_str(json, "unwritten"), sizeof out->unwritten);
 	return CX_OK;
 }
 

@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,9 @@
 /* The build machine's headers are older than its kernel. */
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
 #define PIDFD_SIGNAL_PROCESS_GROUP (1UL << 2)
+#endif
+#ifndef PIDFS_MAGIC
+#define PIDFS_MAGIC 0x50494446
 #endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000ULL
@@ -48,10 +53,21 @@ static int sys_pidfd_send_signal(int pidfd, int sig, unsigned int flags)
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags);
 }
 
-static void identify(struct cx_proc *p)
+/* The pidfs inode (Linux 6.9) is one per process for as long as the boot
+ * lasts. Before pidfs every pidfd had the one anonymous inode, which names
+ * nothing: 0 then, the identity unknown. */
+static uint64_t pidfd_ino(int pidfd)
 {
 	struct stat st;
-	p->ino = fstat(p->pidfd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	struct statfs fs;
+	if (fstatfs(pidfd, &fs) < 0 || fs.f_type != PIDFS_MAGIC || fstat(pidfd, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+static void identify(struct cx_proc *p)
+{
+	p->ino = pidfd_ino(p->pidfd);
 }
 
 /* The errors by which the kernel refuses an option of clone3 (or clone3
@@ -287,6 +303,82 @@ int cx_proc_open(struct cx_proc *p, pid_t pid)
 	return 0;
 }
 
+/* The pid a pidfd names, from its fdinfo: -1 once it has been reaped
+ * (kernels that say so), 0 if fdinfo cannot tell. */
+static pid_t pidfd_pid(int pidfd)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+	FILE *f = fopen(path, "re");
+	int pid = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Pid:\t%d", &pid) == 1)
+			break;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+int cx_proc_from_pidfd(struct cx_proc *p, int pidfd)
+{
+	pid_t pid = pidfd_pid(pidfd);
+	cx_proc_adopt(p, pid > 0 ? pid : 0, pidfd);
+	return pid > 0 ? 0 : pid < 0 ? -ESRCH : -ENOSYS;
+}
+
+const char *cx_boot_id(void)
+{
+	static char id[37];
+	if (!id[0]) {
+		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, id, sizeof id - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		id[n == (ssize_t)sizeof id - 1 ? n : 0] = '\0';
+	}
+	return id;
+}
+
+int cx_proc_verify(const struct cx_proc *p)
+{
+	if (p->pidfd < 0)
+		return -EBADF;
+	if (p->ino && pidfd_ino(p->pidfd) != p->ino)
+		return -ESTALE;
+	return cx_proc_alive(p) ? 0 : -ESRCH;
+}
+
+/* pidfd_open takes whatever holds the pid now; the inode, read from the
+ * new pidfd, says whether that is the recorded process. Only after the
+ * compare may the handle be used: from then on the pidfd pins it. */
+int cx_proc_open_verified(struct cx_proc *p, pid_t pid, uint64_t ino, const char *boot_id)
+{
+	*p = CX_PROC_NULL;
+	if (pid <= 0 || (boot_id && *boot_id && *cx_boot_id() && strcmp(boot_id, cx_boot_id())))
+		return -ESRCH;
+	struct cx_proc got;
+	int r = cx_proc_open(&got, pid);
+	if (r < 0)
+		return r == -ESRCH ? -ESRCH : r;
+	if (!ino || got.ino != ino)
+		r = -ESTALE;
+	else if (!cx_proc_alive(&got))
+		r = -ESRCH;
+	if (r < 0)
+		cx_proc_release(&got);
+	else
+		*p = got;
+	return r;
+}
+
+bool cx_proc_equal(const struct cx_proc *a, const struct cx_proc *b)
+{
+	if (a->ino && b->ino)
+		return a->ino == b->ino;
+	return a->pid > 0 && a->pid == b->pid;
+}
+
 int cx_proc_signal(const struct cx_proc *p, int sig)
 {
 	return sys_pidfd_send_signal(p->pidfd, sig, 0) < 0 ? -errno : 0;
@@ -311,9 +403,18 @@ int cx_proc_reap(struct cx_proc *p, siginfo_t *info)
 	return info->si_pid != 0;
 }
 
+/* A pidfd polls readable once its process has exited, reaped or not; a
+ * signal 0 would still reach a zombie. */
 bool cx_proc_alive(const struct cx_proc *p)
 {
-	return p->pidfd >= 0 && sys_pidfd_send_signal(p->pidfd, 0, 0) == 0;
+	if (p->pidfd < 0)
+		return false;
+	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
+	int n;
+	do
+		n = poll(&pfd, 1, 0);
+	while (n < 0 && errno == EINTR);
+	return n == 0;
 }
 
 void cx_proc_release(struct cx_proc *p)

@@ -77,10 +77,38 @@ bool cx_proc_child_init(pid_t parent);
  * handler that reaches a PID namespace's init unblocked is dropped). */
 bool cx_proc_child_init_keep(pid_t parent, const sigset_t *keep);
 
-/* Opens a handle on an existing pid (pidfd_open). Returns 0 or -errno. */
+/* Opens a handle on an existing pid (pidfd_open). Returns 0 or -errno.
+ * Whatever has that pid now: a pid that came from anywhere but a fork of
+ * ours is opened with cx_proc_open_verified. */
 int cx_proc_open(struct cx_proc *p, pid_t pid);
 /* Takes pidfd, received from the process that forked pid, as p's handle. */
 void cx_proc_adopt(struct cx_proc *p, pid_t pid, int pidfd);
+/* Takes a pidfd that came without its pid (SO_PEERPIDFD), reading the pid
+ * from its fdinfo. Returns 0 or -errno (-ESRCH: it has exited); pidfd is
+ * p's either way (released with it). */
+int cx_proc_from_pidfd(struct cx_proc *p, int pidfd);
+
+/* This boot's id (/proc/sys/kernel/random/boot_id, 36 characters), or ""
+ * if it cannot be read. */
+const char *cx_boot_id(void);
+
+/* Opens a handle on pid only if it is still the process a record named:
+ * the one whose pidfs inode was ino, in the boot boot_id (NULL: this one,
+ * as for a record that never left memory). A pid read from a file is
+ * signalled through this handle or not at all: the pid may have been
+ * reused since. Returns 0; -ESRCH when that process is gone (no such pid,
+ * another boot, or it has exited); -ESTALE when the pid names another
+ * process now, or the kernel keeps no pidfs inode to prove it by. */
+int cx_proc_open_verified(struct cx_proc *p, pid_t pid, uint64_t ino, const char *boot_id);
+
+/* Still the process p was taken on, and not exited: 0, -ESRCH (exited,
+ * reaped or not), -ESTALE (the pidfd names another process than p->ino),
+ * -EBADF (no handle). */
+int cx_proc_verify(const struct cx_proc *p);
+
+/* The same process: the same pidfs inode where both are known, else the
+ * same pid. Handles need not be open (an identity alone compares). */
+bool cx_proc_equal(const struct cx_proc *a, const struct cx_proc *b);
 
 int cx_proc_signal(const struct cx_proc *p, int sig);
 /* Signals the process group led by p (PIDFD_SIGNAL_PROCESS_GROUP, fallback
@@ -91,7 +119,8 @@ int cx_proc_signal_group(const struct cx_proc *p, int sig);
  * -errno on error. Never blocks. */
 int cx_proc_reap(struct cx_proc *p, siginfo_t *info);
 
-/* True while the identity still names a live (or unreaped) process. */
+/* True until the process has exited: a dead child not yet reaped is not
+ * alive (its pidfd polls readable). */
 bool cx_proc_alive(const struct cx_proc *p);
 
 void cx_proc_release(struct cx_proc *p);

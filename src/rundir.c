@@ -81,16 +81,22 @@ int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id)
 		return -errno;
 	/* A group tenant's runs are its group's to read: past the umask, and
 	 * whoever made them. */
+	int fd = -1;
+	char target[PATH_MAX];
 	if (rd->run_gid != (gid_t)-1 && (fchownat(rd->runs_fd, run_id, (uid_t)-1, rd->run_gid, 0) < 0 ||
 					 fchmodat(rd->runs_fd, run_id, rd->run_mode, 0) < 0))
-		return -errno;
-	char target[PATH_MAX];
-	if (snprintf(target, sizeof target, "../../../runs/%s", run_id) >= (int)sizeof target)
-		return -ENAMETOOLONG;
-	if (symlinkat(target, rd->tenant_runs_fd, run_id) < 0 && errno != EEXIST)
-		return -errno;
-	int fd = openat(rd->runs_fd, run_id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+		fd = -errno;
+	else if (snprintf(target, sizeof target, "../../../runs/%s", run_id) >= (int)sizeof target)
+		fd = -ENAMETOOLONG;
+	else if (symlinkat(target, rd->tenant_runs_fd, run_id) < 0 && errno != EEXIST)
+		fd = -errno;
+	else if ((fd = openat(rd->runs_fd, run_id, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		fd = -errno;
+	/* The directory is ours (mkdir made it): a start that fails here
+	 * leaves none of it. */
+	if (fd < 0)
+		cx_rundir_remove_run(rd, run_id);
+	return fd;
 }
 
 void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id)
@@ -115,6 +121,27 @@ int cx_rundir_reserve(int dir_fd)
 	if (r)
 		unlinkat(dir_fd, "reserve", 0);
 	return -r;
+}
+
+/* A write takes whole blocks, and one more for what the file already
+ * has in part. */
+#define BLOCK 4096
+
+void cx_rundir_reserve_give(int runs_fd, const char *run_id, size_t bytes, size_t keep)
+{
+	char path[CX_RUN_ID_MAX + 16];
+	snprintf(path, sizeof path, "%s/reserve", run_id);
+	int fd = openat(runs_fd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size > keep) {
+		size_t have = (size_t)st.st_size, give = (bytes + BLOCK - 1) / BLOCK * BLOCK + BLOCK;
+		/* Should it fail, nothing is given: the write that follows
+		 * says whether it needed it. */
+		(void)!ftruncate(fd, (off_t)(have > keep + give ? have - give : keep));
+	}
+	close(fd);
 }
 
 void cx_rundir_release(int runs_fd, const char *run_id)

@@ -17,7 +17,9 @@ struct cx_rundir {
 
 /* Room kept for the end of a run: the space a full file system leaves is
  * not enough to record how a run ended, so each live run keeps this much
- * allocated in runs/<id>/reserve, given up just before its end is written. */
+ * allocated in runs/<id>/reserve, and gives it up piece by piece, each
+ * piece just before the write that needs it, keeping the rest until every
+ * final write is done. */
 #define CX_RUNDIR_RESERVE (64 * 1024)
 
 /* Opens (creating as needed) root, runs/ and tenants/<tenant>/runs/. A
@@ -36,6 +38,10 @@ void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id);
 /* Allocates the reserve in the run directory dir_fd: 0, or -errno
  * (-ENOSPC: the file system has no room for it, and so none for a run). */
 int cx_rundir_reserve(int dir_fd);
+/* Gives room for a write of bytes back to the file system from run_id's
+ * reserve (runs_fd: runs/), for the write that follows at once to take,
+ * keeping at least keep bytes of it. */
+void cx_rundir_reserve_give(int runs_fd, const char *run_id, size_t bytes, size_t keep);
 /* Gives run_id's reserve (runs_fd: runs/) back to the file system. */
 void cx_rundir_release(int runs_fd, const char *run_id);
 

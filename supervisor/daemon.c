@@ -76,9 +76,10 @@ struct monitor {
 };
 
 /* A live run's worker, as its tenant reported it at start: run_id(pid)
- * answers from these until the tenant reports the run down. */
+ * answers from these until the tenant reports the run down, for as long
+ * as the pid is still that worker's (an identity: no handle is held). */
 struct worker {
-	pid_t pid;
+	struct cx_proc proc;
 	char run_id[CX_RUN_ID_MAX + 1];
 	struct cx_tenant *tenant;
 	LIST_ENTRY(worker) link, by_run, by_pid;
@@ -185,7 +186,7 @@ static void worker_add(struct daemon *d, struct worker *wk)
 {
 	LIST_INSERT_HEAD(&d->workers, wk, link);
 	LIST_INSERT_HEAD(&d->workers_by_run[RUN_BUCKET(wk->run_id)], wk, by_run);
-	LIST_INSERT_HEAD(&d->workers_by_pid[cx_hash_pid(wk->pid) % RUN_BUCKETS], wk, by_pid);
+	LIST_INSERT_HEAD(&d->workers_by_pid[cx_hash_pid(wk->proc.pid) % RUN_BUCKETS], wk, by_pid);
 }
 
 static void worker_free(struct worker *wk)
@@ -205,13 +206,20 @@ static struct worker *worker_of_run(struct daemon *d, const char *run_id)
 	return NULL;
 }
 
+/* The worker that pid is now: between a worker's death and its tenant's
+ * word of it, its pid may be another process's, which a pidfd opened on
+ * it tells by its inode. */
 static struct worker *worker_of_pid(struct daemon *d, pid_t pid)
 {
 	struct worker *wk;
+	struct cx_proc now;
 	LIST_FOREACH(wk, &d->workers_by_pid[cx_hash_pid(pid) % RUN_BUCKETS], by_pid)
-		if (wk->pid == pid)
-			return wk;
-	return NULL;
+		if (wk->proc.pid == pid)
+			break;
+	if (!wk || cx_proc_open_verified(&now, pid, wk->proc.ino, NULL) < 0)
+		return NULL;
+	cx_proc_release(&now);
+	return wk;
 }
 
 static void monitor_down(struct monitor *m, const char *reason)
@@ -340,7 +348,9 @@ static void on_reply(struct daemon *d, struct cx_tenant *t, struct pending *p, c
 	if (ok && !strcmp(op, "start")) {
 		struct worker *wk = calloc(1, sizeof *wk);
 		if (wk) {
-			wk->pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "pid"));
+			wk->proc = (struct cx_proc){
+				(pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "pid")), -1,
+				(uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "ino")) };
 			wk->tenant = t;
 			strlcpy(wk->run_id, cx_req_string(reply, "run_id") ?: "", sizeof wk->run_id);
 			worker_add(d, wk);
@@ -516,7 +526,7 @@ static bool is_tenant(const struct cx_proc *child, void *arg)
 	struct daemon *d = arg;
 	struct cx_tenant *t;
 	LIST_FOREACH(t, &d->tenants, link)
-		if (cx_tenant_is_up(t) && t->proc.pid == child->pid)
+		if (cx_tenant_is_up(t) && cx_proc_equal(&t->proc, child))
 			return true;
 	return false;
 }
@@ -768,19 +778,22 @@ static struct cx_tenant *tenant_for_start(struct daemon *d, const cJSON *req, co
 	return t;
 }
 
-/* The caller's pidfd: SO_PEERPIDFD, else SO_PEERCRED + pidfd_open. */
-static int peer_pidfd(int sock)
+/* The caller: SO_PEERPIDFD, else SO_PEERCRED + pidfd_open (racy: the pid
+ * may have been reused since it connected, which only SO_PEERPIDFD rules
+ * out). Returns 0 or -errno. */
+static int peer_proc(int sock, struct cx_proc *p)
 {
 	int fd = -1;
 	socklen_t len = sizeof fd;
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0)
-		return fd;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0) {
+		cx_proc_from_pidfd(p, fd); /* exited already: the link ends the run at once */
+		return 0;
+	}
 	struct ucred cred;
 	len = sizeof cred;
-	struct cx_proc p;
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cx_proc_open(&p, cred.pid) < 0)
-		return -1;
-	return p.pidfd;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	return cx_proc_open(p, cred.pid);
 }
 
 static void do_start(struct daemon *d, struct client *c, const cJSON *req, const char *op)
@@ -789,14 +802,14 @@ static void do_start(struct daemon *d, struct client *c, const cJSON *req, const
 	struct cx_tenant *t = tenant_for_start(d, req, tenant_of(c, req, buf), c, false);
 	if (!t)
 		return;
-	int fd = cx_req_bool(req, "link") ? peer_pidfd(c->wire.fd) : -1;
-	if (cx_req_bool(req, "link") && fd < 0) {
+	struct cx_proc caller = CX_PROC_NULL;
+	if (cx_req_bool(req, "link") && peer_proc(c->wire.fd, &caller) < 0) {
+		cx_proc_release(&caller);
 		client_send(c, cx_reply_error(req, "system_error", "cannot take the caller's pidfd"), -1);
 		return;
 	}
-	forward(d, c, req, NULL, t, fd);
-	if (fd >= 0)
-		close(fd);
+	forward(d, c, req, NULL, t, caller.pidfd);
+	cx_proc_release(&caller);
 }
 
 /* A run's record on disk, and its tenant when that one is up. */

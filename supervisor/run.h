@@ -47,6 +47,10 @@ struct cx_run {
 	int shutdown_ms;               /* SIGTERM to SIGKILL */
 	uint64_t rejected;             /* malformed or out-of-order lines refused */
 	int storage_error;             /* errno: the events file could not be written */
+	char *result;                  /* result.json's text, until it is written */
+	bool status_due;               /* the final status is not written yet */
+	struct cx_timer write_timer;   /* tries the final writes again */
+	unsigned write_backoff_ms;     /* until then */
 	off_t events_size;             /* what the events file holds */
 	struct cx_buf in;              /* bytes read from the worker, not yet a whole line */
 	struct cx_relay relay;         /* subscribers */

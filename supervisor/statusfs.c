@@ -55,7 +55,7 @@ static int summary_format(const struct cx_run_summary *s, char *buf, size_t size
 {
 	enum { E = 2 * CX_NAME_MAX + 8 };
 	char run_id[E], council[E], tenant[E], round[E + 32], exit[2 * sizeof s->exit + 8];
-	char containment[2 * sizeof s->containment + 8];
+	char containment[2 * sizeof s->containment + 8], unwritten[2 * sizeof s->unwritten + 8];
 	char started[CX_TS_LEN + 3] = "null", finished[CX_TS_LEN + 3] = "null";
 	char stamp[CX_TS_LEN + 1];
 	json_escape(run_id, sizeof run_id, s->run_id);
@@ -63,6 +63,13 @@ static int summary_format(const struct cx_run_summary *s, char *buf, size_t size
 	json_escape(tenant, sizeof tenant, s->tenant);
 	json_escape(exit, sizeof exit, s->exit);
 	json_escape(containment, sizeof containment, s->containment);
+	if (s->unwritten[0]) {
+		char text[2 * sizeof s->unwritten + 4];
+		json_escape(text, sizeof text, s->unwritten);
+		snprintf(unwritten, sizeof unwritten, "\"%s\"", text);
+	} else {
+		strcpy(unwritten, "null");
+	}
 	if (s->round_idx >= 0) {
 		char name[E];
 		json_escape(name, sizeof name, s->round);
@@ -77,10 +84,10 @@ static int summary_format(const struct cx_run_summary *s, char *buf, size_t size
 			 "{\"run_id\":\"%s\",\"council\":\"%s\",\"tenant\":\"%s\",\"status\":\"%s\","
 			 "\"current_round\":%s,\"rounds_completed\":%d,\"started_at\":%s,"
 			 "\"finished_at\":%s,\"pid\":%d,\"events\":%llu,\"exit\":\"%s\","
-			 "\"containment\":\"%s\"}",
+			 "\"containment\":\"%s\",\"unwritten\":%s}",
 			 run_id, council, tenant, cx_run_status_name(s->status), round,
 			 s->rounds_completed, started, finished, (int)s->pid,
-			 (unsigned long long)s->events, exit, containment);
+			 (unsigned long long)s->events, exit, containment, unwritten);
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
@@ -105,16 +112,17 @@ static int write_status(int runs_fd, const struct cx_run_summary *s)
 		snprintf(round, sizeof round, "%s %d", s->round, s->round_idx);
 	else
 		strcpy(round, "-");
-	char buf[1024];
+	char buf[2048];
 	int n = snprintf(buf, sizeof buf,
 			 "RunId:\t%s\nCouncil:\t%s\nTenant:\t%s\nStatus:\t%s\nPid:\t%d\n"
 			 "Round:\t%s\nRoundsCompleted:\t%d\nStartedAt:\t%s\nFinishedAt:\t%s\n"
-			 "Exit:\t%s\nEvents:\t%llu\nContainment:\t%s\n",
+			 "Exit:\t%s\nEvents:\t%llu\nContainment:\t%s\nUnwritten:\t%s\n",
 			 s->run_id, s->council, s->tenant, cx_run_status_name(s->status),
 			 (int)s->pid, round, s->rounds_completed,
 			 ts_or_dash(s->started_at_ms, started),
 			 ts_or_dash(s->finished_at_ms, finished), s->exit,
-			 (unsigned long long)s->events, s->containment);
+			 (unsigned long long)s->events, s->containment,
+			 s->unwritten[0] ? s->unwritten : "-");
 	char path[CX_RUN_ID_MAX + 32];
 	return cx_write_atomic(runs_fd, in_run(s, "status", path), buf, (size_t)n);
 }

@@ -29,6 +29,11 @@
 #include "worker.h"
 
 #define ANNOUNCE_DELAY_MS 250      /* the most a status rewrite waits (apply) */
+#define RETRY_MIN_MS 100           /* a final write that failed is tried again, */
+#define RETRY_MAX_MS 5000          /* backing off to this */
+#define STATUS_ROOM (16 * 1024)    /* the reserve kept for the final status
+				    * files: two rewrites, each file made new
+				    * beside the old */
 #define EVENT_LINE_MAX (64 << 20)  /* a worker line longer than this is refused */
 #define READ_CHUNK (64 * 1024)
 
@@ -60,10 +65,10 @@ static void run_finalize(struct cx_run *run);
 static void run_handle(struct cx_run *run, enum run_event ev);
 static struct cx_run *find(struct cx_sup *sup, const char *run_id);
 
-static void announce(struct cx_run *run)
+static int announce(struct cx_run *run)
 {
 	cx_timer_disarm(run->sup->loop, &run->announce_timer);
-	cx_statusfs_write_run(run->sup->dir.runs_fd, &run->summary);
+	return cx_statusfs_write_run(run->sup->dir.runs_fd, &run->summary);
 }
 
 /* "<run_id>/<name>": a file of the run's directory, relative to runs/. */
@@ -227,13 +232,17 @@ static void run_handle(struct cx_run *run, enum run_event ev)
 
 /* Relaying the worker's lines. */
 
-static void write_result(struct cx_run *run, const cJSON *result)
+/* Writes result.json if it is still to be written: 0 or -errno. */
+static int write_result(struct cx_run *run)
 {
-	char *text = result ? cJSON_PrintUnformatted(result) : NULL, path[CX_RUN_ID_MAX + 32];
-	if (text)
-		cx_write_atomic(run->sup->dir.runs_fd, run_file(run, "result.json", path), text,
-				strlen(text));
-	free(text);
+	char path[CX_RUN_ID_MAX + 32];
+	int r = run->result ? cx_write_atomic(run->sup->dir.runs_fd, run_file(run, "result.json", path),
+					      run->result, strlen(run->result)) : 0;
+	if (r == 0) {
+		free(run->result);
+		run->result = NULL;
+	}
+	return r;
 }
 
 static void announce_later(struct cx_run *run)
@@ -280,7 +289,8 @@ static void apply(struct cx_run *run, const struct cx_event_header *h, const cha
 		s->finished_at_ms = cx_wall_ms();
 		s->round[0] = '\0';
 		s->round_idx = -1;
-		write_result(run, cJSON_GetObjectItem(ev, "result"));
+		run->result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
+		write_result(run); /* else the run's end writes it (write_final) */
 		run->terminal = true;
 		announce_later(run);
 		break;
@@ -430,7 +440,8 @@ static void on_announce_due(struct cx_loop *loop, struct cx_timer *t)
 /* Finalizing: every run gets exactly one terminal event. */
 
 /* Writes the run_failed the worker could not: kind killed or crashed (or
- * what the caller names), through the same path as the worker's own lines. */
+ * what the caller names), through the same path as the worker's own lines,
+ * with room for it given up from the run's reserve. */
 static void synthesize_failure(struct cx_run *run, const char *kind, const char *message)
 {
 	size_t len;
@@ -438,6 +449,7 @@ static void synthesize_failure(struct cx_run *run, const char *kind, const char 
 	if (!line)
 		return;
 	cx_buf_free(&run->in);
+	cx_rundir_reserve_give(run->sup->dir.runs_fd, run->summary.run_id, len, STATUS_ROOM);
 	relay_lines(run, line, len);
 	free(line);
 }
@@ -458,23 +470,85 @@ static void describe_death(struct cx_run *run, const char **kind, char *msg, siz
 		snprintf(msg, size, "worker %s without a terminal event", exit);
 }
 
-static void run_finalize(struct cx_run *run)
+/* The first of the run's final writes still to do (its terminal event,
+ * result.json), and why it failed, into the summary for the status to
+ * say; "" when they are done. */
+static void note_unwritten(struct cx_run *run, int error)
 {
-	cx_rundir_release(run->sup->dir.runs_fd, run->summary.run_id);
+	const char *what = !run->terminal ? "events" : run->result ? "result.json" : NULL;
+	if (what)
+		snprintf(run->summary.unwritten, sizeof run->summary.unwritten, "%s: %s", what,
+			 strerror(error));
+	else
+		run->summary.unwritten[0] = '\0';
+}
+
+static bool final_written(const struct cx_run *run)
+{
+	return run->terminal && !run->result && !run->status_due;
+}
+
+/* The run's end on disk, in this order: its terminal event, result.json,
+ * its final status (which says what of the others is missing, and why).
+ * Each takes its room from the run's reserve just before it is written,
+ * and the rest of the reserve is kept until all are: the room a full file
+ * system frees is anybody's. What fails even so is tried again, backing
+ * off, for as long as the supervisor lives. */
+static void write_final(struct cx_run *run)
+{
+	int runs_fd = run->sup->dir.runs_fd, error = 0;
+	const char *id = run->summary.run_id;
 	if (!run->terminal) {
 		const char *kind;
 		char msg[128];
+		int lost = run->storage_error; /* the kind, on every try */
 		describe_death(run, &kind, msg, sizeof msg);
+		run->storage_error = 0;
 		synthesize_failure(run, kind, msg);
+		error = run->terminal ? 0 : run->storage_error ? run->storage_error : ENOMEM;
+		run->storage_error = lost;
 	}
+	if (run->terminal && run->result) {
+		cx_rundir_reserve_give(runs_fd, id, strlen(run->result), STATUS_ROOM);
+		error = -write_result(run);
+	}
+	char said[sizeof run->summary.unwritten];
+	strlcpy(said, run->summary.unwritten, sizeof said);
+	note_unwritten(run, error);
+	if (run->status_due || strcmp(said, run->summary.unwritten)) {
+		cx_rundir_reserve_give(runs_fd, id, STATUS_ROOM / 2, 0);
+		run->status_due = announce(run) < 0;
+	}
+	if (final_written(run)) {
+		cx_rundir_release(runs_fd, id);
+		cx_timer_disarm(run->sup->loop, &run->write_timer);
+		return;
+	}
+	run->write_backoff_ms = run->write_backoff_ms ? run->write_backoff_ms * 2 : RETRY_MIN_MS;
+	if (run->write_backoff_ms > RETRY_MAX_MS)
+		run->write_backoff_ms = RETRY_MAX_MS;
+	cx_timer_arm(run->sup->loop, &run->write_timer, run->write_backoff_ms);
+}
+
+static void on_write_due(struct cx_loop *loop, struct cx_timer *t)
+{
+	write_final(t->data);
+}
+
+static void run_finalize(struct cx_run *run)
+{
 	run->phase = CX_PHASE_FINAL;
 	run->sup->live--;
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	run->control_fd = -1;
 	cx_buf_free(&run->in);
-	announce(run);
-	cx_relay_finish(&run->relay);
+	run->status_due = true;
+	write_final(run);
+	/* Subscribers end with the terminal event; without it (no room for
+	 * it yet), they wait for the write that brings it. */
+	if (run->terminal)
+		cx_relay_finish(&run->relay);
 	if (run->sup->on_down) {
 		char reason[48];
 		cx_down_reason(&run->summary, run->terminated, reason, sizeof reason);
@@ -492,6 +566,8 @@ static void run_free(struct cx_run *run)
 	cx_watch_del(loop, &run->event_watch);
 	cx_timer_disarm(loop, &run->kill_timer);
 	cx_timer_disarm(loop, &run->announce_timer);
+	cx_timer_disarm(loop, &run->write_timer);
+	free(run->result);
 	if (run->event_watch.fd >= 0)
 		close(run->event_watch.fd);
 	if (run->control_fd >= 0)
@@ -535,23 +611,26 @@ static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char
 	run->event_watch = (struct cx_watch){ -1, on_worker_events, run };
 	run->kill_timer = CX_TIMER_INIT(on_kill_due, run);
 	run->announce_timer = CX_TIMER_INIT(on_announce_due, run);
+	run->write_timer = CX_TIMER_INIT(on_write_due, run);
 	run->cg_watch.fd = -1;
 	run->emptied = true;
 	cx_relay_init(&run->relay, sup->loop, events_fd, s->run_id);
 	return run;
 }
 
-/* Ends a run that never got a worker: its directory exists, so it must still
- * end with a terminal event and a final status. */
-static int run_abandon(struct cx_run *run, const char *why, int r, struct cx_error *err)
+/* Refuses a start that got its directory but no worker (no descriptor, no
+ * process to be had): the caller is told why and was never given the run
+ * id, so nothing of the run may stay behind (its directory, its tenant's
+ * link, its cgroup), or it would sit half-made with no one to end it. */
+static int run_refuse(struct cx_run *run, const char *why, int r, struct cx_error *err)
 {
-	char msg[160];
-	snprintf(msg, sizeof msg, "%s: %s", why, strerror(-r));
-	run->phase = CX_PHASE_EXITED;
-	run->drained = true;
-	synthesize_failure(run, "spawn_failed", msg);
-	run_finalize(run);
-	return cx_fail(err, CX_ESYS, "%s", msg);
+	struct cx_sup *sup = run->sup;
+	char id[CX_RUN_ID_MAX + 1];
+	strlcpy(id, run->summary.run_id, sizeof id);
+	cx_registry_remove(&sup->registry, run);
+	run_free(run);
+	cx_rundir_remove_run(&sup->dir, id);
+	return cx_fail(err, CX_ESYS, "%s: %s", why, strerror(-r));
 }
 
 static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
@@ -560,7 +639,6 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 	struct cx_worker w;
 	struct cx_fork_opts where = CX_FORK_OPTS_NONE;
 	enum cx_containment got = CX_CONTAIN_PGROUP;
-	sup->live++;
 	struct cx_cgroup cg = CX_CGROUP_NULL;
 	if (sup->tenant_cg.dir_fd >= 0)
 		cx_cgroup_create(&sup->tenant_cg, run->summary.run_id, &cg);
@@ -574,7 +652,8 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 	cx_cgroup_close(&cg);
 	strlcpy(run->summary.containment, cx_containment_name(got), sizeof run->summary.containment);
 	if (r < 0)
-		return run_abandon(run, "could not fork the worker", r, err);
+		return run_refuse(run, "could not fork the worker", r, err);
+	sup->live++;
 	run->proc = w.proc;
 	run->summary.pid = w.proc.pid;
 	cx_registry_add_pid(&sup->registry, run);
@@ -657,6 +736,8 @@ void cx_sup_free(struct cx_sup *sup)
 	while (sup->live && cx_mono_ms() < deadline)
 		cx_loop_turn(sup->loop, 100);
 	TAILQ_FOREACH_SAFE(run, &sup->registry.runs, link, next) {
+		if (run->phase == CX_PHASE_FINAL && !final_written(run))
+			write_final(run); /* a last try */
 		cx_registry_remove(&sup->registry, run);
 		run_free(run);
 	}
@@ -694,7 +775,7 @@ int cx_sup_forget(struct cx_sup *sup, const char *run_id)
 	struct cx_run *run = find(sup, run_id);
 	if (!run)
 		return CX_EUNKNOWN_RUN;
-	if (run->phase != CX_PHASE_FINAL || !cx_relay_idle(&run->relay))
+	if (run->phase != CX_PHASE_FINAL || !final_written(run) || !cx_relay_idle(&run->relay))
 		return CX_ENOT_FINISHED;
 	cx_registry_remove(&sup->registry, run);
 	run_free(run);
@@ -815,12 +896,7 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 		run->shutdown_ms = req->shutdown_ms > 0 ? req->shutdown_ms : sup->shutdown_ms;
 		/* Subscribing before the fork: not even run_started can be missed. */
 		int q = req->subscribe ? cx_relay_subscribe(&run->relay, 1, subscriber_fd) : 0;
-		if (q < 0) {
-			sup->live++;
-			r = run_abandon(run, "subscribing", q, err);
-		} else {
-			r = run_launch(run, req->cwd, err);
-		}
+		r = q < 0 ? run_refuse(run, "subscribing", q, err) : run_launch(run, req->cwd, err);
 		strlcpy(run_id, id, CX_RUN_ID_MAX + 1);
 	}
 	cx_spec_free(spec);
@@ -833,16 +909,32 @@ static struct cx_run *find(struct cx_sup *sup, const char *run_id)
 	return run_id ? cx_registry_find(&sup->registry, run_id) : NULL;
 }
 
-int cx_sup_pid_for(struct cx_sup *sup, const char *run_id, pid_t *pid)
+int cx_sup_worker(struct cx_sup *sup, const char *run_id, struct cx_proc *identity)
 {
 	struct cx_run *run = find(sup, run_id);
 	if (!run)
 		return CX_EUNKNOWN_RUN;
-	/* The pidfd, not the pid, says whether this is still our process. */
-	if (run->phase >= CX_PHASE_EXITED || !cx_proc_alive(&run->proc))
+	/* The pidfd, not the pid, says whether this is still our process: a
+	 * worker that has exited is dead before it is reaped. */
+	if (run->phase >= CX_PHASE_EXITED || cx_proc_verify(&run->proc) < 0)
 		return CX_ERUNNER_DEAD;
-	*pid = run->proc.pid;
+	*identity = (struct cx_proc){ run->proc.pid, -1, run->proc.ino };
 	return CX_OK;
+}
+
+int cx_sup_pid_for(struct cx_sup *sup, const char *run_id, pid_t *pid)
+{
+	struct cx_proc worker;
+	int r = cx_sup_worker(sup, run_id, &worker);
+	if (r == CX_OK)
+		*pid = worker.pid;
+	return r;
+}
+
+bool cx_sup_is_worker(struct cx_sup *sup, const struct cx_proc *child)
+{
+	struct cx_run *run = cx_registry_find_pid(&sup->registry, child->pid);
+	return run && cx_proc_equal(&run->proc, child);
 }
 
 int cx_sup_run_id(struct cx_sup *sup, pid_t pid, char run_id[CX_RUN_ID_MAX + 1])
@@ -877,6 +969,9 @@ int cx_sup_fetch_result(struct cx_sup *sup, const char *run_id, int timeout_ms,
 		if (cx_loop_turn(sup->loop, (int)(deadline - now)) < 0)
 			return cx_fail(err, CX_ESYS, "epoll_wait: %s", strerror(errno));
 	}
+	if (run->summary.unwritten[0])
+		return cx_fail(err, CX_ESYS, "run %s is over, but not yet all written: %s", run_id,
+			       run->summary.unwritten);
 	char path[CX_RUN_ID_MAX + 32];
 	int r = cx_read_file(sup->dir.runs_fd, run_file(run, "result.json", path), SIZE_MAX,
 			     result_json, NULL);

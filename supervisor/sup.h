@@ -4,11 +4,19 @@
 
 #include "council/supervisor.h"
 #include "loop.h"
+#include "proc.h"
 #include "relay.h"
 
 /* The supervisor's loop: a tenant supervisor process adds its own watches
  * (its channel to councild, linked callers' pidfds) to it. */
 struct cx_loop *cx_sup_loop(struct cx_sup *sup);
+
+/* The identity (pid and pidfs inode; no handle: pidfd -1) of run_id's
+ * live worker: CX_OK, CX_EUNKNOWN_RUN, or CX_ERUNNER_DEAD. */
+int cx_sup_worker(struct cx_sup *sup, const char *run_id, struct cx_proc *identity);
+/* True if child is the worker of one of the supervisor's runs, left to
+ * be reaped by its run. */
+bool cx_sup_is_worker(struct cx_sup *sup, const struct cx_proc *child);
 
 /* Gives fn the subscribers of every run that is over (relay.h), which
  * keep none after. */

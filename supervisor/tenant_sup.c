@@ -229,7 +229,7 @@ static void link_add(struct tenant *t, const char *run_id, int pidfd, int exit_s
 	}
 	l->t = t;
 	strlcpy(l->run_id, run_id, sizeof l->run_id);
-	l->caller = (struct cx_proc){ .pid = 0, .pidfd = pidfd };
+	cx_proc_from_pidfd(&l->caller, pidfd); /* exited already: its watch fires at once */
 	l->exit_signal = exit_signal;
 	l->watch = (struct cx_watch){ pidfd, on_caller_exit, l };
 	LIST_INSERT_HEAD(&t->links, l, next);
@@ -241,8 +241,7 @@ static void link_add(struct tenant *t, const char *run_id, int pidfd, int exit_s
 static bool is_worker(const struct cx_proc *child, void *arg)
 {
 	struct tenant *t = arg;
-	char run_id[CX_RUN_ID_MAX + 1];
-	return cx_sup_run_id(t->sup, child->pid, run_id) == CX_OK;
+	return cx_sup_is_worker(t->sup, child);
 }
 
 static void on_sweep_due(struct cx_loop *loop, struct cx_timer *timer)
@@ -377,10 +376,14 @@ static cJSON *start_run(struct tenant *t, const cJSON *req, int *caller, int *fd
 	cJSON *reply;
 	if (r == CX_OK) {
 		struct cx_run_summary s;
+		struct cx_proc worker = CX_PROC_NULL;
 		cx_sup_state(t->sup, run_id, &s);
+		cx_sup_worker(t->sup, run_id, &worker);
 		reply = cx_reply_ok(req);
 		cJSON_AddStringToObject(reply, "run_id", run_id);
 		cJSON_AddNumberToObject(reply, "pid", s.pid);
+		/* councild names the worker by both (daemon.c, run_id). */
+		cJSON_AddNumberToObject(reply, "ino", (double)worker.ino);
 		cJSON_AddStringToObject(reply, "tenant", s.tenant);
 		if (start.subscribe)
 			cJSON_AddNumberToObject(reply, "fds", 1);

@@ -93,8 +93,25 @@ static const char escaping_council[] =
 	"\"command\":[\"sh\",\"-c\",\"setsid sleep 3102 & exec sleep 3100\"]}}],"
 	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
 
+/* Whether /proc/<pid> has our runtime directory in its environment: the
+ * members of our runs do (escaped ones are not our descendants, so /proc
+ * is searched whole), those of tests running beside this one do not. */
+static bool has_our_runtime_dir(const char *pid)
+{
+	char path[300], want[4200];
+	snprintf(path, sizeof path, "/proc/%s/environ", pid);
+	snprintf(want, sizeof want, "COUNCIL_RUNTIME_DIR=%s", scratch);
+	size_t len;
+	char *env = th_read_file(path, &len);
+	bool ours = false;
+	for (size_t i = 0; env && i < len && !ours; i += strlen(env + i) + 1)
+		ours = !strcmp(env + i, want);
+	free(env);
+	return ours;
+}
+
 /* Processes whose command line is "sleep 310N": what the escaping members
- * started. */
+ * of our runs started. */
 static int escaped_sleeps(void)
 {
 	int n = 0;
@@ -105,7 +122,8 @@ static int escaped_sleeps(void)
 			continue;
 		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
 		char *cmd = th_read_file(path, NULL);
-		n += cmd && !strcmp(cmd, "sleep") && !strncmp(cmd + 6, "310", 3);
+		n += cmd && !strcmp(cmd, "sleep") && !strncmp(cmd + 6, "310", 3) &&
+		     has_our_runtime_dir(e->d_name);
 		free(cmd);
 	}
 	if (d)
@@ -423,6 +441,34 @@ START_TEST(test_tenant_supervisor_killed_takes_its_runs_and_restarts)
 		      "%d member processes outlived their tenant supervisor", escaped_sleeps());
 	pid_t again = tenant_pid("acme");
 	ck_assert_msg(again > 0 && again != sup, "tenant acme was not restarted");
+}
+END_TEST
+
+/* A worker that has died is no longer named by its pid, even before its
+ * supervisor (stopped here) has reaped it or said it is down: the pid is
+ * another process's once it is reaped, which councild tells by the pidfs
+ * inode it recorded at start. */
+START_TEST(test_run_id_of_a_dead_worker_is_unknown_run_before_its_tenant_says_so)
+{
+	struct cx_started st;
+	char run_id[CX_RUN_ID_MAX + 1];
+	start_in(cl, "ident", "\"latency_ms\":60000", false, 0, &st);
+	ck_assert_int_eq(cx_run_id(cl, st.pid, run_id, NULL), CX_OK);
+	ck_assert_str_eq(run_id, st.run_id);
+	pid_t sup = tenant_pid("ident");
+	ck_assert_msg(sup > 0, "tenant ident has no supervisor");
+	kill(sup, SIGSTOP);
+	kill(st.pid, SIGKILL);
+	struct cx_error err = { 0 };
+	int r = CX_OK;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while ((r = cx_run_id(cl, st.pid, run_id, &err)) == CX_OK && cx_mono_ms() < deadline)
+		usleep(20000);
+	kill(sup, SIGCONT);
+	ck_assert_msg(r == CX_EUNKNOWN_RUN, "run_id of dead worker %d: %s: %s", (int)st.pid,
+		      cx_code_word(r), err.message);
+	await_result(st.run_id);
+	assert_final_with_kind(st.run_id, "killed");
 }
 END_TEST
 
@@ -909,6 +955,7 @@ int main(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_linked_run_dies_with_its_caller);
 	tcase_add_test(tc, test_unlinked_run_survives_its_caller);
+	tcase_add_test(tc, test_run_id_of_a_dead_worker_is_unknown_run_before_its_tenant_says_so);
 	tcase_add_test(tc, test_exit_signal_reaches_a_linked_caller_when_its_run_crashes);
 	tcase_add_test(tc, test_linked_caller_gets_an_exit_message);
 	tcase_add_test(tc, test_a_refused_linked_start_leaves_no_link_behind);

@@ -5,6 +5,7 @@
  * status, and the error says what happened. */
 #include <check.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -171,28 +172,48 @@ static void assert_serving(void)
 	cJSON_Delete(assert_whole(st.run_id));
 }
 
-START_TEST(test_descriptor_exhaustion_while_starting_runs)
+/* Nothing of a refused start is left: runs/ and the tenant's links hold
+ * the n runs started, and no other. */
+static void assert_only_runs(const struct cx_started *runs, int n)
 {
-	/* councild and its tenant supervisors inherit 64 descriptors. */
-	struct rlimit was, small = { 64, 64 };
-	getrlimit(RLIMIT_NOFILE, &was);
-	small.rlim_max = was.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &small);
-	councild = th_councild_start(root, NULL);
-	setrlimit(RLIMIT_NOFILE, &was);
-	cl = th_councild_connect(root, DEADLINE_MS);
+	static const char *const where[] = { "runs", "tenants/default/runs" };
+	for (size_t w = 0; w < sizeof where / sizeof where[0]; w++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", root, where[w]);
+		DIR *dir = opendir(path);
+		ck_assert_msg(dir, "cannot list %s", path);
+		int found = 0;
+		for (struct dirent *e; (e = readdir(dir));) {
+			if (e->d_name[0] == '.')
+				continue;
+			bool started = false;
+			for (int i = 0; i < n && !started; i++)
+				started = !strcmp(e->d_name, runs[i].run_id);
+			ck_assert_msg(started, "%s/%s is left of a refused start", where[w], e->d_name);
+			found++;
+		}
+		closedir(dir);
+		ck_assert_msg(found == n, "%s holds %d of the %d runs started", where[w], found, n);
+	}
+}
 
+/* Starts slow runs until one is refused; returns how many started, with
+ * the refusal in *err. */
+static int start_until_refused(struct cx_started *runs, int max, struct cx_error *err)
+{
 	char *slow = council_of("{\"provider\":\"mock\",\"latency_ms\":600000}", 600000);
-	struct cx_started runs[64];
 	int n = 0, r = CX_OK;
-	struct cx_error err = { 0 };
-	while (n < 64 && (r = start(cl, slow, NULL, true, &runs[n], &err)) == CX_OK)
+	while (n < max && (r = start(cl, slow, NULL, true, &runs[n], err)) == CX_OK)
 		n++;
 	free(slow);
-	ck_assert_msg(r != CX_OK, "64 live runs with subscribers fit in 64 descriptors");
-	ck_assert_msg(strstr(err.message, "Too many open files") || strstr(err.message, "descriptor"),
-		      "run %d was refused without saying why: %s: %s", n + 1, cx_code_word(r), err.message);
-	/* The runs it holds end, and their descriptors come back. */
+	ck_assert_msg(r != CX_OK, "%d live runs with subscribers fit", max);
+	return n;
+}
+
+/* Ends the runs started, then checks they are whole and councild serves. */
+static void end_runs(struct cx_started *runs, int n)
+{
+	struct cx_error err = { 0 };
 	for (int i = 0; i < n; i++) {
 		close(runs[i].subscriber_fd);
 		ck_assert_int_eq(cx_terminate_run(cl, runs[i].run_id, &err), CX_OK);
@@ -202,6 +223,101 @@ START_TEST(test_descriptor_exhaustion_while_starting_runs)
 		cJSON_Delete(assert_whole(runs[i].run_id));
 	}
 	assert_serving();
+}
+
+/* A councild whose tenant supervisors inherit its 64 descriptors. */
+static void councild_up_with_64_descriptors(void)
+{
+	struct rlimit was, small = { 64, 64 };
+	getrlimit(RLIMIT_NOFILE, &was);
+	small.rlim_max = was.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &small);
+	councild = th_councild_start(root, NULL);
+	setrlimit(RLIMIT_NOFILE, &was);
+	cl = th_councild_connect(root, DEADLINE_MS);
+}
+
+START_TEST(test_descriptor_exhaustion_while_starting_runs)
+{
+	councild_up_with_64_descriptors();
+	struct cx_started runs[64];
+	struct cx_error err = { 0 };
+	int n = start_until_refused(runs, 64, &err);
+	ck_assert_msg(strstr(err.message, "Too many open files") || strstr(err.message, "descriptor"),
+		      "run %d was refused without saying why: %s", n + 1, err.message);
+	/* The runs it holds end, and their descriptors come back. */
+	end_runs(runs, n);
+}
+END_TEST
+
+START_TEST(test_a_start_refused_for_want_of_descriptors_leaves_nothing_behind)
+{
+	councild_up_with_64_descriptors();
+	struct cx_started runs[64];
+	struct cx_error err = { 0 };
+	/* Refusals come at different steps of a start as descriptors run out:
+	 * a few in a row, each leaving nothing. */
+	int n = start_until_refused(runs, 64, &err);
+	for (int i = 0; i < 8; i++)
+		start_until_refused(runs + n, 1, &err);
+	assert_only_runs(runs, n);
+	end_runs(runs, n);
+}
+END_TEST
+
+/* A pids cgroup of the v1 hierarchy (where this host keeps the pids
+ * controller), to put councild in: "" when there is none to make. */
+static char pids_cg[256];
+
+static bool write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool pids_cgroup_holds(pid_t pid, int max)
+{
+	snprintf(pids_cg, sizeof pids_cg, "/sys/fs/cgroup/pids/council-test-%d", (int)getpid());
+	char path[512], text[32];
+	snprintf(path, sizeof path, "%s/pids.max", pids_cg);
+	snprintf(text, sizeof text, "%d", max);
+	if (mkdir(pids_cg, 0755) < 0 || !write_text(path, text)) {
+		rmdir(pids_cg);
+		pids_cg[0] = '\0';
+		return false;
+	}
+	snprintf(path, sizeof path, "%s/cgroup.procs", pids_cg);
+	snprintf(text, sizeof text, "%d", (int)pid);
+	return write_text(path, text);
+}
+
+static bool pids_cgroup_gone(void *arg)
+{
+	return rmdir(pids_cg) == 0 || errno == ENOENT;
+}
+
+START_TEST(test_a_start_refused_for_want_of_processes_leaves_nothing_behind)
+{
+	councild_up();
+	/* councild, its tenant supervisor and launcher, and 4 workers. */
+	if (!pids_cgroup_holds(councild, 7)) {
+		printf("skipped: no pids cgroup to hold councild in here\n");
+		return;
+	}
+	struct cx_started runs[64];
+	struct cx_error err = { 0 };
+	int n = start_until_refused(runs, 64, &err);
+	ck_assert_msg(strstr(err.message, "Resource temporarily unavailable"),
+		      "run %d was refused without saying why: %s", n + 1, err.message);
+	for (int i = 0; i < 8; i++)
+		start_until_refused(runs + n, 1, &err);
+	assert_only_runs(runs, n);
+	end_runs(runs, n);
+	councild_down();
+	ck_assert_msg(th_wait_until(pids_cgroup_gone, NULL, DEADLINE_MS), "awaited %s empty", pids_cg);
 }
 END_TEST
 
@@ -246,6 +362,130 @@ START_TEST(test_a_full_runtime_directory_fails_runs_with_storage_and_keeps_servi
 	if (r == CX_OK) {
 		await_final(st.run_id, NULL);
 		cJSON_Delete(assert_whole(st.run_id));
+	}
+	ck_assert_int_eq(cx_tenant_stop(cl, "default", &err), CX_OK);
+}
+END_TEST
+
+/* A council whose member answers its first round at length (bytes: its
+ * partial result, in its terminal event and result.json, is as long) and
+ * sleeps through its second. */
+static char *answers_then_sleeps(int bytes)
+{
+	char *s;
+	if (asprintf(&s, "{\"id\":\"f\",\"members\":[{\"id\":\"m\",\"timeout_ms\":600000,"
+		     "\"profile\":{\"provider\":\"exec\",\"command\":[\"sh\",\"-c\","
+		     "\"if grep peer_review >/dev/null; then exec sleep 600; "
+		     "else head -c %d /dev/zero | tr -c x a; fi\"]}}],\"rounds\":"
+		     "[{\"type\":\"independent_analysis\"},{\"type\":\"peer_review\"}]}", bytes) < 0)
+		abort();
+	return s;
+}
+
+static bool has_line(const char *run_id, const char *name, const char *line)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/%s/%s", root, run_id, name);
+	char *text = th_read_file(path, NULL);
+	bool has = text && strstr(text, line);
+	free(text);
+	return has;
+}
+
+struct run_line { const char *run_id, *line; };
+
+static bool status_has(void *arg)
+{
+	const struct run_line *rl = arg;
+	return has_line(rl->run_id, "status", rl->line);
+}
+
+static void await_status_line(const char *run_id, const char *line)
+{
+	struct run_line rl = { run_id, line };
+	ck_assert_msg(th_wait_until(status_has, &rl, DEADLINE_MS), "awaited \"%s\" in %s's status",
+		      line, run_id);
+}
+
+/* A run that ended on a full disk: its status agrees with its events file
+ * (final, and counting them, after a terminal event; else not final, and
+ * saying the terminal event waits to be written, and why), and it has
+ * result.json or a status that says why not. */
+static void assert_agrees(const char *run_id)
+{
+	char *events = run_file(run_id, "events");
+	bool ended = strstr(events, "\"type\":\"run_failed\"") ||
+		     strstr(events, "\"type\":\"run_completed\"");
+	free(events);
+	if (!ended) {
+		ck_assert_msg(has_line(run_id, "status", "\nStatus:\trunning\n") &&
+			      has_line(run_id, "status", "\nUnwritten:\tevents: No space left on device\n"),
+			      "%s: no terminal event, and its status does not say why", run_id);
+		return;
+	}
+	cJSON_Delete(assert_whole(run_id));
+	char *path = NULL;
+	if (asprintf(&path, "%s/runs/%s/result.json", root, run_id) < 0)
+		abort();
+	ck_assert_msg(access(path, F_OK) == 0 ||
+		      has_line(run_id, "status", "\nUnwritten:\tresult.json: No space left on device\n"),
+		      "%s has no result.json, and its status does not say why", run_id);
+	free(path);
+}
+
+/* Takes every block the file system has left. */
+static int fill(const char *path)
+{
+	static char block[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_msg(fd >= 0, "cannot create %s", path);
+	while (write(fd, block, sizeof block) > 0)
+		;
+	return fd;
+}
+
+START_TEST(test_a_run_that_ends_on_a_full_disk_has_a_status_that_agrees_and_its_result_once_there_is_room)
+{
+	if (mount("tmpfs", root, "tmpfs", 0, "size=2m,mode=0755") < 0) {
+		printf("skipped: cannot mount a tmpfs here: %s\n", strerror(errno));
+		return;
+	}
+	councild_up();
+	/* Three whose end needs more room than their reserve alone, and one
+	 * whose terminal event alone needs more. */
+	enum { RUNS = 4 };
+	static const int answer[RUNS] = { 40000, 40000, 40000, 100000 };
+	struct cx_started runs[RUNS];
+	for (int i = 0; i < RUNS; i++) {
+		char *spec = answers_then_sleeps(answer[i]);
+		start_ok(spec, &runs[i]);
+		free(spec);
+		await_status_line(runs[i].run_id, "\nRoundsCompleted:\t1\n");
+	}
+	/* The disk fills while they are live; then they end. */
+	char filler[4096];
+	snprintf(filler, sizeof filler, "%s/filler", root);
+	int fd = fill(filler);
+	struct cx_error err = { 0 };
+	for (int i = 0; i < RUNS; i++)
+		ck_assert_int_eq(cx_terminate_run(cl, runs[i].run_id, &err), CX_OK);
+	for (int i = 0; i < RUNS; i++) {
+		await_status_line(runs[i].run_id, "\nExit:\tkilled ");
+		assert_agrees(runs[i].run_id);
+	}
+	/* Room again: what was missing is written, and the status says so. */
+	close(fd);
+	unlink(filler);
+	for (int i = 0; i < RUNS; i++) {
+		await_status_line(runs[i].run_id, "\nUnwritten:\t-\n");
+		cJSON *last = assert_whole(runs[i].run_id);
+		char *text = run_file(runs[i].run_id, "result.json");
+		cJSON *result = cJSON_Parse(text);
+		ck_assert_msg(cJSON_Compare(result, cJSON_GetObjectItem(last, "result"), true),
+			      "%s: result.json is not its terminal event's result", runs[i].run_id);
+		cJSON_Delete(result);
+		cJSON_Delete(last);
+		free(text);
 	}
 	ck_assert_int_eq(cx_tenant_stop(cl, "default", &err), CX_OK);
 }
@@ -513,7 +753,10 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_descriptor_exhaustion_while_starting_runs);
+	tcase_add_test(tc, test_a_start_refused_for_want_of_descriptors_leaves_nothing_behind);
+	tcase_add_test(tc, test_a_start_refused_for_want_of_processes_leaves_nothing_behind);
 	tcase_add_test(tc, test_a_full_runtime_directory_fails_runs_with_storage_and_keeps_serving);
+	tcase_add_test(tc, test_a_run_that_ends_on_a_full_disk_has_a_status_that_agrees_and_its_result_once_there_is_room);
 	tcase_add_test(tc, test_a_subscriber_that_never_reads_and_100_that_do);
 	tcase_add_test(tc, test_a_stopped_worker_is_terminated);
 	tcase_add_loop_test(tc, test_members_that_misbehave, 0, sizeof members / sizeof members[0]);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -299,6 +301,33 @@ START_TEST(test_pid_for_unknown_run)
 	ck_assert_int_eq(cx_sup_state(sup, "nope", &s), CX_ENOT_FOUND);
 	char *result = NULL;
 	ck_assert_int_eq(cx_sup_fetch_result(sup, "nope", 10, &result, NULL), CX_ENOT_FOUND);
+}
+END_TEST
+
+/* The worker is a zombie: exited, not yet reaped by its supervisor (which
+ * is not dispatched meanwhile). */
+static bool is_zombie(void *arg)
+{
+	siginfo_t info = { 0 };
+	return waitid(P_PID, (id_t)(intptr_t)arg, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       info.si_pid != 0;
+}
+
+START_TEST(test_pid_for_a_dead_worker_not_yet_reaped_is_runner_dead)
+{
+	char id[CX_RUN_ID_MAX + 1];
+	struct cx_run_summary s;
+	pid_t pid;
+	start("\"latency_ms\":60000", id, NULL);
+	await_status(id, CX_RUN_RUNNING, false, &s);
+	ck_assert_int_eq(cx_sup_pid_for(sup, id, &pid), CX_OK);
+	ck_assert_int_eq(pid, s.pid);
+	kill(s.pid, SIGKILL);
+	/* The worker is our child (its launcher forked it with CLONE_PARENT). */
+	ck_assert_msg(th_wait_until(is_zombie, (void *)(intptr_t)s.pid, DEADLINE_MS),
+		      "awaited worker %d's exit", (int)s.pid);
+	ck_assert_int_eq(cx_sup_pid_for(sup, id, &pid), CX_ERUNNER_DEAD);
+	await_final(id);
 }
 END_TEST
 
@@ -915,6 +944,7 @@ int main(void)
 	tcase_add_test(tc, test_worker_sigkilled_ends_failed_killed);
 	tcase_add_test(tc, test_worker_segfault_ends_failed_crashed);
 	tcase_add_test(tc, test_scripted_crash_ends_failed_crashed);
+	tcase_add_test(tc, test_pid_for_a_dead_worker_not_yet_reaped_is_runner_dead);
 	tcase_add_test(tc, test_fetch_result_times_out_then_returns_the_result);
 	tcase_add_test(tc, test_run_id_is_unique_per_runtime_dir);
 	tcase_add_test(tc, test_generated_run_ids_sort_by_start);

@@ -83,6 +83,9 @@ struct cx_run_summary {
 	uint64_t events;
 	char exit[32];                /* "-", "exited N", "killed SIGNAME" */
 	char containment[8];          /* "cgroup", "pidns" or "pgroup": what a kill reaches */
+	char unwritten[80];           /* a final write that failed, and why
+				       * ("result.json: No space left on
+				       * device"), while it is retried; "" */
 };
 
 /* CX_OK with *pid, CX_EUNKNOWN_RUN, or CX_ERUNNER_DEAD (registered, exited). */
