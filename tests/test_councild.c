@@ -591,6 +591,62 @@ START_TEST(test_councild_sigterm_finalizes_every_run)
 }
 END_TEST
 
+/* Processes whose command line is "sleep 320N": what the member that
+ * times out started. */
+static bool timed_out_tree_gone(void *arg)
+{
+	(void)arg;
+	int n = 0;
+	DIR *d = opendir("/proc");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[300];
+		if (atoi(e->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		char *cmd = th_read_file(path, NULL);
+		n += cmd && !strcmp(cmd, "sleep") && !strncmp(cmd + 6, "320", 3);
+		free(cmd);
+	}
+	if (d)
+		closedir(d);
+	return n == 0;
+}
+
+/* A member past its timeout_ms is killed with everything it started, the
+ * process that setsid() away included, while the rest of its run goes on. */
+START_TEST(test_a_timed_out_member_tree_is_killed_at_its_timeout)
+{
+	static const char spec[] =
+		"{\"id\":\"slowpoke\",\"members\":["
+		"{\"id\":\"late\",\"timeout_ms\":500,\"retry\":{\"max\":1},\"profile\":{\"provider\":\"exec\","
+		"\"command\":[\"sh\",\"-c\",\"setsid sleep 3201 & sleep 3202 & exec sleep 3200\"]}},"
+		"{\"id\":\"patient\",\"profile\":{\"provider\":\"mock\",\"latency_ms\":60000}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+	struct cx_client_start req = { .spec_json = spec };
+	struct cx_started st;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_start(cl, &req, &st, NULL, &err) == CX_OK, "start: %s", err.message);
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	for (;;) {
+		char *events = run_file(st.run_id, "events");
+		bool timed_out = events && strstr(events, "\"status\":\"timeout\"");
+		free(events);
+		if (timed_out)
+			break;
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the member's timeout");
+		usleep(20000);
+	}
+	ck_assert_msg(th_wait_until(timed_out_tree_gone, NULL, DEADLINE_MS),
+		      "what the timed-out member started outlived its timeout");
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, st.run_id, &s, NULL), CX_OK);
+	ck_assert_msg(s.status == CX_RUN_RUNNING, "the run ended (%s) before the check",
+		      cx_run_status_name(s.status));
+	ck_assert_int_eq(cx_terminate_run(cl, st.run_id, NULL), CX_OK);
+	await_result(st.run_id);
+}
+END_TEST
+
 static bool run_expired(void *arg)
 {
 	const char *run_id = arg;
@@ -917,6 +973,7 @@ int main(void)
 	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
+	tcase_add_test(tc, test_a_timed_out_member_tree_is_killed_at_its_timeout);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
 	tcase_add_test(tc, test_unsubscribe_releases_the_subscription_at_once);
 	tcase_add_test(tc, test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files);
