@@ -591,6 +591,52 @@ START_TEST(test_councild_sigterm_finalizes_every_run)
 }
 END_TEST
 
+/* The value of key in the run's status file, as a number; -1 without one. */
+static long long status_number(const char *run_id, const char *key)
+{
+	char *status = run_file(run_id, "status"), *at = status ? strstr(status, key) : NULL;
+	long long n = at ? atoll(at + strlen(key)) : -1;
+	free(status);
+	return n;
+}
+
+static long long lines_of(const char *run_id, const char *name)
+{
+	char *text = run_file(run_id, name);
+	long long n = 0;
+	for (char *p = text; p && (p = strchr(p, '\n')); p++)
+		n++;
+	free(text);
+	return n;
+}
+
+/* docs/status-files.md: Events may trail the events file by at most
+ * 250 ms, tokens included, not by a round. */
+START_TEST(test_events_count_in_status_follows_within_the_lag)
+{
+	struct cx_started st;
+	start_in(cl, NULL, "\"words\":4096,\"chunk_delay_ms\":20", false, 0, &st);
+	long long written;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while ((written = lines_of(st.run_id, "events")) < 40) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited 40 events, %lld written", written);
+		usleep(20000);
+	}
+	deadline = cx_mono_ms() + DEADLINE_MS;
+	while (status_number(st.run_id, "\nEvents:\t") < written) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited Events: %lld in the status; it says %lld",
+			      written, status_number(st.run_id, "\nEvents:\t"));
+		usleep(20000);
+	}
+	char *status = run_file(st.run_id, "status");
+	ck_assert_msg(strstr(status, "Round:\tindependent_analysis 0\n"),
+		      "the round ended before the count caught up: %s", status);
+	free(status);
+	ck_assert_int_eq(cx_terminate_run(cl, st.run_id, NULL), CX_OK);
+	await_result(st.run_id);
+}
+END_TEST
+
 /* Processes whose command line is "sleep 320N": what the member that
  * times out started. */
 static bool timed_out_tree_gone(void *arg)
@@ -973,6 +1019,7 @@ int main(void)
 	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
+	tcase_add_test(tc, test_events_count_in_status_follows_within_the_lag);
 	tcase_add_test(tc, test_a_timed_out_member_tree_is_killed_at_its_timeout);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
 	tcase_add_test(tc, test_unsubscribe_releases_the_subscription_at_once);
