@@ -543,8 +543,8 @@ START_TEST(test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process)
 END_TEST
 
 /* Found by the soak: tenant_stop was answered once the tenant's runs were
- * final, before its supervisor had exited, and a start right after it was
- * turned away: "tenant is stopping". */
+ * final, before its supervisor had exited, and a tenant_start right after
+ * it was turned away: "tenant is stopping". */
 START_TEST(test_tenant_stop_answers_once_the_tenant_is_stopped)
 {
 	struct cx_started st;
@@ -556,6 +556,7 @@ START_TEST(test_tenant_stop_answers_once_the_tenant_is_stopped)
 	char *status = th_read_file(path, NULL);
 	ck_assert_msg(status && strstr(status, "Status:\tstopped\n"), "tenant status: %s", status);
 	free(status);
+	ck_assert_int_eq(cx_tenant_start(cl, "brief", NULL), CX_OK);
 	start_in(cl, "brief", "", false, 0, &st);
 	ck_assert_int_eq(await_result(st.run_id), CX_RUN_COMPLETED);
 }
@@ -588,6 +589,50 @@ START_TEST(test_councild_sigterm_finalizes_every_run)
 		assert_final_with_kind(st[i].run_id, "killed");
 	ck_assert_msg(th_no_descendants(5000), "processes outlived councild's shutdown");
 	councild_start(); /* teardown stops one */
+}
+END_TEST
+
+static char *tenant_status(const char *tenant)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tenants/%s/status", scratch, tenant);
+	return th_read_file(path, NULL);
+}
+
+/* A script's kill $(awk '/^Pid:/ {print $2}' .../status) must not be
+ * kill 0, which hits its own process group. */
+START_TEST(test_a_stopped_tenant_says_no_pid)
+{
+	struct cx_started st;
+	start_in(cl, "quiet", "", false, 0, &st);
+	ck_assert_int_eq(cx_tenant_stop(cl, "quiet", NULL), CX_OK);
+	char *status = tenant_status("quiet");
+	ck_assert_msg(status && strstr(status, "Status:\tstopped\n") && strstr(status, "Pid:\t-\n"),
+		      "tenants/quiet/status: %s", status);
+	free(status);
+}
+END_TEST
+
+/* A councild SIGKILLed left its tenant saying running, with a dead Pid:
+ * the next one, which runs no supervisor for it, says what is so. */
+START_TEST(test_a_tenant_status_is_truthful_after_councild_was_sigkilled)
+{
+	struct cx_started st;
+	start_in(cl, "orphan", "\"latency_ms\":60000", false, 0, &st);
+	char *status = tenant_status("orphan");
+	ck_assert_msg(status && strstr(status, "Status:\trunning\n"), "tenants/orphan/status: %s", status);
+	free(status);
+	cx_client_close(cl);
+	cl = NULL;
+	kill(councild, SIGKILL);
+	waitpid(councild, NULL, 0);
+	councild = 0;
+	ck_assert_msg(th_no_descendants(10000), "processes outlived councild");
+	councild_start();
+	status = tenant_status("orphan");
+	ck_assert_msg(status && strstr(status, "Status:\tstopped\n") && strstr(status, "Pid:\t-\n"),
+		      "after a new councild started, tenants/orphan/status: %s", status);
+	free(status);
 }
 END_TEST
 
@@ -1019,6 +1064,8 @@ int main(void)
 	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
+	tcase_add_test(tc, test_a_stopped_tenant_says_no_pid);
+	tcase_add_test(tc, test_a_tenant_status_is_truthful_after_councild_was_sigkilled);
 	tcase_add_test(tc, test_events_count_in_status_follows_within_the_lag);
 	tcase_add_test(tc, test_a_timed_out_member_tree_is_killed_at_its_timeout);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
