@@ -146,6 +146,7 @@ struct cx_tenant *cx_tenants_add(struct cx_tenant_list *list, const char *name,
 	t->status = CX_TENANT_STOPPED;
 	t->proc = CX_PROC_NULL;
 	t->wire.fd = -1;
+	t->channel.fd = t->exit_watch.fd = -1;
 	t->ev = ev;
 	t->loop = loop;
 	t->root = root;
