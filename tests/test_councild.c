@@ -682,11 +682,14 @@ START_TEST(test_events_count_in_status_follows_within_the_lag)
 }
 END_TEST
 
-/* Processes whose command line is "sleep 320N": what the member that
- * times out started. */
-static bool timed_out_tree_gone(void *arg)
+/* Processes whose command line is "sleep 340N.<our pid>": what the member
+ * that times out started (one setsid()s away from us: /proc is searched
+ * whole, and the suffix tells them from another test's). */
+static bool timed_out_tree_gone(void *unused)
 {
-	(void)arg;
+	(void)unused;
+	char suffix[32];
+	snprintf(suffix, sizeof suffix, ".%d", (int)getpid());
 	int n = 0;
 	DIR *d = opendir("/proc");
 	for (struct dirent *e; d && (e = readdir(d));) {
@@ -694,8 +697,10 @@ static bool timed_out_tree_gone(void *arg)
 		if (atoi(e->d_name) <= 0)
 			continue;
 		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		char *cmd = th_read_file(path, NULL);
-		n += cmd && !strcmp(cmd, "sleep") && !strncmp(cmd + 6, "320", 3);
+		size_t len;
+		char *cmd = th_read_file(path, &len);
+		const char *arg = cmd && len > 6 && !strcmp(cmd, "sleep") ? cmd + 6 : NULL;
+		n += arg && !strncmp(arg, "340", 3) && strstr(arg, suffix);
 		free(cmd);
 	}
 	if (d)
@@ -707,16 +712,19 @@ static bool timed_out_tree_gone(void *arg)
  * process that setsid() away included, while the rest of its run goes on. */
 START_TEST(test_a_timed_out_member_tree_is_killed_at_its_timeout)
 {
-	static const char spec[] =
+	char *spec;
+	int me = (int)getpid();
+	ck_assert(asprintf(&spec,
 		"{\"id\":\"slowpoke\",\"members\":["
 		"{\"id\":\"late\",\"timeout_ms\":500,\"retry\":{\"max\":1},\"profile\":{\"provider\":\"exec\","
-		"\"command\":[\"sh\",\"-c\",\"setsid sleep 3201 & sleep 3202 & exec sleep 3200\"]}},"
+		"\"command\":[\"sh\",\"-c\",\"setsid sleep 3401.%d & sleep 3402.%d & exec sleep 3400.%d\"]}},"
 		"{\"id\":\"patient\",\"profile\":{\"provider\":\"mock\",\"latency_ms\":60000}}],"
-		"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}", me, me, me) > 0);
 	struct cx_client_start req = { .spec_json = spec };
 	struct cx_started st;
 	struct cx_error err = { 0 };
 	ck_assert_msg(cx_start(cl, &req, &st, NULL, &err) == CX_OK, "start: %s", err.message);
+	free(spec);
 	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
 	for (;;) {
 		char *events = run_file(st.run_id, "events");
