@@ -397,6 +397,20 @@ START_TEST(test_terminate_kills_a_hung_worker)
 }
 END_TEST
 
+/* Whether the process *(pid_t *)arg ignores SIGTERM (SigIgn of its
+ * /proc status, in hex). */
+static bool ignores_sigterm(void *arg)
+{
+	char path[64], *text;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)*(pid_t *)arg);
+	if (!(text = th_read_file(path, NULL)))
+		return false;
+	const char *at = strstr(text, "SigIgn:");
+	unsigned long long ignored = at ? strtoull(at + 7, NULL, 16) : 0;
+	free(text);
+	return ignored & (1ull << (SIGTERM - 1));
+}
+
 /* A caller that only polls cx_sup_fd() still gets the supervisor's timers
  * run: here the SIGKILL due shutdown_ms after a SIGTERM the worker ignores. */
 START_TEST(test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller)
@@ -407,6 +421,10 @@ START_TEST(test_shutdown_ms_escalates_to_sigkill_for_a_poll_only_caller)
 	close(sub);
 	struct cx_run_summary s;
 	await_status(id, CX_RUN_RUNNING, true, &s);
+	/* Running comes with run_started, before the hanging member ignores
+	 * SIGTERM: a SIGTERM sent sooner would end the worker by itself. */
+	ck_assert_msg(th_wait_until(ignores_sigterm, &s.pid, DEADLINE_MS),
+		      "awaited the hanging worker to ignore SIGTERM");
 	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
 	/* No terminal event of its own: the supervisor writes one when it reaps. */
 	await_status(id, CX_RUN_FAILED, true, &s);
