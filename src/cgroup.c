@@ -473,6 +473,32 @@ int cx_cgroup_tenant(const char *root, const char *tenant, bool create, struct c
 	return cx_cgroup_open(out, path);
 }
 
+int cx_cgroup_open_run_self(const char *run_id, struct cx_cgroup *out)
+{
+	char path[PATH_MAX];
+	*out = CX_CGROUP_NULL;
+	int r = cx_cgroup_self_path(path, sizeof path);
+	if (r < 0)
+		return r;
+	/* .../council-<hash>/<tenant>/<run_id>: a tenant's cgroup of the same
+	 * name as the run (a worker without a cgroup of its own) is one level
+	 * up, its grandparent not council-<hash>. */
+	char *leaf = strrchr(path, '/');
+	if (!leaf || strcmp(leaf + 1, run_id))
+		return -ENOENT;
+	*leaf = '\0';
+	char *tenant = strrchr(path, '/');
+	if (!tenant)
+		return -ENOENT;
+	*tenant = '\0';
+	char *instance = strrchr(path, '/');
+	if (!instance || strncmp(instance + 1, "council-", 8))
+		return -ENOENT;
+	*tenant = '/';
+	*leaf = '/';
+	return cx_cgroup_open(out, path);
+}
+
 int cx_cgroup_delegate(const struct cx_cgroup *cg, uid_t uid, gid_t gid)
 {
 	static const char *const files[] = { ".", "cgroup.procs", "cgroup.threads",

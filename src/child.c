@@ -11,6 +11,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "init.h"
+
+/* The run's cgroup, below which each command gets its own (closed: none),
+ * and how many were made, to name them. */
+static struct cx_cgroup run_cgroup = { .dir_fd = -1 };
+static unsigned commands;
+
+void cx_child_contain(struct cx_cgroup *run)
+{
+	cx_cgroup_close(&run_cgroup);
+	run_cgroup = *run;
+	*run = CX_CGROUP_NULL;
+}
+
 static void close_watch(struct cx_child *ch, struct cx_watch *w)
 {
 	if (w->fd < 0)
@@ -24,7 +38,13 @@ void cx_child_kill(struct cx_child *ch)
 {
 	if (!ch->killed && ch->proc.pidfd >= 0) {
 		ch->killed = true;
-		cx_proc_signal(&ch->proc, SIGKILL);
+		/* The process is unreaped: its group id cannot have been reused. */
+		if (ch->own_group)
+			cx_proc_signal_group(&ch->proc, SIGKILL);
+		else
+			cx_proc_signal(&ch->proc, SIGKILL);
+		if (ch->cg.dir_fd >= 0)
+			cx_cgroup_kill(&ch->cg);
 	}
 	close_watch(ch, &ch->out);
 	close_watch(ch, &ch->err);
@@ -76,6 +96,10 @@ static void release(struct cx_child *ch)
 	cx_watch_del(ch->loop, &ch->pid);
 	ch->pid.fd = -1;
 	cx_proc_release(&ch->proc);
+	/* Not empty yet (what it started lingers, or is still dying): its
+	 * supervisor removes it with the run's cgroup. */
+	if (ch->cg.dir_fd >= 0 && cx_cgroup_remove(&ch->cg) < 0)
+		cx_cgroup_close(&ch->cg);
 }
 
 void cx_child_describe(struct cx_child *ch, const siginfo_t *info, char *out, size_t size)
@@ -187,13 +211,13 @@ static const char *apply_limits(const cJSON *limits)
  * (the supervisor points them at /dev/null), so in, out and err are all
  * above 2 and the dup2()s cannot clobber one another. */
 static void __attribute__((noreturn)) exec_child(const struct cx_child_cmd *cmd, pid_t parent,
-						 int in, int out, int err)
+						 bool own_group, int in, int out, int err)
 {
 	const cJSON *item;
 	int argc = 0;
 
-	if (!cx_proc_child_init(parent) || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-	    dup2(err, 2) < 0)
+	if (!cx_proc_child_init(parent) || (own_group && setpgid(0, 0) < 0) || dup2(in, 0) < 0 ||
+	    dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
 	closefrom(3);
 	const char *refused = apply_limits(cmd->limits);
@@ -235,6 +259,10 @@ int cx_child_start(struct cx_child *ch, struct cx_loop *loop, const struct cx_ch
 	*ch = (struct cx_child){
 		.loop = loop,
 		.proc = CX_PROC_NULL,
+		.cg = CX_CGROUP_NULL,
+		/* Under pidns the run's kill is its namespace's end, not its
+		 * group's: a command may lead a group of its own. */
+		.own_group = run_cgroup.dir_fd < 0 && cx_init_is_init(),
 		.out = { -1, out_ready, ch },
 		.err = { -1, err_ready, ch },
 		.pid = { -1, pid_ready, ch },
@@ -246,10 +274,18 @@ int cx_child_start(struct cx_child *ch, struct cx_loop *loop, const struct cx_ch
 	int rc = in < 0 ? in : 0;
 	if (rc == 0 && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0))
 		rc = -errno;
+	char name[32];
+	snprintf(name, sizeof name, "command-%u", ++commands);
+	if (rc == 0 && run_cgroup.dir_fd >= 0 && cx_cgroup_create(&run_cgroup, name, &ch->cg) < 0)
+		ch->cg = CX_CGROUP_NULL; /* in the run's cgroup, then */
+	struct cx_fork_opts where = { .cgroup_fd = ch->cg.dir_fd };
+	struct cx_fork_outcome how;
 	if (rc == 0)
-		rc = cx_proc_fork(&ch->proc);
+		rc = cx_proc_fork_opts(&ch->proc, &where, &how);
 	if (rc == 0)
-		exec_child(cmd, parent, in, out[1], err[1]);
+		exec_child(cmd, parent, ch->own_group, in, out[1], err[1]);
+	if (rc == 0 && ch->own_group)
+		setpgid(ch->proc.pid, ch->proc.pid); /* whichever runs first wins the race */
 	/* In the parent, or after a failure: the child's ends are its alone. */
 	int child_ends[] = { in, out[1], err[1] };
 	for (size_t i = 0; i < sizeof child_ends / sizeof *child_ends; i++)

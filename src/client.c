@@ -187,13 +187,13 @@ static const struct {
 } error_aliases[] = {
 	{ "bad_request", CX_EUSAGE },
 	{ "unknown_op", CX_EUSAGE },
-	{ "unknown_tenant", CX_EUSAGE },
+	{ "unknown_tenant", CX_ENOT_FOUND },
 	{ "too_large", CX_EUSAGE },
 };
 
 static int code_of_word(const char *word)
 {
-	for (int code = CX_EINVALID; code >= CX_ENOT_FINISHED; code--)
+	for (int code = CX_EINVALID; code >= CX_ETENANT_STOPPED; code--)
 		if (!strcmp(word, cx_code_word(code)))
 			return code;
 	for (size_t i = 0; i < sizeof error_aliases / sizeof *error_aliases; i++)

@@ -82,6 +82,11 @@ bool cx_cgroup_available(void);
  * its own. */
 int cx_cgroup_tenant(const char *root, const char *tenant, bool create, struct cx_cgroup *out);
 
+/* This process's own cgroup when it is the cgroup of run run_id
+ * (<own>/council-<hash>/<tenant>/<run_id>, which cx_cgroup_tenant and its
+ * supervisor made): a worker contained by a cgroup. -ENOENT otherwise. */
+int cx_cgroup_open_run_self(const char *run_id, struct cx_cgroup *out);
+
 /* Hands cg over to uid:gid the way cgroup delegation asks (the directory,
  * cgroup.procs, cgroup.threads, cgroup.subtree_control), so that a tenant
  * supervisor started in it makes its runs' cgroups below and moves their

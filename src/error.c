@@ -21,6 +21,7 @@ const char *cx_code_word(int code)
 	case CX_EPERM: return "permission_denied";
 	case CX_EUNAVAILABLE: return "supervisor_unavailable";
 	case CX_ENOT_FINISHED: return "not_finished";
+	case CX_ETENANT_STOPPED: return "tenant_stopped";
 	}
 	return "error";
 }

@@ -537,18 +537,6 @@ static void reap_orphans(struct daemon *d)
 }
 
 
-static bool may_restart(struct cx_tenant *t)
-{
-	uint64_t now = cx_mono_ms();
-	unsigned recent = 0;
-	for (unsigned i = 0; i < CX_TENANT_MAX_RESTARTS + 1; i++)
-		recent += t->recent[i] && now - t->recent[i] < CX_TENANT_RESTART_PERIOD_MS;
-	if (recent >= CX_TENANT_MAX_RESTARTS)
-		return false;
-	t->recent[t->restarts % (CX_TENANT_MAX_RESTARTS + 1)] = now;
-	return true;
-}
-
 /* Whatever of a tenant's runs outlived their supervisor: its cgroup holds
  * all of it, even what called setsid() or double-forked; without cgroups,
  * the process groups its live runs recorded (their workers died by
@@ -588,6 +576,11 @@ static void for_each_tenant_dir(struct daemon *d, void (*fn)(struct daemon *d, c
 	closedir(dir);
 }
 
+static void tenant_found(struct daemon *d, const char *tenant)
+{
+	cx_tenant_announce_stopped(d->root, tenant);
+}
+
 /* What the tenant had not answered when it went down. Its runs are final
  * now: a bulk stop has what it asked for, and a request about a run is
  * answered from the run's files. */
@@ -619,15 +612,8 @@ static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 				   "its tenant supervisor died");
 	run_down(d, t, NULL, "supervisor_down");
 	reap_orphans(d); /* what waited behind the tenant's own zombie */
-	bool restarted = false;
-	if (crashed && !d->stopping && may_restart(t)) {
-		struct cx_tenant *again;
-		t->restarts++;
-		restarted = cx_tenants_spawn(&d->tenants, t->name, &t->owner, 0, d->loop, d->root,
-					     &d->tenant_events, &again) == 0;
-	}
-	if (!restarted)
-		cx_tenant_announce_down(t);
+	/* Restarted (its leftovers are gone by now), stopped or failed. */
+	cx_tenant_handle(t, crashed ? CX_TENANT_CRASH : CX_TENANT_EXIT);
 	/* Answered last, so that what a client does next finds the tenant's
 	 * status and files as they are now. */
 	answer_pending(d, t);
@@ -746,36 +732,49 @@ static const char *tenant_of(const struct client *c, const cJSON *req, char buf[
 
 /* Requests. */
 
+/* The tenant a start (explicit: tenant_start; else a run's) is for, up;
+ * NULL after replying when it is not to be had. A tenant this councild has
+ * no record of starts on first use; one it stopped, or that failed, takes
+ * no runs until tenant_start (OTP: a stopped supervisor takes no children). */
 static struct cx_tenant *tenant_for_start(struct daemon *d, const cJSON *req, const char *name,
-					  struct client *c, bool create)
+					  struct client *c, bool explicit)
 {
 	struct cx_owner owner;
+	int64_t shutdown_ms;
 	if (!tenant_access(d, c, req, name, true, &owner))
 		return NULL;
-	struct cx_tenant *t = cx_tenants_find(&d->tenants, name);
-	if (t && t->status == CX_TENANT_FAILED && !create) {
-		client_send(c, cx_reply_error(req, "supervisor_unavailable",
-					      "tenant %s failed; `councilctl tenant start %s` restarts it",
-					      name, name), -1);
-		return NULL;
-	}
-	int64_t shutdown_ms;
 	if (!cx_req_int(req, "shutdown_ms", 1, 3600000, 0, &shutdown_ms)) {
 		client_send(c, cx_reply_error(req, "usage", "\"shutdown_ms\" out of range"), -1);
 		return NULL;
 	}
-	if (t && t->status == CX_TENANT_STOPPING) {
-		client_send(c, cx_reply_error(req, "supervisor_unavailable", "tenant %s is stopping", name), -1);
+	struct cx_tenant *t = cx_tenants_find(&d->tenants, name);
+	bool fresh = !t;
+	if (fresh && !(t = cx_tenants_add(&d->tenants, name, &owner, d->loop, d->root,
+					  &d->tenant_events))) {
+		client_send(c, cx_reply_error(req, "system_error", "out of memory"), -1);
 		return NULL;
 	}
-	int r = cx_tenants_spawn(&d->tenants, name, &owner, (int)shutdown_ms, d->loop, d->root,
-				&d->tenant_events, &t);
-	if (r < 0) {
+	if (shutdown_ms > 0)
+		t->shutdown_ms = (int)shutdown_ms;
+	int r = cx_tenant_handle(t, fresh || explicit ? CX_TENANT_START : CX_TENANT_USE);
+	if (r == CX_OK)
+		return t;
+	if (r == CX_ETENANT_STOPPED)
+		client_send(c, cx_reply_error(req, "tenant_stopped", "tenant %s is stopped; "
+					      "`councilctl tenant start %s` starts it", name, name), -1);
+	else if (r == CX_ESYS)
 		client_send(c, cx_reply_error(req, "system_error", "starting tenant %s: %s", name,
-					      strerror(-r)), -1);
-		return NULL;
-	}
-	return t;
+					      strerror(t->spawn_error)), -1);
+	else if (t->status == CX_TENANT_FAILED)
+		client_send(c, cx_reply_error(req, "supervisor_unavailable",
+					      "tenant %s failed; `councilctl tenant start %s` restarts it",
+					      name, name), -1);
+	else
+		client_send(c, cx_reply_error(req, "supervisor_unavailable", "tenant %s is %s", name,
+					      cx_tenant_status_name(t->status)), -1);
+	if (fresh)
+		cx_tenant_free(t);
+	return NULL;
 }
 
 /* The caller: SO_PEERPIDFD, else SO_PEERCRED + pidfd_open (racy: the pid
@@ -884,19 +883,21 @@ static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, cons
 		deny(c, req, "run", run_id);
 		return;
 	}
-	if (!found) {
-		bool lookup = !strcmp(op, "state") || !strcmp(op, "fetch_result");
-		client_send(c, cx_reply_error(req, lookup ? "not_found" : "unknown_run", "no run %s",
-					      run_id ? run_id : "(none given)"), -1);
-		return;
-	}
-	bool over = cx_run_status_final(s.status) && strcmp(s.exit, "-");
-	if (!strcmp(op, "monitor") && (!t || over)) {
-		uint64_t ref = monitor_add(d, c, run_id, t);
+	bool over = found && cx_run_status_final(s.status) && strcmp(s.exit, "-");
+	if (!strcmp(op, "monitor") && run_id && (!found || !t || over)) {
+		/* As OTP's monitor of a process that is gone, or never was: a
+		 * reference, then DOWN noproc. */
+		uint64_t ref = monitor_add(d, c, run_id, found ? t : NULL);
 		cJSON *reply = cx_reply_ok(req);
 		cJSON_AddNumberToObject(reply, "ref", (double)ref);
 		client_send(c, reply, -1);
 		run_down(d, NULL, run_id, "noproc");
+		return;
+	}
+	if (!found) {
+		bool lookup = !strcmp(op, "state") || !strcmp(op, "fetch_result");
+		client_send(c, cx_reply_error(req, lookup ? "not_found" : "unknown_run", "no run %s",
+					      run_id ? run_id : "(none given)"), -1);
 		return;
 	}
 	if (t && !over) {
@@ -977,7 +978,7 @@ static void do_group_op(struct daemon *d, struct client *c, const cJSON *req, co
 		return;
 	}
 	if (!strcmp(op, "tenant_stop"))
-		t->status = CX_TENANT_STOPPING;
+		cx_tenant_handle(t, CX_TENANT_STOP);
 	forward(d, c, req, !strcmp(op, "tenant_stop") ? "stop" : NULL, t, -1);
 }
 
@@ -1216,7 +1217,7 @@ static void stop_all(struct daemon *d)
 		cJSON *stop = cJSON_CreateObject();
 		cJSON_AddNumberToObject(stop, "id", 0);
 		cJSON_AddStringToObject(stop, "op", "stop");
-		t->status = CX_TENANT_STOPPING;
+		cx_tenant_handle(t, CX_TENANT_STOP);
 		cx_tenant_send(t, stop, NULL, 0);
 		cJSON_Delete(stop);
 	}
@@ -1348,6 +1349,9 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 		cx_catalog_recover(d.root_fd, NULL, "supervisor_down", "councild died");
 	}
 	if (r == 0) {
+		/* No tenant runs until we start it, whatever a predecessor that
+		 * was SIGKILLed left in its status. */
+		for_each_tenant_dir(&d, tenant_found);
 		for_each_tenant_dir(&d, expire_tenant);
 		cx_timer_arm(d.loop, &d.expiry, expiry_period(&d));
 		r = listen_on(&d);

@@ -1,9 +1,12 @@
 #include "statusfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 
@@ -26,6 +29,16 @@ static const char *ts_or_dash(int64_t ms, char buf[CX_TS_LEN + 1])
 	if (!ms)
 		return "-";
 	cx_ts_format(ms, buf);
+	return buf;
+}
+
+/* A pid, or "-" for none: never 0, which a script's kill $(...) would
+ * send to its own process group. */
+static const char *pid_or_dash(pid_t pid, char buf[16])
+{
+	if (pid <= 0)
+		return "-";
+	snprintf(buf, 16, "%d", (int)pid);
 	return buf;
 }
 
@@ -56,7 +69,7 @@ static int summary_format(const struct cx_run_summary *s, char *buf, size_t size
 	enum { E = 2 * CX_NAME_MAX + 8 };
 	char run_id[E], council[E], tenant[E], round[E + 32], exit[2 * sizeof s->exit + 8];
 	char containment[2 * sizeof s->containment + 8], unwritten[2 * sizeof s->unwritten + 8];
-	char started[CX_TS_LEN + 3] = "null", finished[CX_TS_LEN + 3] = "null";
+	char started[CX_TS_LEN + 3] = "null", finished[CX_TS_LEN + 3] = "null", pid[16] = "null";
 	char stamp[CX_TS_LEN + 1];
 	json_escape(run_id, sizeof run_id, s->run_id);
 	json_escape(council, sizeof council, s->council);
@@ -80,13 +93,15 @@ static int summary_format(const struct cx_run_summary *s, char *buf, size_t size
 	snprintf(started, sizeof started, "\"%s\"", ts_or_dash(s->started_at_ms, stamp));
 	if (s->finished_at_ms)
 		snprintf(finished, sizeof finished, "\"%s\"", ts_or_dash(s->finished_at_ms, stamp));
+	if (s->pid > 0)
+		snprintf(pid, sizeof pid, "%d", (int)s->pid);
 	int n = snprintf(buf, size,
 			 "{\"run_id\":\"%s\",\"council\":\"%s\",\"tenant\":\"%s\",\"status\":\"%s\","
 			 "\"current_round\":%s,\"rounds_completed\":%d,\"started_at\":%s,"
-			 "\"finished_at\":%s,\"pid\":%d,\"events\":%llu,\"exit\":\"%s\","
+			 "\"finished_at\":%s,\"pid\":%s,\"events\":%llu,\"exit\":\"%s\","
 			 "\"containment\":\"%s\",\"unwritten\":%s}",
 			 run_id, council, tenant, cx_run_status_name(s->status), round,
-			 s->rounds_completed, started, finished, (int)s->pid,
+			 s->rounds_completed, started, finished, pid,
 			 (unsigned long long)s->events, exit, containment, unwritten);
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
@@ -105,25 +120,32 @@ static const char *in_run(const struct cx_run_summary *s, const char *name,
 	return path;
 }
 
-static int write_status(int runs_fd, const struct cx_run_summary *s)
+int cx_run_status_format(const struct cx_run_summary *s, char *buf, size_t size)
 {
-	char started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1], round[CX_NAME_MAX + 16];
+	char started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1], round[CX_NAME_MAX + 16], pid[16];
 	if (s->round_idx >= 0)
 		snprintf(round, sizeof round, "%s %d", s->round, s->round_idx);
 	else
 		strcpy(round, "-");
-	char buf[2048];
-	int n = snprintf(buf, sizeof buf,
-			 "RunId:\t%s\nCouncil:\t%s\nTenant:\t%s\nStatus:\t%s\nPid:\t%d\n"
+	int n = snprintf(buf, size,
+			 "RunId:\t%s\nCouncil:\t%s\nTenant:\t%s\nStatus:\t%s\nPid:\t%s\n"
 			 "Round:\t%s\nRoundsCompleted:\t%d\nStartedAt:\t%s\nFinishedAt:\t%s\n"
 			 "Exit:\t%s\nEvents:\t%llu\nContainment:\t%s\nUnwritten:\t%s\n",
 			 s->run_id, s->council, s->tenant, cx_run_status_name(s->status),
-			 (int)s->pid, round, s->rounds_completed,
+			 pid_or_dash(s->pid, pid), round, s->rounds_completed,
 			 ts_or_dash(s->started_at_ms, started),
 			 ts_or_dash(s->finished_at_ms, finished), s->exit,
-			 (unsigned long long)s->events, s->containment,
+			 (unsigned long long)s->events, *s->containment ? s->containment : "-",
 			 s->unwritten[0] ? s->unwritten : "-");
-	char path[CX_RUN_ID_MAX + 32];
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+static int write_status(int runs_fd, const struct cx_run_summary *s)
+{
+	char buf[2048], path[CX_RUN_ID_MAX + 32];
+	int n = cx_run_status_format(s, buf, sizeof buf);
+	if (n < 0)
+		return -ENAMETOOLONG;
 	return cx_write_atomic(runs_fd, in_run(s, "status", path), buf, (size_t)n);
 }
 
@@ -142,4 +164,21 @@ int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s)
 	int r = write_status(runs_fd, s);
 	int q = write_summary(runs_fd, s);
 	return r < 0 ? r : q;
+}
+
+int cx_statusfs_write_tenant(const char *root, const struct cx_tenant_report *r)
+{
+	char path[PATH_MAX], pid[16], started[CX_TS_LEN + 1], text[256];
+	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t%s\nStatus:\t%s\nRuns:\t%u\nStartedAt:\t%s\n",
+			 r->tenant, pid_or_dash(r->pid, pid), r->status, r->runs,
+			 ts_or_dash(r->started_at_ms, started));
+	if ((size_t)snprintf(path, sizeof path, "%s/tenants/%s", root, r->tenant) >= sizeof path ||
+	    n < 0 || (size_t)n >= sizeof text)
+		return -ENAMETOOLONG;
+	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	int q = cx_write_atomic(dir, "status", text, (size_t)n);
+	close(dir);
+	return q;
 }

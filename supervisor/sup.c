@@ -254,9 +254,10 @@ static void announce_later(struct cx_run *run)
 /* What an event changes in the run's summary, and when that is written:
  * a change of status or round once the lines read with it are relayed
  * (relay_lines); the terminal event's with the final status, once the
- * worker is reaped (or lazily, should the worker linger); member and tool
- * events, and every event of a sub-council (its rounds are not the run's),
- * change only the count, written lazily. Only recorded events apply. */
+ * worker is reaped (or lazily, should the worker linger); member, token
+ * and tool events, and every event of a sub-council (its rounds are not
+ * the run's), change only the count, written lazily (record). Only
+ * recorded events apply. */
 static void apply(struct cx_run *run, const struct cx_event_header *h, const char *line,
 		  size_t len)
 {
@@ -292,10 +293,8 @@ static void apply(struct cx_run *run, const struct cx_event_header *h, const cha
 		run->result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
 		write_result(run); /* else the run's end writes it (write_final) */
 		run->terminal = true;
-		announce_later(run);
 		break;
 	default:
-		announce_later(run);
 		break;
 	}
 	cJSON_Delete(ev);
@@ -336,6 +335,9 @@ static bool record(struct cx_run *run, const char *data, size_t len, unsigned n)
 			apply(run, &h, line, k);
 		pos += k + 1;
 	}
+	/* Every recorded event changes the count: one rewrite at most every
+	 * ANNOUNCE_DELAY_MS, however many tokens stream meanwhile. */
+	announce_later(run);
 	return true;
 }
 

@@ -103,21 +103,16 @@ static void send_msg(struct tenant *t, cJSON *msg, int fd)
 		channel_lost(t);
 }
 
-/* tenants/<t>/status: Pid, Status, Runs (live), StartedAt. */
+/* tenants/<t>/status: Pid, Status, Runs (live), StartedAt. Ours while we
+ * live; councild writes it once we are gone (tenants.c). */
 static void announce(struct tenant *t)
 {
-	char path[4096], started[CX_TS_LEN + 1], text[256];
 	cx_timer_disarm(t->loop, &t->announce);
-	cx_ts_format(t->started_at_ms, started);
-	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t%d\nStatus:\t%s\nRuns:\t%u\nStartedAt:\t%s\n",
-			 t->opts->tenant, (int)getpid(), t->stopping ? "stopping" : "running",
-			 cx_sup_live(t->sup), started);
-	snprintf(path, sizeof path, "%s/tenants/%s", cx_sup_runtime_dir(t->sup), t->opts->tenant);
-	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir >= 0) {
-		cx_write_atomic(dir, "status", text, (size_t)n);
-		close(dir);
-	}
+	struct cx_tenant_report r = {
+		.tenant = t->opts->tenant, .pid = getpid(), .status = t->stopping ? "stopping" : "running",
+		.runs = cx_sup_live(t->sup), .started_at_ms = t->started_at_ms,
+	};
+	cx_statusfs_write_tenant(cx_sup_runtime_dir(t->sup), &r);
 }
 
 static void on_announce_due(struct cx_loop *loop, struct cx_timer *timer)

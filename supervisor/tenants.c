@@ -12,6 +12,7 @@
 
 #include "containment.h"
 #include "fsutil.h"
+#include "statusfs.h"
 #include "tenant_sup.h"
 
 static const char *const status_names[] = {
@@ -40,17 +41,16 @@ struct cx_tenant *cx_tenants_find(struct cx_tenant_list *list, const char *name)
 	return NULL;
 }
 
-void cx_tenant_announce_down(struct cx_tenant *t)
+/* The status file of a tenant without a supervisor: ours to write (statusfs.h). */
+static void announce_down(const char *root, const char *name, enum cx_tenant_status status)
 {
-	char path[PATH_MAX], text[160];
-	snprintf(path, sizeof path, "%s/tenants/%s", t->root, t->name);
-	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t0\nStatus:\t%s\nRuns:\t0\nStartedAt:\t-\n",
-			 t->name, cx_tenant_status_name(t->status));
-	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir >= 0) {
-		cx_write_atomic(dir, "status", text, (size_t)n);
-		close(dir);
-	}
+	struct cx_tenant_report r = { .tenant = name, .status = cx_tenant_status_name(status) };
+	cx_statusfs_write_tenant(root, &r);
+}
+
+void cx_tenant_announce_stopped(const char *root, const char *name)
+{
+	announce_down(root, name, CX_TENANT_STOPPED);
 }
 
 /* Handles what the channel has: returns false when nothing more will come. */
@@ -90,10 +90,7 @@ void cx_tenant_reap(struct cx_tenant *t)
 	cx_watch_del(t->loop, &t->exit_watch);
 	cx_wire_close(&t->wire);
 	cx_proc_release(&t->proc);
-	bool crashed = t->status != CX_TENANT_STOPPING ||
-		       info.si_code != CLD_EXITED || info.si_status != 0;
-	t->status = crashed ? CX_TENANT_FAILED : CX_TENANT_STOPPED;
-	t->ev->down(t->ev->data, t, crashed);
+	t->ev->down(t->ev->data, t, info.si_code != CLD_EXITED || info.si_status != 0);
 }
 
 static void on_exit_ready(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
@@ -137,29 +134,29 @@ static struct cx_cgroup delegated_cgroup(const struct cx_tenant *t)
 	return cg;
 }
 
-int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, const struct cx_owner *owner,
-		    int shutdown_ms, struct cx_loop *loop, const char *root,
-		    const struct cx_tenant_events *ev, struct cx_tenant **out)
+struct cx_tenant *cx_tenants_add(struct cx_tenant_list *list, const char *name,
+				 const struct cx_owner *owner, struct cx_loop *loop, const char *root,
+				 const struct cx_tenant_events *ev)
 {
-	struct cx_tenant *t = cx_tenants_find(list, name);
-	if (t && cx_tenant_is_up(t)) {
-		*out = t;
-		return 0;
-	}
-	if (!t) {
-		if (!(t = calloc(1, sizeof *t)))
-			return -ENOMEM;
-		strlcpy(t->name, name, sizeof t->name);
-		t->owner = *owner;
-		t->proc = CX_PROC_NULL;
-		t->wire.fd = -1;
-		t->ev = ev;
-		t->loop = loop;
-		t->root = root;
-		LIST_INSERT_HEAD(list, t, link);
-	}
-	if (shutdown_ms > 0)
-		t->shutdown_ms = shutdown_ms;
+	struct cx_tenant *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	strlcpy(t->name, name, sizeof t->name);
+	t->owner = *owner;
+	t->status = CX_TENANT_STOPPED;
+	t->proc = CX_PROC_NULL;
+	t->wire.fd = -1;
+	t->channel.fd = t->exit_watch.fd = -1;
+	t->ev = ev;
+	t->loop = loop;
+	t->root = root;
+	LIST_INSERT_HEAD(list, t, link);
+	return t;
+}
+
+/* Forks the tenant's supervisor, which writes its status from then on. */
+static int spawn(struct cx_tenant *t)
+{
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
@@ -180,12 +177,101 @@ int cx_tenants_spawn(struct cx_tenant_list *list, const char *name, const struct
 	cx_wire_init(&t->wire, sv[0]);
 	t->channel = (struct cx_watch){ sv[0], on_channel, t };
 	t->exit_watch = (struct cx_watch){ t->proc.pidfd, on_exit_ready, t };
-	cx_watch_add(loop, &t->channel, EPOLLIN);
-	cx_watch_add(loop, &t->exit_watch, EPOLLIN);
+	cx_watch_add(t->loop, &t->channel, EPOLLIN);
+	cx_watch_add(t->loop, &t->exit_watch, EPOLLIN);
 	t->status = CX_TENANT_RUNNING;
 	t->started_at_ms = cx_wall_ms();
-	*out = t;
 	return 0;
+}
+
+/* The lifecycle table. */
+
+typedef int tenant_action(struct cx_tenant *t);
+
+static int act_ok(struct cx_tenant *t)
+{
+	(void)t;
+	return CX_OK;
+}
+
+static int act_refuse_stopped(struct cx_tenant *t)
+{
+	(void)t;
+	return CX_ETENANT_STOPPED;
+}
+
+static int act_refuse(struct cx_tenant *t)
+{
+	(void)t;
+	return CX_EUNAVAILABLE;
+}
+
+/* Started on request: a fresh supervisor, with a fresh restart intensity. */
+static int act_start(struct cx_tenant *t)
+{
+	memset(t->recent, 0, sizeof t->recent);
+	int r = spawn(t);
+	t->spawn_error = -r;
+	return r < 0 ? CX_ESYS : CX_OK;
+}
+
+/* The supervisor writes "stopping" itself, with its count of live runs,
+ * when the stop reaches it. */
+static int act_stop(struct cx_tenant *t)
+{
+	t->status = CX_TENANT_STOPPING;
+	return CX_OK;
+}
+
+static int act_stopped(struct cx_tenant *t)
+{
+	t->status = CX_TENANT_STOPPED;
+	announce_down(t->root, t->name, t->status);
+	return CX_OK;
+}
+
+/* OTP's restart intensity: restarted, unless that would make more than
+ * CX_TENANT_MAX_RESTARTS within CX_TENANT_RESTART_PERIOD_MS; then failed. */
+static int act_restart(struct cx_tenant *t)
+{
+	uint64_t now = cx_mono_ms();
+	unsigned recent = 0;
+	for (unsigned i = 0; i < CX_TENANT_MAX_RESTARTS + 1; i++)
+		recent += t->recent[i] && now - t->recent[i] < CX_TENANT_RESTART_PERIOD_MS;
+	if (recent < CX_TENANT_MAX_RESTARTS) {
+		t->recent[t->restarts++ % (CX_TENANT_MAX_RESTARTS + 1)] = now;
+		int r = spawn(t);
+		t->spawn_error = -r;
+		if (r == 0)
+			return CX_OK;
+	}
+	t->status = CX_TENANT_FAILED;
+	announce_down(t->root, t->name, t->status);
+	return CX_OK;
+}
+
+static tenant_action *const actions[CX_TENANT_STATUS_N][CX_TENANT_EVENT_N] = {
+	[CX_TENANT_RUNNING] = {
+		[CX_TENANT_START] = act_ok, [CX_TENANT_USE] = act_ok, [CX_TENANT_STOP] = act_stop,
+		[CX_TENANT_EXIT] = act_restart, [CX_TENANT_CRASH] = act_restart,
+	},
+	[CX_TENANT_STOPPING] = {
+		[CX_TENANT_START] = act_refuse, [CX_TENANT_USE] = act_refuse, [CX_TENANT_STOP] = act_ok,
+		[CX_TENANT_EXIT] = act_stopped, [CX_TENANT_CRASH] = act_stopped,
+	},
+	[CX_TENANT_STOPPED] = {
+		[CX_TENANT_START] = act_start, [CX_TENANT_USE] = act_refuse_stopped,
+		[CX_TENANT_STOP] = act_ok, [CX_TENANT_EXIT] = act_ok, [CX_TENANT_CRASH] = act_ok,
+	},
+	[CX_TENANT_FAILED] = {
+		[CX_TENANT_START] = act_start, [CX_TENANT_USE] = act_refuse,
+		[CX_TENANT_STOP] = act_ok, [CX_TENANT_EXIT] = act_ok, [CX_TENANT_CRASH] = act_ok,
+	},
+};
+
+int cx_tenant_handle(struct cx_tenant *t, enum cx_tenant_event ev)
+{
+	return actions[t->status][ev](t);
 }
 
 int cx_tenant_send(struct cx_tenant *t, const cJSON *msg, const int *fds, size_t n_fds)

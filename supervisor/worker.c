@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "fsutil.h"
 #include "init.h"
 #include "launcher.h"
@@ -70,6 +71,11 @@ void cx_worker_main(const struct cx_worker_args *a)
 	    dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0)
 		_exit(CX_EXIT_INTERNAL);
 	closefrom(WORKER_CONTROL_FD + 1);
+	/* In a cgroup of its own, each member command gets one below it, so a
+	 * member killed at its timeout takes all it started along. */
+	struct cx_cgroup run_cg;
+	if (cx_cgroup_open_run_self(a->run_id, &run_cg) == 0)
+		cx_child_contain(&run_cg);
 
 	struct cx_run_params params = {
 		.spec = spec,

@@ -657,6 +657,103 @@ START_TEST(test_cli_follow_replays_a_finished_run)
 }
 END_TEST
 
+/* The README: `state` prints the status file's summary. Every key of the
+ * status file, Exit and Containment included. */
+START_TEST(test_state_prints_every_status_key)
+{
+	struct cx_started st = start_run(NULL, "", false);
+	ck_assert_int_eq(await_result(st.run_id, NULL), CX_RUN_COMPLETED);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/%s/status", scratch, st.run_id);
+	const char *state[] = { "state", st.run_id, NULL };
+	char *out, *err;
+	ck_assert_int_eq(ctl(state, &out, &err), 0);
+	char *status = th_read_file(path, NULL), *printed;
+	ck_assert_msg(status, "no %s", path);
+	ck_assert(asprintf(&printed, "\n%s", out) > 0);
+	for (char *line = strtok(status, "\n"); line; line = strtok(NULL, "\n")) {
+		char key[80];
+		snprintf(key, sizeof key, "\n%.*s\t", (int)strcspn(line, "\t"), line);
+		ck_assert_msg(strstr(printed, key), "state printed no %s line: %s", key + 1, out);
+	}
+	free(printed);
+	free(status);
+	free(out);
+	free(err);
+}
+END_TEST
+
+/* DESIGN §7: an unknown tenant is not_found (4), not a usage error (2). */
+START_TEST(test_unknown_tenant_exits_4)
+{
+	static const char *const commands[][4] = {
+		{ "tenant", "stop", "nosuch", NULL },
+		{ "tenant", "children", "nosuch", NULL },
+		{ "tenant", "terminate-all", "nosuch", NULL },
+	};
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+		char *out, *err;
+		int code = ctl(commands[i], &out, &err);
+		ck_assert_msg(code == 4 && strstr(err, "no tenant nosuch"),
+			      "councilctl tenant %s nosuch exited %d: %s", commands[i][1], code, err);
+		free(out);
+		free(err);
+	}
+}
+END_TEST
+
+/* OTP: a stopped supervisor takes no children until it is started again;
+ * a tenant never started starts on first use. */
+START_TEST(test_a_stopped_tenant_refuses_starts_until_started)
+{
+	char spec[4096];
+	snprintf(spec, sizeof spec, "%s/one.json", scratch);
+	th_write_file(spec, council(""));
+	const char *start[] = { "start", spec, "--tenant", "paused", NULL };
+	const char *stop[] = { "tenant", "stop", "paused", NULL };
+	const char *again[] = { "tenant", "start", "paused", NULL };
+	char *out, *err;
+	ck_assert_msg(ctl(start, &out, &err) == 0, "the first start: %s", err);
+	free(out);
+	free(err);
+	ck_assert_msg(ctl(stop, &out, &err) == 0, "tenant stop: %s", err);
+	free(out);
+	free(err);
+	int code = ctl(start, &out, &err);
+	ck_assert_msg(code == 8 && !strncmp(err, "councilctl: tenant_stopped: ", 28),
+		      "a start in a stopped tenant exited %d: %s", code, err);
+	free(out);
+	free(err);
+	struct cx_client_start req = { .spec_json = council(""), .tenant = "paused" };
+	struct cx_started st;
+	ck_assert_int_eq(cx_start(cl, &req, &st, NULL, NULL), CX_ETENANT_STOPPED);
+	ck_assert_msg(ctl(again, &out, &err) == 0, "tenant start: %s", err);
+	free(out);
+	free(err);
+	ck_assert_msg(ctl(start, &out, &err) == 0, "a start after tenant start: %s", err);
+	free(out);
+	free(err);
+}
+END_TEST
+
+/* OTP: monitoring a process that never existed gives DOWN noproc. */
+START_TEST(test_monitor_of_an_unknown_run_is_down_noproc)
+{
+	uint64_t ref;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_monitor(cl, "never-was", &ref, &err) == CX_OK, "monitor: %s", err.message);
+	cJSON *msg = NULL;
+	ck_assert_int_eq(cx_client_next_message(cl, DEADLINE_MS, &msg, &err), CX_OK);
+	ck_assert_str_eq(str(msg, "msg"), "DOWN");
+	ck_assert_str_eq(str(msg, "reason"), "noproc");
+	ck_assert_str_eq(str(msg, "run_id"), "never-was");
+	ck_assert_msg((uint64_t)num(msg, "ref") == ref, "DOWN for ref %.0f, monitor gave %llu",
+		      num(msg, "ref"), (unsigned long long)ref);
+	cJSON_Delete(msg);
+	assert_no_message("one DOWN per monitor");
+}
+END_TEST
+
 /* councilctl in a runtime dir where no councild answers starts one. */
 START_TEST(test_cli_starts_councild_on_first_use)
 {
@@ -756,6 +853,10 @@ int main(void)
 	tcase_add_test(tc, test_cli_start_prints_the_run_id_and_result_waits_for_it);
 	tcase_add_test(tc, test_cli_follow_replays_a_finished_run);
 	tcase_add_test(tc, test_cli_starts_councild_on_first_use);
+	tcase_add_test(tc, test_state_prints_every_status_key);
+	tcase_add_test(tc, test_unknown_tenant_exits_4);
+	tcase_add_test(tc, test_a_stopped_tenant_refuses_starts_until_started);
+	tcase_add_test(tc, test_monitor_of_an_unknown_run_is_down_noproc);
 	tcase_add_test(tc, test_follow_council_example_prints_the_final_answer);
 	tcase_add_test(tc, test_monitor_council_example_sees_the_down);
 	suite_add_tcase(s, tc);

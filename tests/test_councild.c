@@ -596,8 +596,8 @@ START_TEST(test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process)
 END_TEST
 
 /* Found by the soak: tenant_stop was answered once the tenant's runs were
- * final, before its supervisor had exited, and a start right after it was
- * turned away: "tenant is stopping". */
+ * final, before its supervisor had exited, and a tenant_start right after
+ * it was turned away: "tenant is stopping". */
 START_TEST(test_tenant_stop_answers_once_the_tenant_is_stopped)
 {
 	struct cx_started st;
@@ -609,6 +609,7 @@ START_TEST(test_tenant_stop_answers_once_the_tenant_is_stopped)
 	char *status = th_read_file(path, NULL);
 	ck_assert_msg(status && strstr(status, "Status:\tstopped\n"), "tenant status: %s", status);
 	free(status);
+	ck_assert_int_eq(cx_tenant_start(cl, "brief", NULL), CX_OK);
 	start_in(cl, "brief", "", false, 0, &st);
 	ck_assert_int_eq(await_result(st.run_id), CX_RUN_COMPLETED);
 }
@@ -641,6 +642,160 @@ START_TEST(test_councild_sigterm_finalizes_every_run)
 		assert_final_with_kind(st[i].run_id, "killed");
 	ck_assert_msg(th_no_descendants(5000), "processes outlived councild's shutdown");
 	councild_start(); /* teardown stops one */
+}
+END_TEST
+
+static char *tenant_status(const char *tenant)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tenants/%s/status", scratch, tenant);
+	return th_read_file(path, NULL);
+}
+
+/* A script's kill $(awk '/^Pid:/ {print $2}' .../status) must not be
+ * kill 0, which hits its own process group. */
+START_TEST(test_a_stopped_tenant_says_no_pid)
+{
+	struct cx_started st;
+	start_in(cl, "quiet", "", false, 0, &st);
+	ck_assert_int_eq(cx_tenant_stop(cl, "quiet", NULL), CX_OK);
+	char *status = tenant_status("quiet");
+	ck_assert_msg(status && strstr(status, "Status:\tstopped\n") && strstr(status, "Pid:\t-\n"),
+		      "tenants/quiet/status: %s", status);
+	free(status);
+}
+END_TEST
+
+/* A councild SIGKILLed left its tenant saying running, with a dead Pid:
+ * the next one, which runs no supervisor for it, says what is so. */
+START_TEST(test_a_tenant_status_is_truthful_after_councild_was_sigkilled)
+{
+	struct cx_started st;
+	start_in(cl, "orphan", "\"latency_ms\":60000", false, 0, &st);
+	char *status = tenant_status("orphan");
+	ck_assert_msg(status && strstr(status, "Status:\trunning\n"), "tenants/orphan/status: %s", status);
+	free(status);
+	cx_client_close(cl);
+	cl = NULL;
+	kill(councild, SIGKILL);
+	waitpid(councild, NULL, 0);
+	councild = 0;
+	ck_assert_msg(th_no_descendants(10000), "processes outlived councild");
+	councild_start();
+	status = tenant_status("orphan");
+	ck_assert_msg(status && strstr(status, "Status:\tstopped\n") && strstr(status, "Pid:\t-\n"),
+		      "after a new councild started, tenants/orphan/status: %s", status);
+	free(status);
+}
+END_TEST
+
+/* The value of key in the run's status file, as a number; -1 without one. */
+static long long status_number(const char *run_id, const char *key)
+{
+	char *status = run_file(run_id, "status"), *at = status ? strstr(status, key) : NULL;
+	long long n = at ? atoll(at + strlen(key)) : -1;
+	free(status);
+	return n;
+}
+
+static long long lines_of(const char *run_id, const char *name)
+{
+	char *text = run_file(run_id, name);
+	long long n = 0;
+	for (char *p = text; p && (p = strchr(p, '\n')); p++)
+		n++;
+	free(text);
+	return n;
+}
+
+/* docs/status-files.md: Events may trail the events file by at most
+ * 250 ms, tokens included, not by a round. */
+START_TEST(test_events_count_in_status_follows_within_the_lag)
+{
+	struct cx_started st;
+	start_in(cl, NULL, "\"words\":4096,\"chunk_delay_ms\":20", false, 0, &st);
+	long long written;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while ((written = lines_of(st.run_id, "events")) < 40) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited 40 events, %lld written", written);
+		usleep(20000);
+	}
+	deadline = cx_mono_ms() + DEADLINE_MS;
+	while (status_number(st.run_id, "\nEvents:\t") < written) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited Events: %lld in the status; it says %lld",
+			      written, status_number(st.run_id, "\nEvents:\t"));
+		usleep(20000);
+	}
+	char *status = run_file(st.run_id, "status");
+	ck_assert_msg(strstr(status, "Round:\tindependent_analysis 0\n"),
+		      "the round ended before the count caught up: %s", status);
+	free(status);
+	ck_assert_int_eq(cx_terminate_run(cl, st.run_id, NULL), CX_OK);
+	await_result(st.run_id);
+}
+END_TEST
+
+/* Processes whose command line is "sleep 340N.<our pid>": what the member
+ * that times out started (one setsid()s away from us: /proc is searched
+ * whole, and the suffix tells them from another test's). */
+static bool timed_out_tree_gone(void *unused)
+{
+	(void)unused;
+	char suffix[32];
+	snprintf(suffix, sizeof suffix, ".%d", (int)getpid());
+	int n = 0;
+	DIR *d = opendir("/proc");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[300];
+		if (atoi(e->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		size_t len;
+		char *cmd = th_read_file(path, &len);
+		const char *arg = cmd && len > 6 && !strcmp(cmd, "sleep") ? cmd + 6 : NULL;
+		n += arg && !strncmp(arg, "340", 3) && strstr(arg, suffix);
+		free(cmd);
+	}
+	if (d)
+		closedir(d);
+	return n == 0;
+}
+
+/* A member past its timeout_ms is killed with everything it started, the
+ * process that setsid() away included, while the rest of its run goes on. */
+START_TEST(test_a_timed_out_member_tree_is_killed_at_its_timeout)
+{
+	char *spec;
+	int me = (int)getpid();
+	ck_assert(asprintf(&spec,
+		"{\"id\":\"slowpoke\",\"members\":["
+		"{\"id\":\"late\",\"timeout_ms\":500,\"retry\":{\"max\":1},\"profile\":{\"provider\":\"exec\","
+		"\"command\":[\"sh\",\"-c\",\"setsid sleep 3401.%d & sleep 3402.%d & exec sleep 3400.%d\"]}},"
+		"{\"id\":\"patient\",\"profile\":{\"provider\":\"mock\",\"latency_ms\":60000}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}", me, me, me) > 0);
+	struct cx_client_start req = { .spec_json = spec };
+	struct cx_started st;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_start(cl, &req, &st, NULL, &err) == CX_OK, "start: %s", err.message);
+	free(spec);
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	for (;;) {
+		char *events = run_file(st.run_id, "events");
+		bool timed_out = events && strstr(events, "\"status\":\"timeout\"");
+		free(events);
+		if (timed_out)
+			break;
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the member's timeout");
+		usleep(20000);
+	}
+	ck_assert_msg(th_wait_until(timed_out_tree_gone, NULL, DEADLINE_MS),
+		      "what the timed-out member started outlived its timeout");
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, st.run_id, &s, NULL), CX_OK);
+	ck_assert_msg(s.status == CX_RUN_RUNNING, "the run ended (%s) before the check",
+		      cx_run_status_name(s.status));
+	ck_assert_int_eq(cx_terminate_run(cl, st.run_id, NULL), CX_OK);
+	await_result(st.run_id);
 }
 END_TEST
 
@@ -971,6 +1126,10 @@ int main(void)
 	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
+	tcase_add_test(tc, test_a_stopped_tenant_says_no_pid);
+	tcase_add_test(tc, test_a_tenant_status_is_truthful_after_councild_was_sigkilled);
+	tcase_add_test(tc, test_events_count_in_status_follows_within_the_lag);
+	tcase_add_test(tc, test_a_timed_out_member_tree_is_killed_at_its_timeout);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
 	tcase_add_test(tc, test_unsubscribe_releases_the_subscription_at_once);
 	tcase_add_test(tc, test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files);

@@ -891,6 +891,46 @@ START_TEST(test_pidns_worker_reaps_the_orphans_it_adopts)
 }
 END_TEST
 
+/* Whether the run's events file has a member that timed out. */
+static bool member_timed_out(void *arg)
+{
+	cx_sup_dispatch(sup, 0);
+	char *events = run_file(arg, "events");
+	bool timed_out = events && strstr(events, "\"status\":\"timeout\"");
+	free(events);
+	return timed_out;
+}
+
+/* Under pidns a member leads a process group of its own: past its
+ * timeout_ms, what it started in it is killed with it, while its run goes
+ * on (what setsid()s away dies with the run's namespace). */
+START_TEST(test_pidns_a_timed_out_member_group_is_killed_at_its_timeout)
+{
+	if (!reopen_sup_pidns(__func__))
+		return;
+	char *spec;
+	int me = (int)getpid();
+	ck_assert_int_ge(asprintf(&spec, "{\"id\":\"c1\",\"members\":["
+				  "{\"id\":\"late\",\"timeout_ms\":500,\"retry\":{\"max\":1},\"profile\":"
+				  "{\"provider\":\"exec\",\"command\":[\"sh\",\"-c\","
+				  "\"sleep 3201.%d & exec sleep 3200.%d\"]}},"
+				  "{\"id\":\"patient\",\"profile\":{\"provider\":\"mock\",\"latency_ms\":60000}}],"
+				  "\"rounds\":[{\"type\":\"independent_analysis\"}]}", me, me), 0);
+	struct cx_start req = { .spec_json = spec };
+	char id[CX_RUN_ID_MAX + 1];
+	ck_assert_int_eq(cx_sup_start(sup, &req, id, NULL, NULL, NULL), CX_OK);
+	free(spec);
+	ck_assert_msg(th_wait_until(member_timed_out, id, DEADLINE_MS), "awaited the member's timeout");
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d processes the timed-out member started outlived its timeout", escaped_sleeps());
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_sup_state(sup, id, &s), CX_OK);
+	ck_assert_msg(!cx_run_status_final(s.status), "the run ended before the check");
+	ck_assert_int_eq(cx_sup_terminate(sup, id, NULL), CX_OK);
+	await_final(id);
+}
+END_TEST
+
 START_TEST(test_pidns_run_completes)
 {
 	if (!reopen_sup_pidns(__func__))
@@ -962,6 +1002,7 @@ int main(void)
 	tcase_add_test(tc, test_pidns_terminate_kills_everything_the_run_started);
 	tcase_add_test(tc, test_pidns_terminate_right_after_start_is_not_lost);
 	tcase_add_test(tc, test_pidns_sigkilled_worker_takes_everything_with_it);
+	tcase_add_test(tc, test_pidns_a_timed_out_member_group_is_killed_at_its_timeout);
 	tcase_add_test(tc, test_pidns_worker_reaps_the_orphans_it_adopts);
 	tcase_add_test(tc, test_pidns_run_completes);
 	tcase_add_test(tc, test_pgroup_run_says_so_and_completes);

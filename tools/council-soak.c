@@ -445,7 +445,8 @@ static void print_summary(const struct soak *s, const unsigned outcomes[OUTCOME_
 	unsigned soak_runs = s->n_runs - s->warmed;
 	double secs = (double)s->elapsed_ms / 1000;
 	printf("council-soak: %u runs (and %u of warm-up) across %u tenants, up to %u in flight "
-	       "(of %u allowed), in %.1f s (%.1f runs/s); %u starts turned away by a stopping tenant\n",
+	       "(of %u allowed), in %.1f s (%.1f runs/s); %u starts turned away by a stopping "
+	       "or stopped tenant\n",
 	       soak_runs, s->warmed, s->opt.tenants, t->peak, s->opt.concurrency, secs,
 	       secs > 0 ? soak_runs / secs : 0, t->refused);
 	printf("  outcomes:");

@@ -88,7 +88,7 @@ int exit_code(int code)
 	case CX_ERUNNER_DEAD: return 5;
 	case CX_ETIMEOUT: return 6;
 	case CX_EPERM: return 7;
-	case CX_EUNAVAILABLE: return 8;
+	case CX_EUNAVAILABLE: case CX_ETENANT_STOPPED: return 8;
 	default: return 1;
 	}
 }

@@ -1,7 +1,6 @@
 /* councilctl's commands about one run that councild supervises: start,
  * state, pid, runid, follow, result, cancel, kill. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,33 +42,13 @@ int cmd_start(struct ctl *c)
 	return rc;
 }
 
-/* The round of a summary: "peer_review 1", or "-". */
-static void format_round(const struct cx_run_summary *s, char *buf, size_t size)
-{
-	if (s->round_idx >= 0)
-		snprintf(buf, size, "%s %d", s->round, s->round_idx);
-	else
-		snprintf(buf, size, "-");
-}
-
-static const char *ts_or_dash(int64_t ms, char buf[CX_TS_LEN + 1])
-{
-	if (!ms)
-		return "-";
-	cx_ts_format(ms, buf);
-	return buf;
-}
-
-/* The summary as the run's status file has it (docs/status-files.md). */
+/* The summary as the run's status file has it, every key
+ * (docs/status-files.md). */
 static void print_summary(const struct cx_run_summary *s)
 {
-	char round[CX_NAME_MAX + 16], started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1];
-	format_round(s, round, sizeof round);
-	printf("RunId:\t%s\nCouncil:\t%s\nTenant:\t%s\nStatus:\t%s\nPid:\t%d\nRound:\t%s\n"
-	       "RoundsCompleted:\t%d\nStartedAt:\t%s\nFinishedAt:\t%s\nEvents:\t%" PRIu64 "\n",
-	       s->run_id, s->council, s->tenant, cx_run_status_name(s->status), (int)s->pid,
-	       round, s->rounds_completed, ts_or_dash(s->started_at_ms, started),
-	       ts_or_dash(s->finished_at_ms, finished), s->events);
+	char text[1024];
+	if (cx_run_status_format(s, text, sizeof text) > 0)
+		fputs(text, stdout);
 }
 
 int cmd_state(struct ctl *c)

@@ -356,6 +356,9 @@ actor_main(pid_t parent, const char *root, unsigned tenant, enum soak_fault op, 
 	if (r == CX_OK)
 		r = op == FAULT_TENANT_STOP ? cx_tenant_stop(cl, name, &err)
 					    : cx_terminate_all(cl, name, &err);
+	/* A stopped tenant takes no runs until it is started again. */
+	if (r == CX_OK && op == FAULT_TENANT_STOP)
+		r = cx_tenant_start(cl, name, &err);
 	if (r != CX_OK)
 		dprintf(3, "%s %s: %s: %s", soak_fault_name(op), name, cx_code_word(r), err.message);
 	_exit(r == CX_OK ? 0 : 1);
@@ -541,10 +544,10 @@ static struct slot *free_slot(struct drive *d)
 }
 
 /* A start a tenant_stop in flight may turn away: the tenant is stopping,
- * or went down under the start. */
+ * went down under the start, or is stopped until the actor starts it. */
 static bool turned_away(struct drive *d, unsigned tenant, int r)
 {
-	return r == CX_EUNAVAILABLE && d->groups[tenant].stops > 0;
+	return (r == CX_EUNAVAILABLE || r == CX_ETENANT_STOPPED) && d->groups[tenant].stops > 0;
 }
 
 static void start_one(struct drive *d)

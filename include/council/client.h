@@ -80,7 +80,8 @@ const char *cx_client_runtime_dir(const struct cx_client *cl);
  * runner_dead CX_ERUNNER_DEAD, not_found CX_ENOT_FOUND, timeout CX_ETIMEOUT,
  * already_started CX_EALREADY_STARTED, permission_denied CX_EPERM,
  * invalid_council CX_EINVALID, supervisor_unavailable CX_EUNAVAILABLE,
- * usage/bad_request/unknown_op/unknown_tenant/too_large CX_EUSAGE, anything
+ * tenant_stopped CX_ETENANT_STOPPED, unknown_tenant CX_ENOT_FOUND,
+ * usage/bad_request/unknown_op/too_large CX_EUSAGE, anything
  * else CX_ESYS. With fd not NULL, *fd receives the descriptor a reply with
  * "fds":1 carries (the caller owns it), else -1. No reply in time:
  * CX_ETIMEOUT; the connection lost: CX_EUNAVAILABLE. */

@@ -22,6 +22,7 @@ enum cx_code {
 	CX_EPERM = -10,
 	CX_EUNAVAILABLE = -11,    /* supervisor unavailable */
 	CX_ENOT_FINISHED = -12,   /* the run has no final result yet */
+	CX_ETENANT_STOPPED = -13, /* the tenant was stopped: no runs start until tenant_start */
 };
 
 /* The code word used in messages and on the wire: "unknown_run", ... */

@@ -88,6 +88,11 @@ struct cx_run_summary {
 				       * device"), while it is retried; "" */
 };
 
+/* The run's status file (docs/status-files.md): every key, in its order,
+ * "Pid:\t-" when it has no worker. Returns the length, or -1 when it did
+ * not fit in size. */
+int cx_run_status_format(const struct cx_run_summary *s, char *buf, size_t size);
+
 /* CX_OK with *pid, CX_EUNKNOWN_RUN, or CX_ERUNNER_DEAD (registered, exited). */
 int cx_sup_pid_for(struct cx_sup *sup, const char *run_id, pid_t *pid);
 /* The run a live worker pid serves: CX_OK or CX_EUNKNOWN_RUN. */
