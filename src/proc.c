@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -321,6 +322,94 @@ void cx_proc_release(struct cx_proc *p)
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	*p = CX_PROC_NULL;
+}
+
+/* This boot's id, read once. */
+static const char *boot_id(void)
+{
+	static char id[40];
+	if (!id[0]) {
+		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, id, sizeof id - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		id[n > 0 ? n : 0] = '\0';
+		id[strcspn(id, "\n")] = '\0';
+	}
+	return id;
+}
+
+int cx_proc_id_of(const struct cx_proc *p, struct cx_proc_id *id)
+{
+	*id = (struct cx_proc_id){ .pid = p->pid, .ino = p->ino };
+	strlcpy(id->boot_id, boot_id(), sizeof id->boot_id);
+	return p->ino ? 0 : -EINVAL;
+}
+
+int cx_proc_id_self(struct cx_proc_id *id)
+{
+	struct cx_proc self;
+	int r = cx_proc_open(&self, getpid());
+	if (r < 0)
+		return r;
+	r = cx_proc_id_of(&self, id);
+	cx_proc_release(&self);
+	return r;
+}
+
+int cx_proc_open_verified(struct cx_proc *p, const struct cx_proc_id *id)
+{
+	*p = CX_PROC_NULL;
+	if (id->pid <= 0 || strcmp(id->boot_id, boot_id()))
+		return -ESRCH;
+	int r = cx_proc_open(p, id->pid);
+	if (r < 0)
+		return r == -EINVAL ? -ESRCH : r;
+	/* The pid may name another process by now: the inode says. And a
+	 * pidfd polls readable once its process has exited, reaped or not. */
+	struct pollfd exited = { p->pidfd, POLLIN, 0 };
+	if (p->ino != id->ino || poll(&exited, 1, 0) != 0) {
+		cx_proc_release(p);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+bool cx_proc_id_alive(const struct cx_proc_id *id)
+{
+	struct cx_proc p;
+	int r = cx_proc_open_verified(&p, id);
+	cx_proc_release(&p);
+	/* Only proof of death counts: a pidfd refused for any other reason
+	 * (no descriptors left) says nothing, and the process is let be. */
+	return r != -ESRCH;
+}
+
+void cx_proc_id_format(const struct cx_proc_id *id, char *buf, size_t size)
+{
+	if (id->pid > 0)
+		snprintf(buf, size, "%d %llu %s", (int)id->pid, (unsigned long long)id->ino,
+			 id->boot_id);
+	else
+		snprintf(buf, size, "-");
+}
+
+int cx_proc_id_parse(const char *text, struct cx_proc_id *id)
+{
+	int pid;
+	unsigned long long ino;
+	char boot[sizeof id->boot_id];
+	*id = (struct cx_proc_id){ 0 };
+	if (!text || sscanf(text, "%d %llu %39s", &pid, &ino, boot) != 3 || pid <= 0)
+		return -EINVAL;
+	*id = (struct cx_proc_id){ .pid = pid, .ino = ino };
+	strlcpy(id->boot_id, boot, sizeof id->boot_id);
+	return 0;
+}
+
+bool cx_proc_id_equal(const struct cx_proc_id *a, const struct cx_proc_id *b)
+{
+	return a->pid == b->pid && a->ino == b->ino && !strcmp(a->boot_id, b->boot_id);
 }
 
 const char *cx_signal_name(int sig)

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "council/supervisor.h"
+
 struct cx_proc {
 	pid_t pid;
 	int pidfd;
@@ -95,6 +97,22 @@ int cx_proc_reap(struct cx_proc *p, siginfo_t *info);
 bool cx_proc_alive(const struct cx_proc *p);
 
 void cx_proc_release(struct cx_proc *p);
+
+/* The identity files record (council/supervisor.h): of the calling
+ * process, and of p. Return 0 or -errno. */
+int cx_proc_id_self(struct cx_proc_id *id);
+int cx_proc_id_of(const struct cx_proc *p, struct cx_proc_id *id);
+/* Opens a handle on the process id names, proven to be it: a pidfd whose
+ * pidfs inode is id's, in id's boot, on a process that has not exited (a
+ * zombie has). Returns 0, or -ESRCH when that process is gone. */
+int cx_proc_open_verified(struct cx_proc *p, const struct cx_proc_id *id);
+/* Whether the process id names still runs; false once it has exited, even
+ * unreaped, and for an id with no pid. */
+bool cx_proc_id_alive(const struct cx_proc_id *id);
+/* "pid ino boot_id" (status files' Owner), or "-" for none; and back. */
+void cx_proc_id_format(const struct cx_proc_id *id, char *buf, size_t size);
+int cx_proc_id_parse(const char *text, struct cx_proc_id *id);
+bool cx_proc_id_equal(const struct cx_proc_id *a, const struct cx_proc_id *b);
 
 /* Claims an exited child as the caller's own, to be reaped by its pidfd. */
 typedef bool cx_tracked_fn(const struct cx_proc *child, void *arg);

@@ -31,6 +31,7 @@
 #include "proc.h"
 #include "relay.h"
 #include "request.h"
+#include "statusfs.h"
 #include "tenants.h"
 #include "wire.h"
 
@@ -40,7 +41,6 @@
 
 #define PROTOCOL_VERSION 1
 #define STOP_GRACE_MS 10000  /* beyond shutdown_ms, before a tenant is killed */
-#define LEFTOVER_WAIT_MS 5000 /* for a dead tenant's cgroup to empty after cgroup.kill */
 
 struct daemon;
 
@@ -539,27 +539,27 @@ static bool may_restart(struct cx_tenant *t)
 	return true;
 }
 
-/* Whatever of a tenant's runs outlived their supervisor: its cgroup holds
- * all of it, even what called setsid() or double-forked; without cgroups,
- * the process groups its live runs recorded (their workers died by
- * PDEATHSIG: a group id may be reused by then, which the cgroup avoids). */
-static void kill_leftovers(struct daemon *d, const char *tenant)
+/* The tenant's cgroup, once no process is left in it. */
+static void release_cgroup(struct daemon *d, const char *tenant)
 {
 	struct cx_cgroup cg;
-	if (cx_cgroup_tenant(d->root, tenant, false, &cg) == 0) {
-		cx_cgroup_kill(&cg);
-		cx_cgroup_wait_empty(&cg, LEFTOVER_WAIT_MS);
+	if (cx_cgroup_tenant(d->root, tenant, false, &cg) == 0)
 		cx_cgroup_tenant_release(&cg);
-		return;
+}
+
+/* At start: a tenant whose supervisor died unannounced (with a councild
+ * SIGKILLed before us, and its guardian too) says so, and its cgroup goes. */
+static void settle_tenant(struct daemon *d, const char *tenant)
+{
+	int fd = cx_open_beneath(d->root_fd, "tenants", O_PATH | O_DIRECTORY, 0);
+	int dir = fd < 0 ? -1 : openat(fd, tenant, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir >= 0) {
+		cx_statusfs_tenant_orphaned(dir, NULL);
+		close(dir);
 	}
-	cJSON *live = cx_catalog_list(d->root_fd, tenant, true);
-	cJSON *s;
-	cJSON_ArrayForEach(s, live) {
-		pid_t pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
-		if (pid > 0)
-			killpg(pid, SIGKILL);
-	}
-	cJSON_Delete(live);
+	if (fd >= 0)
+		close(fd);
+	release_cgroup(d, tenant);
 }
 
 /* Calls fn for every tenant of the runtime directory, running or not. */
@@ -602,11 +602,11 @@ static void answer_pending(struct daemon *d, struct cx_tenant *t)
 static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 {
 	struct daemon *d = data;
-	/* After a clean stop, this only removes the tenant's empty cgroup. */
-	kill_leftovers(d, t->name);
+	/* Its runs' owner is dead (reaped just now): they are killed and
+	 * finalized here at once, whatever its guardian has done so far. */
 	if (crashed)
-		cx_catalog_recover(d->root_fd, t->name, "supervisor_down",
-				   "its tenant supervisor died");
+		cx_catalog_recover(d->root_fd, d->root, t->name);
+	release_cgroup(d, t->name);
 	run_down(d, t, NULL, "supervisor_down");
 	reap_orphans(d); /* what waited behind the tenant's own zombie */
 	bool restarted = false;
@@ -631,7 +631,7 @@ static void expire_tenant(struct daemon *d, const char *tenant)
 	struct cx_tenant *t = cx_tenants_find(&d->tenants, tenant);
 	int64_t keep_ms = t && t->retention_ms ? t->retention_ms : d->retention_ms;
 	unsigned keep = t && t->retention_count ? t->retention_count : d->retention_count;
-	cx_catalog_expire(d->root_fd, tenant, keep_ms, keep);
+	cx_catalog_expire(d->root_fd, d->root, tenant, keep_ms, keep);
 }
 
 static uint64_t expiry_period(const struct daemon *d)
@@ -817,6 +817,11 @@ static bool find_run(struct daemon *d, const char *run_id, struct cx_run_summary
 	}
 	if (cx_catalog_read(d->root_fd, run_id, s) < 0)
 		return false;
+	/* Whoever asks about a run its dead owner left unfinished (no
+	 * guardian could) has it finished first. */
+	if (!cx_run_status_final(s->status) && cx_catalog_settle(d->root_fd, d->root, run_id) > 0 &&
+	    cx_catalog_read(d->root_fd, run_id, s) < 0)
+		return false;
 	*t = cx_tenants_find(&d->tenants, s->tenant);
 	if (*t && !cx_tenant_is_up(*t))
 		*t = NULL;
@@ -921,7 +926,7 @@ static void do_run_id(struct daemon *d, struct client *c, const cJSON *req, cons
 static cJSON *tenant_json(struct daemon *d, struct cx_tenant *t, bool with_runs)
 {
 	cJSON *o = cJSON_CreateObject();
-	cJSON *runs = cx_catalog_list(d->root_fd, t->name, true);
+	cJSON *runs = cx_catalog_list(d->root_fd, d->root, t->name, true);
 	cJSON_AddStringToObject(o, "tenant", t->name);
 	cJSON_AddNumberToObject(o, "pid", cx_tenant_is_up(t) ? t->proc.pid : 0);
 	cJSON_AddStringToObject(o, "status", cx_tenant_status_name(t->status));
@@ -997,7 +1002,7 @@ static void do_ps(struct daemon *d, struct client *c, const cJSON *req, const ch
 	struct cx_owner owner;
 	if (tenant && !tenant_access(d, c, req, tenant, false, &owner))
 		return;
-	cJSON *runs = cx_catalog_list(d->root_fd, tenant, !cx_req_bool(req, "all"));
+	cJSON *runs = cx_catalog_list(d->root_fd, d->root, tenant, !cx_req_bool(req, "all"));
 	cJSON *run = runs ? runs->child : NULL;
 	while (!tenant && run) {
 		cJSON *next = run->next;
@@ -1328,11 +1333,12 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 		r = open_signals(&d);
 	if (r == 0 && geteuid() == 0)
 		r = cx_runs_dir_share(d.root_fd);
-	if (r == 0) { /* runs a previous councild left live died with it */
-		/* A councild SIGKILLed before us left tenants whose runs died
-		 * with it, but maybe not all they spawned. */
-		for_each_tenant_dir(&d, kill_leftovers);
-		cx_catalog_recover(d.root_fd, NULL, "supervisor_down", "councild died");
+	if (r == 0) {
+		/* Runs whose owner died (a councild SIGKILLed before us, with
+		 * their guardians) are killed and finalized; runs whose owner
+		 * lives (a `councilctl run` on this directory) are its own. */
+		cx_catalog_recover(d.root_fd, d.root, NULL);
+		for_each_tenant_dir(&d, settle_tenant);
 	}
 	if (r == 0) {
 		for_each_tenant_dir(&d, expire_tenant);

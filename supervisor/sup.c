@@ -43,7 +43,9 @@ struct cx_sup {
 	unsigned live;
 	cx_run_down_fn *on_down;
 	void *on_down_data;
-	struct cx_launcher launcher; /* forks the workers; none: we do */
+	struct cx_launcher launcher; /* forks the workers, guards their runs; none: we fork */
+	unsigned guarded;            /* the launcher generation that guards every live run */
+	struct cx_proc_id owner;     /* ours, in every run's status (docs/supervision.md) */
 	struct cx_cgroup tenant_cg;  /* where each run gets a cgroup; closed: none */
 	bool pidns;                  /* without one, each run gets a PID namespace */
 };
@@ -469,6 +471,7 @@ static void run_finalize(struct cx_run *run)
 	}
 	run->phase = CX_PHASE_FINAL;
 	run->sup->live--;
+	cx_launcher_forget(&run->sup->launcher, run->summary.run_id);
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	run->control_fd = -1;
@@ -526,6 +529,7 @@ static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char
 	s->round_idx = -1;
 	s->started_at_ms = cx_wall_ms();
 	strcpy(s->exit, "-");
+	s->owner = sup->owner;
 	run->phase = CX_PHASE_LIVE;
 	run->sup = sup;
 	run->proc = CX_PROC_NULL;
@@ -552,6 +556,19 @@ static int run_abandon(struct cx_run *run, const char *why, int r, struct cx_err
 	synthesize_failure(run, "spawn_failed", msg);
 	run_finalize(run);
 	return cx_fail(err, CX_ESYS, "%s", msg);
+}
+
+/* A launcher started since the last start (the one before died, or stopped
+ * answering) guards only the worker it forked: it is told of the others. */
+static void guard_all(struct cx_sup *sup)
+{
+	if (sup->guarded == sup->launcher.generation)
+		return;
+	struct cx_run *run;
+	TAILQ_FOREACH(run, &sup->registry.runs, link)
+		if (run->phase != CX_PHASE_FINAL && run->proc.pidfd >= 0)
+			cx_launcher_guard(&sup->launcher, run->summary.run_id, &run->proc);
+	sup->guarded = sup->launcher.generation;
 }
 
 static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
@@ -583,6 +600,7 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 	run->event_watch.fd = w.event_fd;
 	cx_watch_add(sup->loop, &run->exit_watch, EPOLLIN);
 	cx_watch_add(sup->loop, &run->event_watch, EPOLLIN);
+	guard_all(sup);
 	announce(run);
 	return CX_OK;
 }
@@ -636,8 +654,11 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 	sup->pidns = sup->tenant_cg.dir_fd < 0 && cap >= CX_CONTAIN_PIDNS && cx_pidns_available();
 	cx_registry_init(&sup->registry);
 	/* Forked now, while we are small; without one, we fork the workers. */
-	if (cx_launcher_start(&sup->launcher, sup->dir.runs_fd) < 0)
+	cx_proc_id_self(&sup->owner);
+	if (cx_launcher_start(&sup->launcher, sup->dir.runs_fd, sup->dir.tenant_fd,
+			      sup->tenant_cg.dir_fd) < 0)
 		sup->launcher = CX_LAUNCHER_NONE;
+	sup->guarded = sup->launcher.generation;
 	/* Subscribers may close their pipes at any time: that must be an
 	 * EPIPE to handle, not a signal that kills the supervisor. */
 	struct sigaction old;

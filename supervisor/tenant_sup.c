@@ -76,15 +76,15 @@ struct tenant {
 	struct cx_timer announce;
 	struct cx_timer sweep;
 	int64_t started_at_ms;
+	struct cx_proc_id owner;      /* ours */
 	bool stopping;
 	bool done;
 	bool orphaned;                /* councild is gone: leave at once */
 };
 
-/* councild went away: the group ends, and nothing more is sent. */
 /* councild is gone. Its socket closes before the kernel sends us our
  * PDEATHSIG, so we may see this first: leave now, as if the SIGKILL had
- * come first. Our workers die by their own PDEATHSIG, and the next councild
+ * come first. Our workers die by their own PDEATHSIG, and our guardian
  * finalizes their runs supervisor_down (ending them here would call them
  * killed, and race the SIGKILL on its way). */
 static void channel_lost(struct tenant *t)
@@ -103,19 +103,20 @@ static void send_msg(struct tenant *t, cJSON *msg, int fd)
 		channel_lost(t);
 }
 
-/* tenants/<t>/status: Pid, Status, Runs (live), StartedAt. */
+/* tenants/<t>/status: Pid, Status, Runs (live), StartedAt, Owner (us). */
 static void announce(struct tenant *t)
 {
-	char path[4096], started[CX_TS_LEN + 1], text[256];
+	char path[4096];
 	cx_timer_disarm(t->loop, &t->announce);
-	cx_ts_format(t->started_at_ms, started);
-	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t%d\nStatus:\t%s\nRuns:\t%u\nStartedAt:\t%s\n",
-			 t->opts->tenant, (int)getpid(), t->stopping ? "stopping" : "running",
-			 cx_sup_live(t->sup), started);
+	struct cx_tenant_summary ts = {
+		.tenant = t->opts->tenant, .status = t->stopping ? "stopping" : "running",
+		.pid = getpid(), .runs = cx_sup_live(t->sup), .started_at_ms = t->started_at_ms,
+		.owner = t->owner,
+	};
 	snprintf(path, sizeof path, "%s/tenants/%s", cx_sup_runtime_dir(t->sup), t->opts->tenant);
 	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir >= 0) {
-		cx_write_atomic(dir, "status", text, (size_t)n);
+		cx_statusfs_write_tenant(dir, &ts);
 		close(dir);
 	}
 }
@@ -555,6 +556,7 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 	t.forget = CX_TIMER_INIT(on_forget_due, &t);
 	t.announce = CX_TIMER_INIT(on_announce_due, &t);
 	t.sweep = CX_TIMER_INIT(on_sweep_due, &t);
+	cx_proc_id_self(&t.owner);
 	if (cx_sup_new(opts, &t.sup, &err) != CX_OK)
 		return 1;
 	t.loop = cx_sup_loop(t.sup);

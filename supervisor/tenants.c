@@ -12,6 +12,7 @@
 
 #include "containment.h"
 #include "fsutil.h"
+#include "statusfs.h"
 #include "tenant_sup.h"
 
 static const char *const status_names[] = {
@@ -42,13 +43,13 @@ struct cx_tenant *cx_tenants_find(struct cx_tenant_list *list, const char *name)
 
 void cx_tenant_announce_down(struct cx_tenant *t)
 {
-	char path[PATH_MAX], text[160];
+	char path[PATH_MAX];
+	struct cx_tenant_summary ts = { .tenant = t->name, .status = cx_tenant_status_name(t->status) };
+	cx_proc_id_self(&ts.owner);
 	snprintf(path, sizeof path, "%s/tenants/%s", t->root, t->name);
-	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t0\nStatus:\t%s\nRuns:\t0\nStartedAt:\t-\n",
-			 t->name, cx_tenant_status_name(t->status));
 	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir >= 0) {
-		cx_write_atomic(dir, "status", text, (size_t)n);
+		cx_statusfs_write_tenant(dir, &ts);
 		close(dir);
 	}
 }

@@ -69,6 +69,17 @@ static inline bool cx_run_status_final(enum cx_run_status s)
 	return s >= CX_RUN_COMPLETED;
 }
 
+/* A process as files record it, so that a later reader can prove it alive
+ * or dead even after its pid was reused: its pid, the pidfs inode of a
+ * pidfd on it, and the boot it ran in (/proc/sys/kernel/random/boot_id).
+ * A run's and a tenant's owner (docs/supervision.md, Ownership). pid 0:
+ * none recorded. */
+struct cx_proc_id {
+	pid_t pid;
+	uint64_t ino;
+	char boot_id[40];
+};
+
 struct cx_run_summary {
 	char run_id[CX_RUN_ID_MAX + 1];
 	char council[CX_NAME_MAX + 1];
@@ -83,6 +94,7 @@ struct cx_run_summary {
 	uint64_t events;
 	char exit[32];                /* "-", "exited N", "killed SIGNAME" */
 	char containment[8];          /* "cgroup", "pidns" or "pgroup": what a kill reaches */
+	struct cx_proc_id owner;      /* the supervisor that writes its events */
 };
 
 /* CX_OK with *pid, CX_EUNKNOWN_RUN, or CX_ERUNNER_DEAD (registered, exited). */
