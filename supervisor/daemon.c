@@ -923,10 +923,40 @@ static void do_run_id(struct daemon *d, struct client *c, const cJSON *req, cons
 	client_send(c, reply, -1);
 }
 
+/* The pid of the supervisor that owns a run (a summary.json object). */
+static pid_t owner_pid(const cJSON *run)
+{
+	return (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(run, "owner"), "pid"));
+}
+
+/* Whether a live run is one of our tenant supervisors', or an embedded
+ * supervisor's beside us on this directory (a `councilctl run`). */
+static struct cx_tenant *owning_tenant(struct daemon *d, const cJSON *run)
+{
+	struct cx_tenant *t;
+	LIST_FOREACH(t, &d->tenants, link)
+		if (cx_tenant_is_up(t) && t->proc.pid == owner_pid(run))
+			return t;
+	return NULL;
+}
+
+/* Moves out of runs those owned by others than t's supervisor. */
+static cJSON *others_runs(struct daemon *d, cJSON *runs, const struct cx_tenant *t)
+{
+	cJSON *others = cJSON_CreateArray();
+	for (cJSON *run = runs->child, *next; run; run = next) {
+		next = run->next;
+		if (!t || owning_tenant(d, run) != t)
+			cJSON_AddItemToArray(others, cJSON_DetachItemViaPointer(runs, run));
+	}
+	return others;
+}
+
 static cJSON *tenant_json(struct daemon *d, struct cx_tenant *t, bool with_runs)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *runs = cx_catalog_list(d->root_fd, d->root, t->name, true);
+	cJSON_Delete(others_runs(d, runs, t));
 	cJSON_AddStringToObject(o, "tenant", t->name);
 	cJSON_AddNumberToObject(o, "pid", cx_tenant_is_up(t) ? t->proc.pid : 0);
 	cJSON_AddStringToObject(o, "status", cx_tenant_status_name(t->status));
@@ -940,6 +970,8 @@ static cJSON *tenant_json(struct daemon *d, struct cx_tenant *t, bool with_runs)
 	return o;
 }
 
+/* tenant_ls and tree; tree also lists the live runs of embedded
+ * supervisors (their summaries name their owner), as "embedded". */
 static void do_tenants(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
 	cJSON *reply = cx_reply_ok(req);
@@ -948,8 +980,19 @@ static void do_tenants(struct daemon *d, struct client *c, const cJSON *req, con
 	LIST_FOREACH(t, &d->tenants, link)
 		if (cx_peer_may(&c->peer, &t->owner))
 			cJSON_AddItemToArray(list, tenant_json(d, t, !strcmp(op, "tree")));
-	if (!strcmp(op, "tree"))
+	if (!strcmp(op, "tree")) {
 		cJSON_AddNumberToObject(reply, "pid", getpid());
+		cJSON *live = cx_catalog_list(d->root_fd, d->root, NULL, true);
+		cJSON *embedded = others_runs(d, live, NULL);
+		for (cJSON *run = embedded->child, *next; run; run = next) {
+			next = run->next;
+			if (owning_tenant(d, run) ||
+			    !may_see_tenant(d, c, cJSON_GetStringValue(cJSON_GetObjectItem(run, "tenant"))))
+				cJSON_Delete(cJSON_DetachItemViaPointer(embedded, run));
+		}
+		cJSON_AddItemToObject(reply, "embedded", embedded);
+		cJSON_Delete(live);
+	}
 	client_send(c, reply, -1);
 }
 
