@@ -618,8 +618,15 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 		return cx_fail(err, CX_EUSAGE, "invalid tenant name \"%s\"", tenant);
 	}
 	strlcpy(sup->tenant, tenant, sizeof sup->tenant);
+	/* Every run names us as its owner: without a name that can be
+	 * proven (or disproven) alive, we may own none. */
+	int r = cx_proc_id_self(&sup->owner);
+	if (r < 0) {
+		free(sup);
+		return cx_fail(err, CX_ESYS, "no identity for the supervisor: %s", strerror(-r));
+	}
 	sup->shutdown_ms = opts && opts->shutdown_ms > 0 ? opts->shutdown_ms : 5000;
-	int r = opts && opts->runtime_dir
+	r = opts && opts->runtime_dir
 		? (strlcpy(sup->root, opts->runtime_dir, sizeof sup->root) < sizeof sup->root ? 0 : -ENAMETOOLONG)
 		: cx_runtime_dir_default(sup->root, sizeof sup->root);
 	if (r == 0)
@@ -654,7 +661,6 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 	sup->pidns = sup->tenant_cg.dir_fd < 0 && cap >= CX_CONTAIN_PIDNS && cx_pidns_available();
 	cx_registry_init(&sup->registry);
 	/* Forked now, while we are small; without one, we fork the workers. */
-	cx_proc_id_self(&sup->owner);
 	if (cx_launcher_start(&sup->launcher, sup->dir.runs_fd, sup->dir.tenant_fd,
 			      sup->tenant_cg.dir_fd) < 0)
 		sup->launcher = CX_LAUNCHER_NONE;
@@ -694,6 +700,11 @@ void cx_sup_free(struct cx_sup *sup)
 struct cx_loop *cx_sup_loop(struct cx_sup *sup)
 {
 	return sup->loop;
+}
+
+const struct cx_proc_id *cx_sup_owner(const struct cx_sup *sup)
+{
+	return &sup->owner;
 }
 
 void cx_sup_hand_over(struct cx_sup *sup, cx_hand_over_fn *fn, void *data)

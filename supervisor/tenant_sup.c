@@ -76,7 +76,6 @@ struct tenant {
 	struct cx_timer announce;
 	struct cx_timer sweep;
 	int64_t started_at_ms;
-	struct cx_proc_id owner;      /* ours */
 	bool stopping;
 	bool done;
 	bool orphaned;                /* councild is gone: leave at once */
@@ -111,7 +110,7 @@ static void announce(struct tenant *t)
 	struct cx_tenant_summary ts = {
 		.tenant = t->opts->tenant, .status = t->stopping ? "stopping" : "running",
 		.pid = getpid(), .runs = cx_sup_live(t->sup), .started_at_ms = t->started_at_ms,
-		.owner = t->owner,
+		.owner = *cx_sup_owner(t->sup),
 	};
 	snprintf(path, sizeof path, "%s/tenants/%s", cx_sup_runtime_dir(t->sup), t->opts->tenant);
 	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -556,7 +555,6 @@ int cx_tenant_sup_main(int channel, const struct cx_sup_options *opts)
 	t.forget = CX_TIMER_INIT(on_forget_due, &t);
 	t.announce = CX_TIMER_INIT(on_announce_due, &t);
 	t.sweep = CX_TIMER_INIT(on_sweep_due, &t);
-	cx_proc_id_self(&t.owner);
 	if (cx_sup_new(opts, &t.sup, &err) != CX_OK)
 		return 1;
 	t.loop = cx_sup_loop(t.sup);
