@@ -28,6 +28,7 @@ enum launcher_op { OP_SPAWN, OP_GUARD, OP_FORGET };
  * (the run is final). */
 struct note {
 	enum launcher_op op;
+	pid_t pid;                    /* OP_GUARD: the worker's */
 	char run_id[CX_RUN_ID_MAX + 1];
 };
 
@@ -86,7 +87,7 @@ static void take_note(struct cx_guardian *g, const struct note *n, const int *fd
 {
 	if (n->op == OP_GUARD && n_fds == 1) {
 		struct cx_proc worker;
-		cx_proc_adopt(&worker, 0, fds[0]);
+		cx_proc_adopt(&worker, n->pid, fds[0]);
 		cx_guardian_watch(g, n->run_id, &worker);
 		return;
 	}
@@ -274,20 +275,22 @@ int cx_launcher_spawn(struct cx_launcher *l, const struct cx_worker_args *args,
 /* A note is sent without waiting: a launcher too slow to take it leaves
  * the run unguarded (or a pidfd held a little longer), never its
  * supervisor stuck; readers and councild still finalize such a run. */
-static void send_note(struct cx_launcher *l, enum launcher_op op, const char *run_id, int fd)
+static void send_note(struct cx_launcher *l, enum launcher_op op, const char *run_id,
+		      const struct cx_proc *worker)
 {
-	struct note n = { .op = op };
+	struct note n = { .op = op, .pid = worker ? worker->pid : 0 };
 	strlcpy(n.run_id, run_id, sizeof n.run_id);
 	if (l->sock >= 0)
-		cx_fds_send(l->sock, &n, sizeof n, &fd, fd >= 0, MSG_DONTWAIT);
+		cx_fds_send(l->sock, &n, sizeof n, worker ? &worker->pidfd : NULL, worker != NULL,
+			    MSG_DONTWAIT);
 }
 
 void cx_launcher_guard(struct cx_launcher *l, const char *run_id, const struct cx_proc *worker)
 {
-	send_note(l, OP_GUARD, run_id, worker->pidfd);
+	send_note(l, OP_GUARD, run_id, worker);
 }
 
 void cx_launcher_forget(struct cx_launcher *l, const char *run_id)
 {
-	send_note(l, OP_FORGET, run_id, -1);
+	send_note(l, OP_FORGET, run_id, NULL);
 }

@@ -30,6 +30,7 @@ enum soak_fault {
 	FAULT_GROUP,
 	FAULT_TENANT_STOP = FAULT_GROUP,
 	FAULT_TERMINATE_ALL,
+	FAULT_KILL_GUARDIAN,    /* SIGKILL to a tenant's launcher, its guardian: nothing else changes */
 	FAULT_N
 };
 
@@ -128,6 +129,7 @@ long soak_memory_kib(pid_t pid, const char *field);
 
 struct soak_plan {
 	const char *root;       /* councild's runtime directory */
+	pid_t councild;
 	unsigned runs;          /* to start */
 	unsigned tenants;       /* named soak-0, soak-1... */
 	unsigned concurrency;   /* runs in flight at most */

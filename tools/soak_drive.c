@@ -428,6 +428,42 @@ static void actor_spawn(struct drive *d, unsigned tenant, enum soak_fault op)
 			d->runs[i].sub->stopped = true;
 }
 
+/* A descendant of councild whose title begins with title and whose
+ * parent is parent (0: any), or 0. */
+static pid_t descendant(const struct drive *d, const char *title, pid_t parent)
+{
+	struct soak_proc *all;
+	int n = soak_descendants(d->plan->councild, &all);
+	pid_t found = 0;
+	for (int i = 0; i < n && !found; i++)
+		if ((!parent || all[i].ppid == parent) && all[i].state != 'Z' &&
+		    !strncmp(all[i].title, title, strlen(title)) &&
+		    (all[i].title[strlen(title)] == '\0' || all[i].title[strlen(title)] == ' '))
+			found = all[i].pid;
+	if (n > 0)
+		free(all);
+	return found;
+}
+
+/* SIGKILL to a tenant's launcher, its guardian (docs/supervision.md): the
+ * tenant starts a new one at its next start, and no run notices. Through
+ * a pidfd, opened once /proc showed the pid as that launcher, and checked
+ * again after. */
+static void kill_guardian(struct drive *d, unsigned tenant)
+{
+	char name[CX_NAME_MAX + 1], sup_title[CX_NAME_MAX + 16];
+	soak_tenant_name(tenant, name);
+	snprintf(sup_title, sizeof sup_title, "council-sup %s", name);
+	pid_t sup = descendant(d, sup_title, 0);
+	pid_t launcher = sup ? descendant(d, "council-launch", sup) : 0;
+	struct cx_proc p;
+	if (!launcher || cx_proc_open(&p, launcher) < 0)
+		return;
+	if (descendant(d, "council-launch", sup) == launcher && cx_proc_signal(&p, SIGKILL) == 0)
+		d->tally->faults[FAULT_KILL_GUARDIAN]++;
+	cx_proc_release(&p);
+}
+
 /* Faults done to a live run. */
 
 /* SIGKILL through a pidfd, once /proc shows the pid is still this run's
@@ -610,6 +646,8 @@ static void start_one(struct drive *d)
 		actor_spawn(d, rnd(d, d->plan->tenants), FAULT_TENANT_STOP);
 	if (d->plan->faults && rnd(d, GROUP_ODDS) == 0)
 		actor_spawn(d, rnd(d, d->plan->tenants), FAULT_TERMINATE_ALL);
+	if (d->plan->faults && rnd(d, GROUP_ODDS) == 0)
+		kill_guardian(d, rnd(d, d->plan->tenants));
 }
 
 /* Stuck: says what it waited for, then lets go of it all. */

@@ -15,6 +15,7 @@ static const char *const fault_names[FAULT_N] = {
 	[FAULT_SLOW_SUBSCRIBER] = "slow_subscriber",
 	[FAULT_TENANT_STOP] = "tenant_stop",
 	[FAULT_TERMINATE_ALL] = "terminate_all",
+	[FAULT_KILL_GUARDIAN] = "kill_guardian",
 };
 
 static const char *const outcome_names[OUTCOME_N] = {
