@@ -780,6 +780,28 @@ START_TEST(test_a_stopped_launcher_does_not_freeze_its_tenant)
 }
 END_TEST
 
+START_TEST(test_a_launcher_started_anew_guards_the_runs_before_it)
+{
+	struct cx_started st, later;
+	start_escaping("regard", 1, &st);
+	pid_t sup = tenant_pid("regard"), launcher = sup > 0 ? child_named(sup, "council-launch") : 0;
+	ck_assert_msg(launcher > 0, "tenant regard has no launcher");
+	kill(launcher, SIGSTOP); /* the next start replaces it */
+	start_in(cl, "regard", "", false, 0, &later);
+	cx_client_close(cl);
+	cl = NULL;
+	kill(councild, SIGKILL);
+	waitpid(councild, NULL, 0);
+	councild = 0;
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d members of a run started before its launcher outlived their tenant",
+		      escaped_sleeps());
+	ck_assert_msg(th_wait_until(run_final, st.run_id, DEADLINE_MS), "awaited the run to be final");
+	assert_final_with_kind(st.run_id, "supervisor_down");
+	councild_start(); /* teardown stops one */
+}
+END_TEST
+
 static bool run_expired(void *arg)
 {
 	const char *run_id = arg;
@@ -1111,6 +1133,7 @@ int main(void)
 	tcase_add_test(tc, test_councild_sigkilled_leaves_no_member_and_every_run_and_tenant_final);
 	tcase_add_test(tc, test_a_run_whose_supervisor_and_guardian_died_is_finalized_once_by_its_next_reader);
 	tcase_add_test(tc, test_a_stopped_launcher_does_not_freeze_its_tenant);
+	tcase_add_test(tc, test_a_launcher_started_anew_guards_the_runs_before_it);
 	tcase_add_test(tc, test_retention_removes_finished_runs_by_count_and_age);
 	tcase_add_test(tc, test_unsubscribe_releases_the_subscription_at_once);
 	tcase_add_test(tc, test_finished_runs_hold_nothing_in_their_tenant_and_replay_from_files);
