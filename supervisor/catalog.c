@@ -299,7 +299,9 @@ int cx_catalog_finalize(int runs_fd, const char *run_id, const char *kind, const
 static void kill_abandoned(const char *root, const struct cx_run_summary *s)
 {
 	struct cx_cgroup tenant, run = CX_CGROUP_NULL;
-	if (!root || cx_cgroup_tenant(root, s->tenant, false, &tenant) < 0)
+	/* The summary is its writer's word: a tenant that is no name could
+	 * lead the path anywhere. */
+	if (!root || !cx_name_valid(s->tenant) || cx_cgroup_tenant(root, s->tenant, false, &tenant) < 0)
 		return;
 	char path[PATH_MAX];
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", tenant.path, s->run_id) < sizeof path &&
