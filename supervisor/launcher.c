@@ -20,6 +20,7 @@ enum { LAUNCHER_SOCK = 3, LAUNCHER_RUNS, LAUNCHER_TENANT, LAUNCHER_CGROUP };
 /* The bound on a launcher's answer: one that is stopped (SIGSTOP) or stuck
  * must not hold up its supervisor, whose loop waits for it. */
 #define LAUNCHER_REPLY_MS 2000
+#define LAUNCHER_NOTE_MS 200
 
 enum launcher_op { OP_SPAWN, OP_GUARD, OP_FORGET };
 
@@ -189,7 +190,7 @@ int cx_launcher_start(struct cx_launcher *l, int runs_fd, int tenant_fd, int cgr
 		close(sv[0]);
 		return r;
 	}
-	*l = (struct cx_launcher){ proc, sv[0], runs_fd, tenant_fd, cgroup_fd, generation + 1 };
+	*l = (struct cx_launcher){ proc, sv[0], runs_fd, tenant_fd, cgroup_fd, generation + 1, false };
 	return 0;
 }
 
@@ -210,15 +211,26 @@ void cx_launcher_stop(struct cx_launcher *l)
 	l->generation = generation;
 }
 
-/* Waits up to LAUNCHER_REPLY_MS for the launcher to answer: 0, or
+/* Waits up to ms for the launcher's socket to be ready for events: 0, or
  * -ETIMEDOUT. */
-static int await_reply(const struct cx_launcher *l)
+static int await_sock(const struct cx_launcher *l, short events, int ms)
 {
-	struct pollfd p = { l->sock, POLLIN, 0 };
+	struct pollfd p = { l->sock, events, 0 };
 	int r;
-	while ((r = poll(&p, 1, LAUNCHER_REPLY_MS)) < 0 && errno == EINTR)
+	while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
 		;
 	return r > 0 ? 0 : -ETIMEDOUT;
+}
+
+/* Sends without blocking for longer than ms: a launcher that takes nothing
+ * in that time is stuck (or stopped). */
+static ssize_t send_bounded(struct cx_launcher *l, const void *msg, size_t len, const int *fds,
+			    size_t n_fds, int ms)
+{
+	ssize_t n = cx_fds_send(l->sock, msg, len, fds, n_fds, MSG_DONTWAIT);
+	if (n == -EAGAIN && await_sock(l, POLLOUT, ms) == 0)
+		n = cx_fds_send(l->sock, msg, len, fds, n_fds, MSG_DONTWAIT);
+	return n;
 }
 
 /* One request and its answer: 0, -errno from the fork, or -EPIPE when the
@@ -231,10 +243,10 @@ static int exchange(struct cx_launcher *l, const struct cx_worker_args *args,
 		.op = OP_SPAWN, .args = *args, .new_pidns = opts->new_pidns, .has_cgroup = opts->cgroup_fd >= 0,
 	};
 	int fds[3] = { args->event_fd, args->control_fd, opts->cgroup_fd };
-	ssize_t n = cx_fds_send(l->sock, &rq, sizeof rq, fds, 2u + rq.has_cgroup, MSG_DONTWAIT);
+	ssize_t n = send_bounded(l, &rq, sizeof rq, fds, 2u + rq.has_cgroup, LAUNCHER_REPLY_MS);
 	if (n < 0)
 		return n == -ECONNRESET || n == -EAGAIN ? -EPIPE : (int)n;
-	if (await_reply(l) < 0)
+	if (await_sock(l, POLLIN, LAUNCHER_REPLY_MS) < 0)
 		return -EPIPE; /* stopped or stuck: as good as gone */
 	struct reply rp;
 	int pidfd[CX_WIRE_FDS_MAX];
@@ -258,7 +270,7 @@ int cx_launcher_spawn(struct cx_launcher *l, const struct cx_worker_args *args,
 		      struct cx_fork_outcome *how)
 {
 	for (int attempt = 0; l->sock >= 0 && attempt < 2; attempt++) {
-		int r = exchange(l, args, opts, proc, how);
+		int r = l->stale ? -EPIPE : exchange(l, args, opts, proc, how);
 		if (r == 0 || r == -EAGAIN || r == -ENOMEM)
 			return r;
 		/* Gone (or not answering): a new one, once. Anything else is
@@ -272,17 +284,19 @@ int cx_launcher_spawn(struct cx_launcher *l, const struct cx_worker_args *args,
 	return -ENOSYS;
 }
 
-/* A note is sent without waiting: a launcher too slow to take it leaves
- * the run unguarded (or a pidfd held a little longer), never its
- * supervisor stuck; readers and councild still finalize such a run. */
+/* A note waits a little for room (a burst of runs ending fills the
+ * socket), never long: a launcher that takes none in that time is stale,
+ * told nothing more, and replaced at the next start by one that is told
+ * of every live run, so no note it missed matters. */
 static void send_note(struct cx_launcher *l, enum launcher_op op, const char *run_id,
 		      const struct cx_proc *worker)
 {
 	struct note n = { .op = op, .pid = worker ? worker->pid : 0 };
 	strlcpy(n.run_id, run_id, sizeof n.run_id);
-	if (l->sock >= 0)
-		cx_fds_send(l->sock, &n, sizeof n, worker ? &worker->pidfd : NULL, worker != NULL,
-			    MSG_DONTWAIT);
+	if (l->sock >= 0 && !l->stale &&
+	    send_bounded(l, &n, sizeof n, worker ? &worker->pidfd : NULL, worker != NULL,
+			 LAUNCHER_NOTE_MS) < 0)
+		l->stale = true;
 }
 
 void cx_launcher_guard(struct cx_launcher *l, const char *run_id, const struct cx_proc *worker)

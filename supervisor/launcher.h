@@ -23,6 +23,8 @@
 #ifndef CX_SUP_LAUNCHER_H
 #define CX_SUP_LAUNCHER_H
 
+#include <stdbool.h>
+
 #include "proc.h"
 #include "worker.h"
 
@@ -33,9 +35,10 @@ struct cx_launcher {
 	int tenant_fd;  /* its tenants/<tenant>/ */
 	int cgroup_fd;  /* its tenant's cgroup, or -1 */
 	unsigned generation; /* launchers started so far: a new one guards nothing yet */
+	bool stale;     /* it missed a note: replaced at the next start */
 };
 
-#define CX_LAUNCHER_NONE ((struct cx_launcher){ CX_PROC_NULL, -1, -1, -1, -1, 0 })
+#define CX_LAUNCHER_NONE ((struct cx_launcher){ CX_PROC_NULL, -1, -1, -1, -1, 0, false })
 
 /* Forks a launcher serving runs_fd, guarding the runs of the tenant whose
  * directory is tenant_fd and whose cgroup is cgroup_fd (-1: none). The
