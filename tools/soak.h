@@ -27,6 +27,8 @@ enum soak_fault {
 	FAULT_HANG,             /* a member with "fail": "hang", terminated with a small shutdown_ms */
 	FAULT_TRANSIENT,        /* a member failing once, then answering on its retry */
 	FAULT_SLOW_SUBSCRIBER,  /* a subscriber that reads slowly, or never, then closes */
+	FAULT_EMBEDDED,         /* run by an embedded supervisor beside councild (councilctl run) */
+	FAULT_EMBEDDED_KILL,    /* the same, its supervisor SIGKILLed: its guardian finishes it */
 	FAULT_GROUP,
 	FAULT_TENANT_STOP = FAULT_GROUP,
 	FAULT_TERMINATE_ALL,
