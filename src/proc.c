@@ -350,6 +350,13 @@ int cx_proc_id_self(struct cx_proc_id *id)
 {
 	struct cx_proc self;
 	int r = cx_proc_open(&self, getpid());
+	if (r == -ENOSYS) {
+		/* No pidfds (an old kernel, valgrind): a pid and a boot, the
+		 * most that can be told (cx_proc_id_alive). */
+		self = (struct cx_proc){ .pid = getpid(), .pidfd = -1 };
+		cx_proc_id_of(&self, id);
+		return 0;
+	}
 	if (r < 0)
 		return r;
 	r = cx_proc_id_of(&self, id);
@@ -377,6 +384,11 @@ int cx_proc_open_verified(struct cx_proc *p, const struct cx_proc_id *id)
 
 bool cx_proc_id_alive(const struct cx_proc_id *id)
 {
+	/* An identity taken without pidfds has no inode to prove: its pid
+	 * alone says, and a pid reused since reads as alive (never the other
+	 * way round). */
+	if (id->pid > 0 && !id->ino && !strcmp(id->boot_id, boot_id()))
+		return kill(id->pid, 0) == 0 || errno != ESRCH;
 	struct cx_proc p;
 	int r = cx_proc_open_verified(&p, id);
 	cx_proc_release(&p);
