@@ -514,11 +514,12 @@ void cx_cgroup_tenant_release(struct cx_cgroup *cg)
 	char instance[PATH_MAX];
 	strlcpy(instance, cg->path, sizeof instance);
 	char *slash = strrchr(instance, '/');
-	if (cx_cgroup_remove(cg) < 0) {
-		cx_cgroup_close(cg);
-		return;
-	}
-	if (slash) {
+	/* rmdir alone, never the tree: a run's cgroup below it, even an empty
+	 * one, may be another supervisor's of this directory (a `councilctl
+	 * run` beside councild), made a moment ago for a worker yet to come. */
+	bool gone = rmdir(cg->path) == 0;
+	cx_cgroup_close(cg);
+	if (gone && slash) {
 		*slash = '\0';
 		rmdir(instance); /* fails while another tenant of it lives: fine */
 	}

@@ -469,6 +469,12 @@ int cx_run_summary_from_json(const cJSON *json, struct cx_run_summary *out)
 		sizeof out->exit);
 	strlcpy(out->containment, cx_json_str(json, "containment"), sizeof out->containment);
 	strlcpy(out->unwritten, cx_json_str(json, "unwritten"), sizeof out->unwritten);
+	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(json, "owner");
+	if (cJSON_IsObject(owner)) {
+		out->owner.pid = (pid_t)cx_json_int(owner, "pid", 0, INT32_MAX, 0);
+		out->owner.ino = (uint64_t)cx_json_int(owner, "ino", 0, INT64_MAX, 0);
+		strlcpy(out->owner.boot_id, cx_json_str(owner, "boot_id"), sizeof out->owner.boot_id);
+	}
 	return CX_OK;
 }
 

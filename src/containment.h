@@ -93,8 +93,9 @@ int cx_cgroup_open_run_self(const char *run_id, struct cx_cgroup *out);
  * workers there without privileges. Returns 0 or -errno. */
 int cx_cgroup_delegate(const struct cx_cgroup *cg, uid_t uid, gid_t gid);
 
-/* Removes a tenant's cgroup, and the runtime directory's above it, when no
- * process is left in them (else they stay); closes it either way. */
+/* Removes a tenant's cgroup, and the runtime directory's above it, when
+ * nothing is left in them, no process and no run's cgroup (else they
+ * stay); closes it either way. */
 void cx_cgroup_tenant_release(struct cx_cgroup *cg);
 
 /* Opens an existing cgroup directory. */

@@ -349,29 +349,6 @@ int cx_proc_verify(const struct cx_proc *p)
 	return cx_proc_alive(p) ? 0 : -ESRCH;
 }
 
-/* pidfd_open takes whatever holds the pid now; the inode, read from the
- * new pidfd, says whether that is the recorded process. Only after the
- * compare may the handle be used: from then on the pidfd pins it. */
-int cx_proc_open_verified(struct cx_proc *p, pid_t pid, uint64_t ino, const char *boot_id)
-{
-	*p = CX_PROC_NULL;
-	if (pid <= 0 || (boot_id && *boot_id && *cx_boot_id() && strcmp(boot_id, cx_boot_id())))
-		return -ESRCH;
-	struct cx_proc got;
-	int r = cx_proc_open(&got, pid);
-	if (r < 0)
-		return r == -ESRCH ? -ESRCH : r;
-	if (!ino || got.ino != ino)
-		r = -ESTALE;
-	else if (!cx_proc_alive(&got))
-		r = -ESRCH;
-	if (r < 0)
-		cx_proc_release(&got);
-	else
-		*p = got;
-	return r;
-}
-
 bool cx_proc_equal(const struct cx_proc *a, const struct cx_proc *b)
 {
 	if (a->ino && b->ino)
@@ -422,6 +399,91 @@ void cx_proc_release(struct cx_proc *p)
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	*p = CX_PROC_NULL;
+}
+
+int cx_proc_id_of(const struct cx_proc *p, struct cx_proc_id *id)
+{
+	*id = (struct cx_proc_id){ .pid = p->pid, .ino = p->ino };
+	strlcpy(id->boot_id, cx_boot_id(), sizeof id->boot_id);
+	return p->ino ? 0 : -EINVAL;
+}
+
+int cx_proc_id_self(struct cx_proc_id *id)
+{
+	struct cx_proc self;
+	int r = cx_proc_open(&self, getpid());
+	if (r == -ENOSYS) {
+		/* No pidfds (an old kernel, valgrind): a pid and a boot, the
+		 * most that can be told (cx_proc_id_alive). */
+		self = (struct cx_proc){ .pid = getpid(), .pidfd = -1 };
+		cx_proc_id_of(&self, id);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = cx_proc_id_of(&self, id);
+	cx_proc_release(&self);
+	return r;
+}
+
+int cx_proc_open_verified(struct cx_proc *p, const struct cx_proc_id *id)
+{
+	*p = CX_PROC_NULL;
+	if (id->pid <= 0 || strcmp(id->boot_id, cx_boot_id()))
+		return -ESRCH;
+	int r = cx_proc_open(p, id->pid);
+	if (r < 0)
+		return r == -EINVAL ? -ESRCH : r;
+	/* The pid may name another process by now: the inode says. And a
+	 * pidfd polls readable once its process has exited, reaped or not. */
+	struct pollfd exited = { p->pidfd, POLLIN, 0 };
+	if (p->ino != id->ino || poll(&exited, 1, 0) != 0) {
+		cx_proc_release(p);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+bool cx_proc_id_alive(const struct cx_proc_id *id)
+{
+	/* An identity taken without pidfds has no inode to prove: its pid
+	 * alone says, and a pid reused since reads as alive (never the other
+	 * way round). */
+	if (id->pid > 0 && !id->ino && !strcmp(id->boot_id, cx_boot_id()))
+		return kill(id->pid, 0) == 0 || errno != ESRCH;
+	struct cx_proc p;
+	int r = cx_proc_open_verified(&p, id);
+	cx_proc_release(&p);
+	/* Only proof of death counts: a pidfd refused for any other reason
+	 * (no descriptors left) says nothing, and the process is let be. */
+	return r != -ESRCH;
+}
+
+void cx_proc_id_format(const struct cx_proc_id *id, char *buf, size_t size)
+{
+	if (id->pid > 0)
+		snprintf(buf, size, "%d %llu %s", (int)id->pid, (unsigned long long)id->ino,
+			 id->boot_id);
+	else
+		snprintf(buf, size, "-");
+}
+
+int cx_proc_id_parse(const char *text, struct cx_proc_id *id)
+{
+	int pid;
+	unsigned long long ino;
+	char boot[sizeof id->boot_id];
+	*id = (struct cx_proc_id){ 0 };
+	if (!text || sscanf(text, "%d %llu %39s", &pid, &ino, boot) != 3 || pid <= 0)
+		return -EINVAL;
+	*id = (struct cx_proc_id){ .pid = pid, .ino = ino };
+	strlcpy(id->boot_id, boot, sizeof id->boot_id);
+	return 0;
+}
+
+bool cx_proc_id_equal(const struct cx_proc_id *a, const struct cx_proc_id *b)
+{
+	return a->pid == b->pid && a->ino == b->ino && !strcmp(a->boot_id, b->boot_id);
 }
 
 const char *cx_signal_name(int sig)

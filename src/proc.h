@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "council/supervisor.h"
+
 struct cx_proc {
 	pid_t pid;
 	int pidfd;
@@ -92,15 +94,6 @@ int cx_proc_from_pidfd(struct cx_proc *p, int pidfd);
  * if it cannot be read. */
 const char *cx_boot_id(void);
 
-/* Opens a handle on pid only if it is still the process a record named:
- * the one whose pidfs inode was ino, in the boot boot_id (NULL: this one,
- * as for a record that never left memory). A pid read from a file is
- * signalled through this handle or not at all: the pid may have been
- * reused since. Returns 0; -ESRCH when that process is gone (no such pid,
- * another boot, or it has exited); -ESTALE when the pid names another
- * process now, or the kernel keeps no pidfs inode to prove it by. */
-int cx_proc_open_verified(struct cx_proc *p, pid_t pid, uint64_t ino, const char *boot_id);
-
 /* Still the process p was taken on, and not exited: 0, -ESRCH (exited,
  * reaped or not), -ESTALE (the pidfd names another process than p->ino),
  * -EBADF (no handle). */
@@ -124,6 +117,22 @@ int cx_proc_reap(struct cx_proc *p, siginfo_t *info);
 bool cx_proc_alive(const struct cx_proc *p);
 
 void cx_proc_release(struct cx_proc *p);
+
+/* The identity files record (council/supervisor.h): of the calling
+ * process, and of p. Return 0 or -errno. */
+int cx_proc_id_self(struct cx_proc_id *id);
+int cx_proc_id_of(const struct cx_proc *p, struct cx_proc_id *id);
+/* Opens a handle on the process id names, proven to be it: a pidfd whose
+ * pidfs inode is id's, in id's boot, on a process that has not exited (a
+ * zombie has). Returns 0, or -ESRCH when that process is gone. */
+int cx_proc_open_verified(struct cx_proc *p, const struct cx_proc_id *id);
+/* Whether the process id names still runs; false once it has exited, even
+ * unreaped, and for an id with no pid. */
+bool cx_proc_id_alive(const struct cx_proc_id *id);
+/* "pid ino boot_id" (status files' Owner), or "-" for none; and back. */
+void cx_proc_id_format(const struct cx_proc_id *id, char *buf, size_t size);
+int cx_proc_id_parse(const char *text, struct cx_proc_id *id);
+bool cx_proc_id_equal(const struct cx_proc_id *a, const struct cx_proc_id *b);
 
 /* Claims an exited child as the caller's own, to be reaped by its pidfd. */
 typedef bool cx_tracked_fn(const struct cx_proc *child, void *arg);

@@ -7,27 +7,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "council/client.h"
+#include "containment.h"
 #include "event.h"
 #include "finalize.h"
 #include "fsutil.h"
 #include "json.h"
+#include "proc.h"
 #include "rundir.h"
 #include "statusfs.h"
 
 #define SUMMARY_MAX (64 * 1024)
+#define LEFTOVER_WAIT_MS 5000 /* for an abandoned run's cgroup to empty after cgroup.kill */
 
-/* runs/<run_id>/summary.json, or NULL. A summary that names another run
- * than its directory's is no record of this one: callers take its run_id
- * into paths (retention removes runs/<run_id>) and events. */
-static cJSON *read_summary_json(int root_fd, const char *run_id)
+static int settle(int runs_fd, const char *root, const char *run_id);
+
+/* runs/<run_id>/summary.json (runs_fd: runs/), or NULL. A summary that
+ * names another run than its directory's is no record of this one:
+ * callers take its run_id into paths (retention removes runs/<run_id>)
+ * and events. */
+static cJSON *read_summary_json(int runs_fd, const char *run_id)
 {
 	char path[CX_RUN_ID_MAX + 32], *text;
-	snprintf(path, sizeof path, "runs/%s/summary.json", run_id);
-	if (!cx_run_id_valid(run_id) || cx_read_file(root_fd, path, SUMMARY_MAX, &text, NULL) < 0)
+	snprintf(path, sizeof path, "%s/summary.json", run_id);
+	if (!cx_run_id_valid(run_id) || cx_read_file(runs_fd, path, SUMMARY_MAX, &text, NULL) < 0)
 		return NULL;
 	cJSON *o = cJSON_Parse(text);
 	free(text);
@@ -38,13 +45,27 @@ static cJSON *read_summary_json(int root_fd, const char *run_id)
 	return o;
 }
 
-int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out)
+static int read_summary(int runs_fd, const char *run_id, struct cx_run_summary *out)
 {
-	cJSON *o = read_summary_json(root_fd, run_id);
+	cJSON *o = read_summary_json(runs_fd, run_id);
 	if (!o)
 		return -ENOENT;
 	int r = cx_run_summary_from_json(o, out) == CX_OK ? 0 : -EINVAL;
 	cJSON_Delete(o);
+	return r;
+}
+
+static int open_runs(int root_fd)
+{
+	return openat(root_fd, "runs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out)
+{
+	int runs_fd = open_runs(root_fd);
+	int r = runs_fd < 0 ? -errno : read_summary(runs_fd, run_id, out);
+	if (runs_fd >= 0)
+		close(runs_fd);
 	return r;
 }
 
@@ -102,19 +123,28 @@ static bool is_final(const cJSON *summary)
 	       !strcmp(status, "cancelled");
 }
 
-cJSON *cx_catalog_list(int root_fd, const char *tenant, bool live_only)
+cJSON *cx_catalog_list(int root_fd, const char *root, const char *tenant, bool live_only)
 {
 	size_t n;
-	char **ids = run_ids(root_fd, tenant, &n);
+	int runs_fd = open_runs(root_fd);
+	char **ids = runs_fd < 0 ? NULL : run_ids(root_fd, tenant, &n);
 	cJSON *list = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++) {
-		cJSON *o = read_summary_json(root_fd, ids[i]);
+	for (size_t i = 0; ids && i < n; i++) {
+		cJSON *o = read_summary_json(runs_fd, ids[i]);
+		/* Whoever reads a run its dead owner left unfinished finishes it. */
+		if (o && !is_final(o) && settle(runs_fd, root, ids[i]) > 0) {
+			cJSON_Delete(o);
+			o = read_summary_json(runs_fd, ids[i]);
+		}
 		if (o && !(live_only && is_final(o)))
 			cJSON_AddItemToArray(list, o);
 		else
 			cJSON_Delete(o);
 	}
-	free_ids(ids, n);
+	if (ids)
+		free_ids(ids, n);
+	if (runs_fd >= 0)
+		close(runs_fd);
 	return list;
 }
 
@@ -199,46 +229,118 @@ static bool append_failure(int runs_fd, const struct cx_run_summary *s, const ch
 	return written;
 }
 
-static int recover_run(int root_fd, int runs_fd, const char *run_id, const char *kind,
-		       const char *message)
+/* Ends the run s from its files: its terminal event if the events file has
+ * one, else a synthesized run_failed; then its result.json and final
+ * status. */
+static void finish_from_files(int runs_fd, struct cx_run_summary *s, const char *kind,
+			      const char *message)
 {
-	struct cx_run_summary s;
-	if (cx_catalog_read(root_fd, run_id, &s) < 0 || cx_run_status_final(s.status))
-		return 0;
 	struct events_end e;
-	read_events_end(runs_fd, run_id, &e);
-	s.events = e.seq;
-	s.rounds_completed = e.rounds;
+	read_events_end(runs_fd, s->run_id, &e);
+	s->events = e.seq;
+	s->rounds_completed = e.rounds;
 	/* A run whose terminal event is out (and its result.json with it)
 	 * ended; only its status has yet to say so. */
 	bool ended = e.terminal;
 	if (ended) {
-		s.status = cx_terminal_status(e.type, e.terminal);
-		s.finished_at_ms = cx_ts_parse(cx_json_str(e.terminal, "ts"));
-	} else if ((ended = append_failure(runs_fd, &s, kind, message))) {
-		s.status = CX_RUN_FAILED;
-		s.finished_at_ms = cx_wall_ms();
-		s.events++;
+		s->status = cx_terminal_status(e.type, e.terminal);
+		s->finished_at_ms = cx_ts_parse(cx_json_str(e.terminal, "ts"));
+	} else if ((ended = append_failure(runs_fd, s, kind, message))) {
+		s->status = CX_RUN_FAILED;
+		s->finished_at_ms = cx_wall_ms();
+		s->events++;
 	}
 	cJSON_Delete(e.terminal);
 	if (ended) {
-		s.round[0] = '\0';
-		s.round_idx = -1;
-		if (!strcmp(s.exit, "-"))
-			strcpy(s.exit, "killed SIGKILL");
-		cx_statusfs_write_run(runs_fd, &s);
+		s->round[0] = '\0';
+		s->round_idx = -1;
+		if (!strcmp(s->exit, "-"))
+			strcpy(s->exit, "killed SIGKILL");
+		cx_statusfs_write_run(runs_fd, s);
 	}
-	return 1;
 }
 
-int cx_catalog_recover(int root_fd, const char *tenant, const char *kind, const char *message)
+/* A run its owner left: not final, and the owner proven dead. */
+static bool abandoned(const struct cx_run_summary *s)
+{
+	return !cx_run_status_final(s->status) && !cx_proc_id_alive(&s->owner);
+}
+
+int cx_catalog_finalize(int runs_fd, const char *run_id, const char *kind, const char *message)
+{
+	char path[CX_RUN_ID_MAX + 32];
+	/* Finalizers (guardians, councild, readers) take turns on the events
+	 * file's lock, and each decides under it: of two that found the run
+	 * unfinished, the second finds it final. The owner takes no lock: it
+	 * is dead before anyone else writes. */
+	int lock = cx_open_beneath(runs_fd, run_file(run_id, "events", path), O_RDONLY, 0);
+	if (lock < 0)
+		return lock;
+	int r;
+	while ((r = flock(lock, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	struct cx_run_summary s;
+	if (r < 0)
+		r = -errno;
+	else if (read_summary(runs_fd, run_id, &s) < 0 || !abandoned(&s))
+		r = 0;
+	else {
+		finish_from_files(runs_fd, &s, kind, message);
+		r = 1;
+	}
+	close(lock);
+	return r;
+}
+
+/* What is left of a run its owner left: its cgroup, where our tenant
+ * cgroup of root has it, killed and waited for. Processes that left a
+ * process group without a cgroup are its guardian's (guardian.h): a pid
+ * read from a file is never signalled. */
+static void kill_abandoned(const char *root, const struct cx_run_summary *s)
+{
+	struct cx_cgroup tenant, run = CX_CGROUP_NULL;
+	/* The summary is its writer's word: a tenant that is no name could
+	 * lead the path anywhere. */
+	if (!root || !cx_name_valid(s->tenant) || cx_cgroup_tenant(root, s->tenant, false, &tenant) < 0)
+		return;
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", tenant.path, s->run_id) < sizeof path &&
+	    cx_cgroup_open(&run, path) == 0) {
+		cx_cgroup_kill(&run);
+		cx_cgroup_wait_empty(&run, LEFTOVER_WAIT_MS);
+		cx_cgroup_remove(&run);
+	}
+	cx_cgroup_close(&run);
+	cx_cgroup_close(&tenant);
+}
+
+/* Kills and finalizes run_id if its owner left it: 1 if it did. */
+static int settle(int runs_fd, const char *root, const char *run_id)
+{
+	struct cx_run_summary s;
+	if (read_summary(runs_fd, run_id, &s) < 0 || !abandoned(&s))
+		return 0;
+	kill_abandoned(root, &s);
+	return cx_catalog_finalize(runs_fd, run_id, "supervisor_down", "its supervisor died");
+}
+
+int cx_catalog_settle(int root_fd, const char *root, const char *run_id)
+{
+	int runs_fd = open_runs(root_fd);
+	int r = runs_fd < 0 ? -errno : settle(runs_fd, root, run_id);
+	if (runs_fd >= 0)
+		close(runs_fd);
+	return r;
+}
+
+int cx_catalog_recover(int root_fd, const char *root, const char *tenant)
 {
 	size_t n;
-	int runs_fd = openat(root_fd, "runs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int runs_fd = open_runs(root_fd);
 	char **ids = runs_fd < 0 ? NULL : run_ids(root_fd, tenant, &n);
 	int done = 0;
 	for (size_t i = 0; ids && i < n; i++)
-		done += recover_run(root_fd, runs_fd, ids[i], kind, message);
+		done += settle(runs_fd, root, ids[i]) > 0;
 	if (ids)
 		free_ids(ids, n);
 	if (runs_fd >= 0)
@@ -270,9 +372,10 @@ static int by_finish(const void *a, const void *b)
 	return (x->at > y->at) - (x->at < y->at);
 }
 
-int cx_catalog_expire(int root_fd, const char *tenant, int64_t keep_ms, unsigned keep_count)
+int cx_catalog_expire(int root_fd, const char *root, const char *tenant, int64_t keep_ms,
+		      unsigned keep_count)
 {
-	cJSON *runs = cx_catalog_list(root_fd, tenant, false);
+	cJSON *runs = cx_catalog_list(root_fd, root, tenant, false);
 	struct finished *v = calloc((size_t)cJSON_GetArraySize(runs) + 1, sizeof *v);
 	size_t n = 0;
 	const cJSON *r;

@@ -31,6 +31,7 @@
 #include "proc.h"
 #include "relay.h"
 #include "request.h"
+#include "statusfs.h"
 #include "tenants.h"
 #include "wire.h"
 
@@ -40,7 +41,6 @@
 
 #define PROTOCOL_VERSION 1
 #define STOP_GRACE_MS 10000  /* beyond shutdown_ms, before a tenant is killed */
-#define LEFTOVER_WAIT_MS 5000 /* for a dead tenant's cgroup to empty after cgroup.kill */
 
 struct daemon;
 
@@ -216,7 +216,11 @@ static struct worker *worker_of_pid(struct daemon *d, pid_t pid)
 	LIST_FOREACH(wk, &d->workers_by_pid[cx_hash_pid(pid) % RUN_BUCKETS], by_pid)
 		if (wk->proc.pid == pid)
 			break;
-	if (!wk || cx_proc_open_verified(&now, pid, wk->proc.ino, NULL) < 0)
+	if (!wk)
+		return NULL;
+	struct cx_proc_id id = { .pid = pid, .ino = wk->proc.ino };
+	strlcpy(id.boot_id, cx_boot_id(), sizeof id.boot_id);
+	if (cx_proc_open_verified(&now, &id) < 0)
 		return NULL;
 	cx_proc_release(&now);
 	return wk;
@@ -537,27 +541,21 @@ static void reap_orphans(struct daemon *d)
 }
 
 
-/* Whatever of a tenant's runs outlived their supervisor: its cgroup holds
- * all of it, even what called setsid() or double-forked; without cgroups,
- * the process groups its live runs recorded (their workers died by
- * PDEATHSIG: a group id may be reused by then, which the cgroup avoids). */
-static void kill_leftovers(struct daemon *d, const char *tenant)
+/* The tenant's cgroup, once no process is left in it. */
+static void release_cgroup(struct daemon *d, const char *tenant)
 {
 	struct cx_cgroup cg;
-	if (cx_cgroup_tenant(d->root, tenant, false, &cg) == 0) {
-		cx_cgroup_kill(&cg);
-		cx_cgroup_wait_empty(&cg, LEFTOVER_WAIT_MS);
+	if (cx_cgroup_tenant(d->root, tenant, false, &cg) == 0)
 		cx_cgroup_tenant_release(&cg);
-		return;
-	}
-	cJSON *live = cx_catalog_list(d->root_fd, tenant, true);
-	cJSON *s;
-	cJSON_ArrayForEach(s, live) {
-		pid_t pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "pid"));
-		if (pid > 0)
-			killpg(pid, SIGKILL);
-	}
-	cJSON_Delete(live);
+}
+
+/* At start: no tenant runs until we start it, whatever a predecessor
+ * SIGKILLed before us (with the tenant's guardian) left in its status;
+ * its cgroup goes. */
+static void settle_tenant(struct daemon *d, const char *tenant)
+{
+	cx_tenant_announce_stopped(d->root, tenant);
+	release_cgroup(d, tenant);
 }
 
 /* Calls fn for every tenant of the runtime directory, running or not. */
@@ -574,11 +572,6 @@ static void for_each_tenant_dir(struct daemon *d, void (*fn)(struct daemon *d, c
 		if (cx_name_valid(e->d_name))
 			fn(d, e->d_name);
 	closedir(dir);
-}
-
-static void tenant_found(struct daemon *d, const char *tenant)
-{
-	cx_tenant_announce_stopped(d->root, tenant);
 }
 
 /* What the tenant had not answered when it went down. Its runs are final
@@ -605,11 +598,11 @@ static void answer_pending(struct daemon *d, struct cx_tenant *t)
 static void on_tenant_down(void *data, struct cx_tenant *t, bool crashed)
 {
 	struct daemon *d = data;
-	/* After a clean stop, this only removes the tenant's empty cgroup. */
-	kill_leftovers(d, t->name);
+	/* Its runs' owner is dead (reaped just now): they are killed and
+	 * finalized here at once, whatever its guardian has done so far. */
 	if (crashed)
-		cx_catalog_recover(d->root_fd, t->name, "supervisor_down",
-				   "its tenant supervisor died");
+		cx_catalog_recover(d->root_fd, d->root, t->name);
+	release_cgroup(d, t->name);
 	run_down(d, t, NULL, "supervisor_down");
 	reap_orphans(d); /* what waited behind the tenant's own zombie */
 	/* Restarted (its leftovers are gone by now), stopped or failed. */
@@ -627,7 +620,7 @@ static void expire_tenant(struct daemon *d, const char *tenant)
 	struct cx_tenant *t = cx_tenants_find(&d->tenants, tenant);
 	int64_t keep_ms = t && t->retention_ms ? t->retention_ms : d->retention_ms;
 	unsigned keep = t && t->retention_count ? t->retention_count : d->retention_count;
-	cx_catalog_expire(d->root_fd, tenant, keep_ms, keep);
+	cx_catalog_expire(d->root_fd, d->root, tenant, keep_ms, keep);
 }
 
 static uint64_t expiry_period(const struct daemon *d)
@@ -829,6 +822,11 @@ static bool find_run(struct daemon *d, const char *run_id, struct cx_run_summary
 	}
 	if (cx_catalog_read(d->root_fd, run_id, s) < 0)
 		return false;
+	/* Whoever asks about a run its dead owner left unfinished (no
+	 * guardian could) has it finished first. */
+	if (!cx_run_status_final(s->status) && cx_catalog_settle(d->root_fd, d->root, run_id) > 0 &&
+	    cx_catalog_read(d->root_fd, run_id, s) < 0)
+		return false;
 	*t = cx_tenants_find(&d->tenants, s->tenant);
 	if (*t && !cx_tenant_is_up(*t))
 		*t = NULL;
@@ -932,10 +930,40 @@ static void do_run_id(struct daemon *d, struct client *c, const cJSON *req, cons
 	client_send(c, reply, -1);
 }
 
+/* The pid of the supervisor that owns a run (a summary.json object). */
+static pid_t owner_pid(const cJSON *run)
+{
+	return (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(run, "owner"), "pid"));
+}
+
+/* Whether a live run is one of our tenant supervisors', or an embedded
+ * supervisor's beside us on this directory (a `councilctl run`). */
+static struct cx_tenant *owning_tenant(struct daemon *d, const cJSON *run)
+{
+	struct cx_tenant *t;
+	LIST_FOREACH(t, &d->tenants, link)
+		if (cx_tenant_is_up(t) && t->proc.pid == owner_pid(run))
+			return t;
+	return NULL;
+}
+
+/* Moves out of runs those owned by others than t's supervisor. */
+static cJSON *others_runs(struct daemon *d, cJSON *runs, const struct cx_tenant *t)
+{
+	cJSON *others = cJSON_CreateArray();
+	for (cJSON *run = runs->child, *next; run; run = next) {
+		next = run->next;
+		if (!t || owning_tenant(d, run) != t)
+			cJSON_AddItemToArray(others, cJSON_DetachItemViaPointer(runs, run));
+	}
+	return others;
+}
+
 static cJSON *tenant_json(struct daemon *d, struct cx_tenant *t, bool with_runs)
 {
 	cJSON *o = cJSON_CreateObject();
-	cJSON *runs = cx_catalog_list(d->root_fd, t->name, true);
+	cJSON *runs = cx_catalog_list(d->root_fd, d->root, t->name, true);
+	cJSON_Delete(others_runs(d, runs, t));
 	cJSON_AddStringToObject(o, "tenant", t->name);
 	cJSON_AddNumberToObject(o, "pid", cx_tenant_is_up(t) ? t->proc.pid : 0);
 	cJSON_AddStringToObject(o, "status", cx_tenant_status_name(t->status));
@@ -949,6 +977,8 @@ static cJSON *tenant_json(struct daemon *d, struct cx_tenant *t, bool with_runs)
 	return o;
 }
 
+/* tenant_ls and tree; tree also lists the live runs of embedded
+ * supervisors (their summaries name their owner), as "embedded". */
 static void do_tenants(struct daemon *d, struct client *c, const cJSON *req, const char *op)
 {
 	cJSON *reply = cx_reply_ok(req);
@@ -957,8 +987,19 @@ static void do_tenants(struct daemon *d, struct client *c, const cJSON *req, con
 	LIST_FOREACH(t, &d->tenants, link)
 		if (cx_peer_may(&c->peer, &t->owner))
 			cJSON_AddItemToArray(list, tenant_json(d, t, !strcmp(op, "tree")));
-	if (!strcmp(op, "tree"))
+	if (!strcmp(op, "tree")) {
 		cJSON_AddNumberToObject(reply, "pid", getpid());
+		cJSON *live = cx_catalog_list(d->root_fd, d->root, NULL, true);
+		cJSON *embedded = others_runs(d, live, NULL);
+		for (cJSON *run = embedded->child, *next; run; run = next) {
+			next = run->next;
+			if (owning_tenant(d, run) ||
+			    !may_see_tenant(d, c, cJSON_GetStringValue(cJSON_GetObjectItem(run, "tenant"))))
+				cJSON_Delete(cJSON_DetachItemViaPointer(embedded, run));
+		}
+		cJSON_AddItemToObject(reply, "embedded", embedded);
+		cJSON_Delete(live);
+	}
 	client_send(c, reply, -1);
 }
 
@@ -1011,7 +1052,7 @@ static void do_ps(struct daemon *d, struct client *c, const cJSON *req, const ch
 	struct cx_owner owner;
 	if (tenant && !tenant_access(d, c, req, tenant, false, &owner))
 		return;
-	cJSON *runs = cx_catalog_list(d->root_fd, tenant, !cx_req_bool(req, "all"));
+	cJSON *runs = cx_catalog_list(d->root_fd, d->root, tenant, !cx_req_bool(req, "all"));
 	cJSON *run = runs ? runs->child : NULL;
 	while (!tenant && run) {
 		cJSON *next = run->next;
@@ -1342,16 +1383,14 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 		r = open_signals(&d);
 	if (r == 0 && geteuid() == 0)
 		r = cx_runs_dir_share(d.root_fd);
-	if (r == 0) { /* runs a previous councild left live died with it */
-		/* A councild SIGKILLed before us left tenants whose runs died
-		 * with it, but maybe not all they spawned. */
-		for_each_tenant_dir(&d, kill_leftovers);
-		cx_catalog_recover(d.root_fd, NULL, "supervisor_down", "councild died");
+	if (r == 0) {
+		/* Runs whose owner died (a councild SIGKILLed before us, with
+		 * their guardians) are killed and finalized; runs whose owner
+		 * lives (a `councilctl run` on this directory) are its own. */
+		cx_catalog_recover(d.root_fd, d.root, NULL);
+		for_each_tenant_dir(&d, settle_tenant);
 	}
 	if (r == 0) {
-		/* No tenant runs until we start it, whatever a predecessor that
-		 * was SIGKILLed left in its status. */
-		for_each_tenant_dir(&d, tenant_found);
 		for_each_tenant_dir(&d, expire_tenant);
 		cx_timer_arm(d.loop, &d.expiry, expiry_period(&d));
 		r = listen_on(&d);

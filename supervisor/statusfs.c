@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "proc.h"
 
 static const char *const status_names[] = {
 	[CX_RUN_PENDING] = "pending",
@@ -70,7 +72,7 @@ static int summary_format(const struct cx_run_summary *s, char *buf, size_t size
 	char run_id[E], council[E], tenant[E], round[E + 32], exit[2 * sizeof s->exit + 8];
 	char containment[2 * sizeof s->containment + 8], unwritten[2 * sizeof s->unwritten + 8];
 	char started[CX_TS_LEN + 3] = "null", finished[CX_TS_LEN + 3] = "null", pid[16] = "null";
-	char stamp[CX_TS_LEN + 1];
+	char stamp[CX_TS_LEN + 1], owner[2 * sizeof s->owner.boot_id + 64] = "null";
 	json_escape(run_id, sizeof run_id, s->run_id);
 	json_escape(council, sizeof council, s->council);
 	json_escape(tenant, sizeof tenant, s->tenant);
@@ -95,14 +97,20 @@ static int summary_format(const struct cx_run_summary *s, char *buf, size_t size
 		snprintf(finished, sizeof finished, "\"%s\"", ts_or_dash(s->finished_at_ms, stamp));
 	if (s->pid > 0)
 		snprintf(pid, sizeof pid, "%d", (int)s->pid);
+	if (s->owner.pid > 0) {
+		char boot[2 * sizeof s->owner.boot_id + 8];
+		json_escape(boot, sizeof boot, s->owner.boot_id);
+		snprintf(owner, sizeof owner, "{\"pid\":%d,\"ino\":%llu,\"boot_id\":\"%s\"}",
+			 (int)s->owner.pid, (unsigned long long)s->owner.ino, boot);
+	}
 	int n = snprintf(buf, size,
 			 "{\"run_id\":\"%s\",\"council\":\"%s\",\"tenant\":\"%s\",\"status\":\"%s\","
 			 "\"current_round\":%s,\"rounds_completed\":%d,\"started_at\":%s,"
 			 "\"finished_at\":%s,\"pid\":%s,\"events\":%llu,\"exit\":\"%s\","
-			 "\"containment\":\"%s\",\"unwritten\":%s}",
+			 "\"containment\":\"%s\",\"owner\":%s,\"unwritten\":%s}",
 			 run_id, council, tenant, cx_run_status_name(s->status), round,
 			 s->rounds_completed, started, finished, pid,
-			 (unsigned long long)s->events, exit, containment, unwritten);
+			 (unsigned long long)s->events, exit, containment, owner, unwritten);
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
@@ -123,6 +131,8 @@ static const char *in_run(const struct cx_run_summary *s, const char *name,
 int cx_run_status_format(const struct cx_run_summary *s, char *buf, size_t size)
 {
 	char started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1], round[CX_NAME_MAX + 16], pid[16];
+	char owner[sizeof s->owner.boot_id + 48];
+	cx_proc_id_format(&s->owner, owner, sizeof owner);
 	if (s->round_idx >= 0)
 		snprintf(round, sizeof round, "%s %d", s->round, s->round_idx);
 	else
@@ -130,12 +140,12 @@ int cx_run_status_format(const struct cx_run_summary *s, char *buf, size_t size)
 	int n = snprintf(buf, size,
 			 "RunId:\t%s\nCouncil:\t%s\nTenant:\t%s\nStatus:\t%s\nPid:\t%s\n"
 			 "Round:\t%s\nRoundsCompleted:\t%d\nStartedAt:\t%s\nFinishedAt:\t%s\n"
-			 "Exit:\t%s\nEvents:\t%llu\nContainment:\t%s\nUnwritten:\t%s\n",
+			 "Exit:\t%s\nEvents:\t%llu\nContainment:\t%s\nOwner:\t%s\nUnwritten:\t%s\n",
 			 s->run_id, s->council, s->tenant, cx_run_status_name(s->status),
 			 pid_or_dash(s->pid, pid), round, s->rounds_completed,
 			 ts_or_dash(s->started_at_ms, started),
 			 ts_or_dash(s->finished_at_ms, finished), s->exit,
-			 (unsigned long long)s->events, *s->containment ? s->containment : "-",
+			 (unsigned long long)s->events, *s->containment ? s->containment : "-", owner,
 			 s->unwritten[0] ? s->unwritten : "-");
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
@@ -166,19 +176,86 @@ int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s)
 	return r < 0 ? r : q;
 }
 
-int cx_statusfs_write_tenant(const char *root, const struct cx_tenant_report *r)
+/* Writers of a tenant's status take its directory's lock: a supervisor
+ * announcing itself and the guardian of one that died never cross. */
+static int lock_tenant(int tenant_fd)
 {
-	char path[PATH_MAX], pid[16], started[CX_TS_LEN + 1], text[256];
-	int n = snprintf(text, sizeof text, "Tenant:\t%s\nPid:\t%s\nStatus:\t%s\nRuns:\t%u\nStartedAt:\t%s\n",
-			 r->tenant, pid_or_dash(r->pid, pid), r->status, r->runs,
-			 ts_or_dash(r->started_at_ms, started));
-	if ((size_t)snprintf(path, sizeof path, "%s/tenants/%s", root, r->tenant) >= sizeof path ||
-	    n < 0 || (size_t)n >= sizeof text)
+	int fd = openat(tenant_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+	return fd;
+}
+
+static int write_tenant(int tenant_fd, const struct cx_tenant_summary *t)
+{
+	char pid[16], started[CX_TS_LEN + 1], owner[sizeof t->owner.boot_id + 48], text[512];
+	cx_proc_id_format(&t->owner, owner, sizeof owner);
+	int n = snprintf(text, sizeof text,
+			 "Tenant:\t%s\nPid:\t%s\nStatus:\t%s\nRuns:\t%u\nStartedAt:\t%s\nOwner:\t%s\n",
+			 t->tenant, pid_or_dash(t->pid, pid), t->status, t->runs,
+			 ts_or_dash(t->started_at_ms, started), owner);
+	if (n < 0 || (size_t)n >= sizeof text)
+		return -ENAMETOOLONG;
+	return cx_write_atomic(tenant_fd, "status", text, (size_t)n);
+}
+
+int cx_statusfs_write_tenant(const char *root, const struct cx_tenant_summary *t)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof path, "%s/tenants/%s", root, t->tenant) >= sizeof path)
 		return -ENAMETOOLONG;
 	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return -errno;
-	int q = cx_write_atomic(dir, "status", text, (size_t)n);
+	int lock = lock_tenant(dir);
+	int r = lock < 0 ? lock : write_tenant(dir, t);
+	if (lock >= 0)
+		close(lock);
 	close(dir);
-	return q;
+	return r;
+}
+
+/* The value of "Key:\t" in a status file's text, up to its line's end. */
+static const char *status_value(const char *text, const char *key, char *buf, size_t size)
+{
+	size_t k = strlen(key);
+	for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+		if (!strncmp(line, key, k) && line[k] == ':' && line[k + 1] == '\t') {
+			snprintf(buf, size, "%.*s", (int)strcspn(line + k + 2, "\n"), line + k + 2);
+			return buf;
+		}
+	return NULL;
+}
+
+int cx_statusfs_tenant_orphaned(int tenant_fd, const struct cx_proc_id *owner)
+{
+	int lock = lock_tenant(tenant_fd);
+	if (lock < 0)
+		return lock;
+	char *text = NULL, tenant[CX_NAME_MAX + 1], status[16], who[64], started[CX_TS_LEN + 1];
+	struct cx_proc_id found;
+	int r = cx_read_file(tenant_fd, "status", 4096, &text, NULL);
+	if (r == 0 && status_value(text, "Tenant", tenant, sizeof tenant) &&
+	    status_value(text, "Status", status, sizeof status) &&
+	    (!strcmp(status, "running") || !strcmp(status, "stopping")) &&
+	    cx_proc_id_parse(status_value(text, "Owner", who, sizeof who), &found) == 0 &&
+	    (!owner || cx_proc_id_equal(owner, &found)) && !cx_proc_id_alive(&found)) {
+		struct cx_tenant_summary t = {
+			.tenant = tenant, .status = "failed", .owner = found,
+			.started_at_ms = cx_ts_parse(status_value(text, "StartedAt", started,
+								  sizeof started) ?: ""),
+		};
+		r = write_tenant(tenant_fd, &t) < 0 ? 0 : 1;
+	} else {
+		r = 0;
+	}
+	free(text);
+	close(lock);
+	return r;
 }

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "council/supervisor.h"
+#include "proc.h"
 
 /* The run_summary of DESIGN §3 as JSON. */
 cJSON *cx_run_summary_json(const struct cx_run_summary *s);
@@ -15,19 +16,25 @@ cJSON *cx_run_summary_json(const struct cx_run_summary *s);
  * Returns 0 or -errno. */
 int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s);
 
-/* What tenants/<tenant>/status says (docs/supervision.md). */
-struct cx_tenant_report {
+/* tenants/<tenant>/status (docs/supervision.md, Tenant status). */
+struct cx_tenant_summary {
 	const char *tenant;
-	pid_t pid;               /* its supervisor; 0: none ("Pid:\t-") */
-	const char *status;      /* running, stopping, stopped, failed */
-	unsigned runs;           /* live runs */
-	int64_t started_at_ms;   /* 0: "-" */
+	const char *status;          /* running, stopping, stopped, failed */
+	pid_t pid;                   /* its supervisor; 0: none ("-") */
+	unsigned runs;               /* live runs */
+	int64_t started_at_ms;       /* 0: "-" */
+	struct cx_proc_id owner;     /* who wrote it: its supervisor, else councild */
 };
 
-/* Rewrites root/tenants/<tenant>/status. One writer at a time: the
- * tenant's supervisor while it lives, councild when it does not (two
- * processes renaming the same temporary could tear it). Returns 0 or
- * -errno. */
-int cx_statusfs_write_tenant(const char *root, const struct cx_tenant_report *r);
+/* Rewrites root/tenants/<tenant>/status under the directory's lock (below).
+ * One writer at a time: the tenant's supervisor while it lives, councild
+ * when it does not. Returns 0 or -errno. */
+int cx_statusfs_write_tenant(const char *root, const struct cx_tenant_summary *t);
+/* If the status in tenant_fd says running or stopping for an owner that is
+ * dead (and is `owner`, when given), rewrites it failed, with no Pid: the
+ * owner's guardian, or a councild starting, for a supervisor that died
+ * unannounced. Decided and written under the lock writers take, so a
+ * supervisor started since is never overwritten. Returns 1 if it did. */
+int cx_statusfs_tenant_orphaned(int tenant_fd, const struct cx_proc_id *owner);
 
 #endif

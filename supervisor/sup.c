@@ -48,7 +48,9 @@ struct cx_sup {
 	unsigned live;
 	cx_run_down_fn *on_down;
 	void *on_down_data;
-	struct cx_launcher launcher; /* forks the workers; none: we do */
+	struct cx_launcher launcher; /* forks the workers, guards their runs; none: we fork */
+	unsigned guarded;            /* the launcher generation that guards every live run */
+	struct cx_proc_id owner;     /* ours, in every run's status (docs/supervision.md) */
 	struct cx_cgroup tenant_cg;  /* where each run gets a cgroup; closed: none */
 	bool pidns;                  /* without one, each run gets a PID namespace */
 };
@@ -541,6 +543,7 @@ static void run_finalize(struct cx_run *run)
 {
 	run->phase = CX_PHASE_FINAL;
 	run->sup->live--;
+	cx_launcher_forget(&run->sup->launcher, run->summary.run_id);
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	run->control_fd = -1;
@@ -604,6 +607,7 @@ static struct cx_run *run_new(struct cx_sup *sup, const char *run_id, const char
 	s->round_idx = -1;
 	s->started_at_ms = cx_wall_ms();
 	strcpy(s->exit, "-");
+	s->owner = sup->owner;
 	run->phase = CX_PHASE_LIVE;
 	run->sup = sup;
 	run->proc = CX_PROC_NULL;
@@ -635,6 +639,19 @@ static int run_refuse(struct cx_run *run, const char *why, int r, struct cx_erro
 	return cx_fail(err, CX_ESYS, "%s: %s", why, strerror(-r));
 }
 
+/* A launcher started since the last start (the one before died, or stopped
+ * answering) guards only the worker it forked: it is told of the others. */
+static void guard_all(struct cx_sup *sup)
+{
+	if (sup->guarded == sup->launcher.generation)
+		return;
+	struct cx_run *run;
+	TAILQ_FOREACH(run, &sup->registry.runs, link)
+		if (run->phase != CX_PHASE_FINAL && run->proc.pidfd >= 0)
+			cx_launcher_guard(&sup->launcher, run->summary.run_id, &run->proc);
+	sup->guarded = sup->launcher.generation;
+}
+
 static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 {
 	struct cx_sup *sup = run->sup;
@@ -664,6 +681,7 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 	run->event_watch.fd = w.event_fd;
 	cx_watch_add(sup->loop, &run->exit_watch, EPOLLIN);
 	cx_watch_add(sup->loop, &run->event_watch, EPOLLIN);
+	guard_all(sup);
 	announce(run);
 	return CX_OK;
 }
@@ -681,8 +699,15 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 		return cx_fail(err, CX_EUSAGE, "invalid tenant name \"%s\"", tenant);
 	}
 	strlcpy(sup->tenant, tenant, sizeof sup->tenant);
+	/* Every run names us as its owner: without a name that can be
+	 * proven (or disproven) alive, we may own none. */
+	int r = cx_proc_id_self(&sup->owner);
+	if (r < 0) {
+		free(sup);
+		return cx_fail(err, CX_ESYS, "no identity for the supervisor: %s", strerror(-r));
+	}
 	sup->shutdown_ms = opts && opts->shutdown_ms > 0 ? opts->shutdown_ms : 5000;
-	int r = opts && opts->runtime_dir
+	r = opts && opts->runtime_dir
 		? (strlcpy(sup->root, opts->runtime_dir, sizeof sup->root) < sizeof sup->root ? 0 : -ENAMETOOLONG)
 		: cx_runtime_dir_default(sup->root, sizeof sup->root);
 	if (r == 0)
@@ -717,8 +742,10 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 	sup->pidns = sup->tenant_cg.dir_fd < 0 && cap >= CX_CONTAIN_PIDNS && cx_pidns_available();
 	cx_registry_init(&sup->registry);
 	/* Forked now, while we are small; without one, we fork the workers. */
-	if (cx_launcher_start(&sup->launcher, sup->dir.runs_fd) < 0)
+	if (cx_launcher_start(&sup->launcher, sup->dir.runs_fd, sup->dir.tenant_fd,
+			      sup->tenant_cg.dir_fd) < 0)
 		sup->launcher = CX_LAUNCHER_NONE;
+	sup->guarded = sup->launcher.generation;
 	/* Subscribers may close their pipes at any time: that must be an
 	 * EPIPE to handle, not a signal that kills the supervisor. */
 	struct sigaction old;
@@ -756,6 +783,11 @@ void cx_sup_free(struct cx_sup *sup)
 struct cx_loop *cx_sup_loop(struct cx_sup *sup)
 {
 	return sup->loop;
+}
+
+const struct cx_proc_id *cx_sup_owner(const struct cx_sup *sup)
+{
+	return &sup->owner;
 }
 
 void cx_sup_hand_over(struct cx_sup *sup, cx_hand_over_fn *fn, void *data)

@@ -17,6 +17,8 @@ int cx_sup_worker(struct cx_sup *sup, const char *run_id, struct cx_proc *identi
 /* True if child is the worker of one of the supervisor's runs, left to
  * be reaped by its run. */
 bool cx_sup_is_worker(struct cx_sup *sup, const struct cx_proc *child);
+/* Who we are, as every run's status names its owner. */
+const struct cx_proc_id *cx_sup_owner(const struct cx_sup *sup);
 
 /* Gives fn the subscribers of every run that is over (relay.h), which
  * keep none after. */

@@ -81,10 +81,9 @@ struct tenant {
 	bool orphaned;                /* councild is gone: leave at once */
 };
 
-/* councild went away: the group ends, and nothing more is sent. */
 /* councild is gone. Its socket closes before the kernel sends us our
  * PDEATHSIG, so we may see this first: leave now, as if the SIGKILL had
- * come first. Our workers die by their own PDEATHSIG, and the next councild
+ * come first. Our workers die by their own PDEATHSIG, and our guardian
  * finalizes their runs supervisor_down (ending them here would call them
  * killed, and race the SIGKILL on its way). */
 static void channel_lost(struct tenant *t)
@@ -103,16 +102,17 @@ static void send_msg(struct tenant *t, cJSON *msg, int fd)
 		channel_lost(t);
 }
 
-/* tenants/<t>/status: Pid, Status, Runs (live), StartedAt. Ours while we
- * live; councild writes it once we are gone (tenants.c). */
+/* tenants/<t>/status: Pid, Status, Runs (live), StartedAt, Owner (us).
+ * Ours while we live; councild writes it once we are gone (tenants.c). */
 static void announce(struct tenant *t)
 {
 	cx_timer_disarm(t->loop, &t->announce);
-	struct cx_tenant_report r = {
-		.tenant = t->opts->tenant, .pid = getpid(), .status = t->stopping ? "stopping" : "running",
-		.runs = cx_sup_live(t->sup), .started_at_ms = t->started_at_ms,
+	struct cx_tenant_summary ts = {
+		.tenant = t->opts->tenant, .status = t->stopping ? "stopping" : "running",
+		.pid = getpid(), .runs = cx_sup_live(t->sup), .started_at_ms = t->started_at_ms,
+		.owner = *cx_sup_owner(t->sup),
 	};
-	cx_statusfs_write_tenant(cx_sup_runtime_dir(t->sup), &r);
+	cx_statusfs_write_tenant(cx_sup_runtime_dir(t->sup), &ts);
 }
 
 static void on_announce_due(struct cx_loop *loop, struct cx_timer *timer)

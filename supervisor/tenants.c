@@ -44,8 +44,9 @@ struct cx_tenant *cx_tenants_find(struct cx_tenant_list *list, const char *name)
 /* The status file of a tenant without a supervisor: ours to write (statusfs.h). */
 static void announce_down(const char *root, const char *name, enum cx_tenant_status status)
 {
-	struct cx_tenant_report r = { .tenant = name, .status = cx_tenant_status_name(status) };
-	cx_statusfs_write_tenant(root, &r);
+	struct cx_tenant_summary ts = { .tenant = name, .status = cx_tenant_status_name(status) };
+	cx_proc_id_self(&ts.owner);
+	cx_statusfs_write_tenant(root, &ts);
 }
 
 void cx_tenant_announce_stopped(const char *root, const char *name)

@@ -275,6 +275,22 @@ START_TEST(test_sigint_cancels_and_exits_3)
 }
 END_TEST
 
+START_TEST(test_sighup_stops_a_run_like_sigterm)
+{
+	const char *args[] = { "run", council_file(",\"latency_ms\":1000"), "--json", NULL };
+	struct ctl c = ctl_start(args);
+	char *line;
+	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
+		;
+	ck_assert_msg(line, "awaited member_started");
+	kill(c.pid, SIGHUP); /* its terminal closed */
+	char *out;
+	ck_assert_int_eq(ctl_wait(&c, &out), 3);
+	ck_assert_msg(strstr(out, "\"kind\":\"cancelled\""), "stdout: %s", out);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_invalid_council_exits_2_and_starts_nothing)
 {
 	const char *args[] = { "run", council_file(",\"fail\":\"sometimes\""), NULL };
@@ -314,6 +330,7 @@ int main(void)
 	tcase_add_test(tc, test_sub_councils_run_with_their_events_relayed);
 	tcase_add_test(tc, test_failed_run_exits_1);
 	tcase_add_test(tc, test_sigint_cancels_and_exits_3);
+	tcase_add_test(tc, test_sighup_stops_a_run_like_sigterm);
 	tcase_add_test(tc, test_invalid_council_exits_2_and_starts_nothing);
 	tcase_add_test(tc, test_usage_errors_exit_2);
 	suite_add_tcase(s, tc);

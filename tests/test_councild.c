@@ -799,6 +799,217 @@ START_TEST(test_a_timed_out_member_tree_is_killed_at_its_timeout)
 }
 END_TEST
 
+/* Ownership and guardians (docs/supervision.md): a run is its owner's
+ * alone, and when its owner dies, its guardian (else the next reader)
+ * finishes it. */
+
+/* `councilctl run SPEC --run-id ID`, an embedded supervisor on this test's
+ * runtime directory, its output into files of the scratch directory. */
+static pid_t run_command(const char *spec_json, const char *run_id)
+{
+	char spec[4096], out[4096];
+	snprintf(spec, sizeof spec, "%s/%s.json", scratch, run_id);
+	snprintf(out, sizeof out, "%s/%s.out", scratch, run_id);
+	th_write_file(spec, spec_json);
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execl(getenv("COUNCILCTL"), "councilctl", "run", spec, "--run-id", run_id, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int exit_code(pid_t pid)
+{
+	int status;
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert_msg(WIFEXITED(status), "councilctl died of signal %d", WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+
+static bool status_says(const char *run_id, const char *what)
+{
+	char *status = run_file(run_id, "status");
+	bool yes = status && strstr(status, what);
+	free(status);
+	return yes;
+}
+
+static bool run_final(void *run_id)
+{
+	char *status = run_file(run_id, "status");
+	bool final = status && !strstr(status, "Status:\trunning\n") &&
+		     !strstr(status, "Status:\tpending\n") && !strstr(status, "Exit:\t-\n");
+	free(status);
+	return final;
+}
+
+static bool member_started(void *run_id)
+{
+	char *events = run_file(run_id, "events");
+	bool yes = events && strstr(events, "\"type\":\"member_started\"");
+	free(events);
+	return yes;
+}
+
+/* A child of parent whose name (comm) is name, or 0. */
+static pid_t child_named(pid_t parent, const char *name)
+{
+	pid_t found = 0;
+	DIR *d = opendir("/proc");
+	for (struct dirent *e; d && !found && (e = readdir(d));) {
+		char path[300], comm[64], state;
+		int ppid;
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		FILE *f = atoi(e->d_name) > 0 ? fopen(path, "r") : NULL;
+		if (f && fscanf(f, "%*d (%63[^)]) %c %d", comm, &state, &ppid) == 3 &&
+		    ppid == parent && state != 'Z' && !strcmp(comm, name))
+			found = atoi(e->d_name);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+START_TEST(test_an_embedded_run_is_left_to_its_owner_by_a_councild_started_beside_it)
+{
+	councild_stop();
+	pid_t ctl = run_command("{\"id\":\"c\",\"members\":[{\"id\":\"m\",\"profile\":"
+				"{\"provider\":\"mock\",\"latency_ms\":3000}}],"
+				"\"rounds\":[{\"type\":\"independent_analysis\"}]}", "emb");
+	ck_assert_msg(th_wait_until(member_started, "emb", DEADLINE_MS), "awaited the run's member");
+	/* What `councilctl state emb` does on a directory with no councild. */
+	councild_start();
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, "emb", &s, NULL), CX_OK);
+	ck_assert_int_eq(exit_code(ctl), 0);
+	assert_final_with_kind("emb", "none");
+	ck_assert_msg(status_says("emb", "Status:\tcompleted\n"), "the embedded run did not complete");
+}
+END_TEST
+
+START_TEST(test_a_sigkilled_run_command_leaves_no_member_and_a_final_run)
+{
+	pid_t ctl = run_command(escaping_council, "emb");
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (escaped_sleeps() < 3) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the members, %d sleeps seen", escaped_sleeps());
+		usleep(50000);
+	}
+	kill(ctl, SIGKILL);
+	waitpid(ctl, NULL, 0);
+	/* No other command: its guardian alone. */
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d member processes outlived councilctl run", escaped_sleeps());
+	ck_assert_msg(th_wait_until(run_final, "emb", DEADLINE_MS), "awaited the run to be final");
+	assert_final_with_kind("emb", "supervisor_down");
+}
+END_TEST
+
+static bool tenant_final(void *tenant)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tenants/%s/status", scratch, (const char *)tenant);
+	char *status = th_read_file(path, NULL);
+	bool final = status && strstr(status, "Status:\tfailed\n") && strstr(status, "Pid:\t-\n");
+	free(status);
+	return final;
+}
+
+START_TEST(test_councild_sigkilled_leaves_no_member_and_every_run_and_tenant_final)
+{
+	struct cx_started st[2];
+	start_escaping("t1", 1, &st[0]);
+	start_escaping("t2", 1, &st[1]);
+	cx_client_close(cl);
+	cl = NULL;
+	kill(councild, SIGKILL);
+	waitpid(councild, NULL, 0);
+	councild = 0;
+	/* No councild starts: the tenants' guardians do it all. */
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d member processes outlived councild", escaped_sleeps());
+	for (int i = 0; i < 2; i++) {
+		ck_assert_msg(th_wait_until(run_final, st[i].run_id, DEADLINE_MS),
+			      "awaited run %d to be final", i);
+		assert_final_with_kind(st[i].run_id, "supervisor_down");
+	}
+	ck_assert_msg(th_wait_until(tenant_final, "t1", DEADLINE_MS), "tenant t1 still says it runs");
+	ck_assert_msg(th_wait_until(tenant_final, "t2", DEADLINE_MS), "tenant t2 still says it runs");
+	councild_start(); /* teardown stops one */
+}
+END_TEST
+
+START_TEST(test_a_run_whose_supervisor_and_guardian_died_is_finalized_once_by_its_next_reader)
+{
+	pid_t ctl = run_command(escaping_council, "emb"), guardian = 0;
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (escaped_sleeps() < 3 || !member_started("emb") || !(guardian = child_named(ctl, "council-launch"))) {
+		ck_assert_msg(cx_mono_ms() < deadline, "awaited the members and the launcher, %d sleeps seen",
+			      escaped_sleeps());
+		usleep(50000);
+	}
+	kill(guardian, SIGKILL);
+	kill(ctl, SIGKILL);
+	waitpid(ctl, NULL, 0);
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, "emb", &s, NULL), CX_OK);
+	ck_assert_msg(s.status == CX_RUN_FAILED, "state says %s", cx_run_status_name(s.status));
+	assert_final_with_kind("emb", "supervisor_down");
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d member processes outlived their run", escaped_sleeps());
+	/* Readers after it find it final, and append nothing. */
+	ck_assert_int_eq(cx_state(cl, "emb", &s, NULL), CX_OK);
+	assert_final_with_kind("emb", "supervisor_down");
+}
+END_TEST
+
+START_TEST(test_a_stopped_launcher_does_not_freeze_its_tenant)
+{
+	struct cx_started st;
+	start_in(cl, "frozen", "", false, 0, &st);
+	await_result(st.run_id);
+	pid_t sup = tenant_pid("frozen"), launcher = sup > 0 ? child_named(sup, "council-launch") : 0;
+	ck_assert_msg(launcher > 0, "tenant frozen has no launcher");
+	kill(launcher, SIGSTOP);
+	start_in(cl, "frozen", "", false, 0, &st);
+	struct cx_child *children = NULL;
+	size_t n;
+	ck_assert_int_eq(cx_which_children(cl, "frozen", &children, &n, NULL), CX_OK);
+	free(children);
+	ck_assert_int_eq(await_result(st.run_id), CX_RUN_COMPLETED);
+	kill(launcher, SIGCONT); /* replaced, and killed: nothing, if all went well */
+}
+END_TEST
+
+START_TEST(test_a_launcher_started_anew_guards_the_runs_before_it)
+{
+	struct cx_started st, later;
+	start_escaping("regard", 1, &st);
+	pid_t sup = tenant_pid("regard"), launcher = sup > 0 ? child_named(sup, "council-launch") : 0;
+	ck_assert_msg(launcher > 0, "tenant regard has no launcher");
+	kill(launcher, SIGSTOP); /* the next start replaces it */
+	start_in(cl, "regard", "", false, 0, &later);
+	cx_client_close(cl);
+	cl = NULL;
+	kill(councild, SIGKILL);
+	waitpid(councild, NULL, 0);
+	councild = 0;
+	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
+		      "%d members of a run started before its launcher outlived their tenant",
+		      escaped_sleeps());
+	ck_assert_msg(th_wait_until(run_final, st.run_id, DEADLINE_MS), "awaited the run to be final");
+	assert_final_with_kind(st.run_id, "supervisor_down");
+	councild_start(); /* teardown stops one */
+}
+END_TEST
+
 static bool run_expired(void *arg)
 {
 	const char *run_id = arg;
@@ -1125,6 +1336,12 @@ int main(void)
 	tcase_add_test(tc, test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process);
 	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
+	tcase_add_test(tc, test_an_embedded_run_is_left_to_its_owner_by_a_councild_started_beside_it);
+	tcase_add_test(tc, test_a_sigkilled_run_command_leaves_no_member_and_a_final_run);
+	tcase_add_test(tc, test_councild_sigkilled_leaves_no_member_and_every_run_and_tenant_final);
+	tcase_add_test(tc, test_a_run_whose_supervisor_and_guardian_died_is_finalized_once_by_its_next_reader);
+	tcase_add_test(tc, test_a_stopped_launcher_does_not_freeze_its_tenant);
+	tcase_add_test(tc, test_a_launcher_started_anew_guards_the_runs_before_it);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
 	tcase_add_test(tc, test_a_stopped_tenant_says_no_pid);
 	tcase_add_test(tc, test_a_tenant_status_is_truthful_after_councild_was_sigkilled);

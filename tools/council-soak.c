@@ -407,7 +407,7 @@ static void tenants_all(struct soak *s, bool stop)
 static unsigned drive(struct soak *s, struct cx_client *cl, unsigned runs, bool faults)
 {
 	struct soak_plan plan = {
-		.root = s->root, .runs = runs, .tenants = s->opt.tenants,
+		.root = s->root, .councild = s->councild.pid, .runs = runs, .tenants = s->opt.tenants,
 		.concurrency = s->opt.concurrency, .faults = faults, .rng = &s->rng,
 		.progress = stderr,
 	};

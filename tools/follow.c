@@ -14,14 +14,16 @@
 
 #define READ_CHUNK 65536
 
-/* SIGINT and SIGTERM, as a descriptor the loop polls. Called after the
- * worker is forked: it must not inherit a mask that blocks SIGTERM. */
+/* SIGINT, SIGTERM and SIGHUP (a closed terminal is a stop like any
+ * other), as a descriptor the loop polls. Called after the worker is
+ * forked: it must not inherit a mask that blocks SIGTERM. */
 static int open_signal_fd(void)
 {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -32,8 +32,14 @@ static void add_run(struct table *t, const struct cx_run_summary *s)
 	table_add(t, "%s", cx_run_status_name(s->status));
 	table_add(t, "%s", s->round_idx >= 0 ? s->round : "-");
 	table_add(t, "%s", age);
-	if (s->pid > 0 && !cx_run_status_final(s->status))
+	bool live = !cx_run_status_final(s->status);
+	if (s->pid > 0 && live)
 		table_add(t, "%d", (int)s->pid);
+	else
+		table_add(t, "-");
+	/* Its supervisor: a tenant's, or an embedded one (`councilctl run`). */
+	if (s->owner.pid > 0 && live)
+		table_add(t, "%d", (int)s->owner.pid);
 	else
 		table_add(t, "-");
 }
@@ -41,7 +47,7 @@ static void add_run(struct table *t, const struct cx_run_summary *s)
 int cmd_ps(struct ctl *c)
 {
 	static const char *const header[] = {
-		"RUN_ID", "TENANT", "COUNCIL", "STATUS", "ROUND", "AGE", "PID",
+		"RUN_ID", "TENANT", "COUNCIL", "STATUS", "ROUND", "AGE", "PID", "OWNER",
 	};
 	cJSON *req = ctl_op("ps", "tenant", c->tenant), *reply;
 	if (c->all)

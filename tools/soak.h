@@ -27,9 +27,12 @@ enum soak_fault {
 	FAULT_HANG,             /* a member with "fail": "hang", terminated with a small shutdown_ms */
 	FAULT_TRANSIENT,        /* a member failing once, then answering on its retry */
 	FAULT_SLOW_SUBSCRIBER,  /* a subscriber that reads slowly, or never, then closes */
+	FAULT_EMBEDDED,         /* run by an embedded supervisor beside councild (councilctl run) */
+	FAULT_EMBEDDED_KILL,    /* the same, its supervisor SIGKILLed: its guardian finishes it */
 	FAULT_GROUP,
 	FAULT_TENANT_STOP = FAULT_GROUP,
 	FAULT_TERMINATE_ALL,
+	FAULT_KILL_GUARDIAN,    /* SIGKILL to a tenant's launcher, its guardian: nothing else changes */
 	FAULT_N
 };
 
@@ -128,6 +131,7 @@ long soak_memory_kib(pid_t pid, const char *field);
 
 struct soak_plan {
 	const char *root;       /* councild's runtime directory */
+	pid_t councild;
 	unsigned runs;          /* to start */
 	unsigned tenants;       /* named soak-0, soak-1... */
 	unsigned concurrency;   /* runs in flight at most */

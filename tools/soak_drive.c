@@ -6,6 +6,7 @@
  * that runs go on starting meanwhile (into the same tenant too). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "loop.h"
 #include "proc.h"
 #include "soak.h"
@@ -29,7 +31,11 @@
 struct slot {
 	struct drive *d;
 	struct soak_run *run;       /* NULL: free */
-	struct cx_timer fault;      /* kill, cancel, terminate: when it is due */
+	struct cx_timer fault;      /* kill, cancel, terminate: when it is due; an
+				     * embedded run's: its SIGKILL, then a look at
+				     * its status until it is final */
+	struct cx_proc embedded;    /* an embedded run's supervisor, until reaped */
+	struct cx_watch embedded_exit;
 };
 
 enum sub_mode { SUB_NEVER, SUB_SLOW, SUB_ALL };
@@ -431,6 +437,158 @@ static void actor_spawn(struct drive *d, unsigned tenant, enum soak_fault op)
 			d->runs[i].sub->stopped = true;
 }
 
+/* A descendant of councild whose title begins with title and whose
+ * parent is parent (0: any), or 0. */
+static pid_t descendant(const struct drive *d, const char *title, pid_t parent)
+{
+	struct soak_proc *all;
+	int n = soak_descendants(d->plan->councild, &all);
+	pid_t found = 0;
+	for (int i = 0; i < n && !found; i++)
+		if ((!parent || all[i].ppid == parent) && all[i].state != 'Z' &&
+		    !strncmp(all[i].title, title, strlen(title)) &&
+		    (all[i].title[strlen(title)] == '\0' || all[i].title[strlen(title)] == ' '))
+			found = all[i].pid;
+	if (n > 0)
+		free(all);
+	return found;
+}
+
+/* SIGKILL to a tenant's launcher, its guardian (docs/supervision.md): the
+ * tenant starts a new one at its next start, and no run notices. Through
+ * a pidfd, opened once /proc showed the pid as that launcher, and checked
+ * again after. */
+static void kill_guardian(struct drive *d, unsigned tenant)
+{
+	char name[CX_NAME_MAX + 1], sup_title[CX_NAME_MAX + 16];
+	soak_tenant_name(tenant, name);
+	snprintf(sup_title, sizeof sup_title, "council-sup %s", name);
+	pid_t sup = descendant(d, sup_title, 0);
+	pid_t launcher = sup ? descendant(d, "council-launch", sup) : 0;
+	struct cx_proc p;
+	if (!launcher || cx_proc_open(&p, launcher) < 0)
+		return;
+	if (descendant(d, "council-launch", sup) == launcher && cx_proc_signal(&p, SIGKILL) == 0)
+		d->tally->faults[FAULT_KILL_GUARDIAN]++;
+	cx_proc_release(&p);
+}
+
+/* Embedded supervisors beside councild: a child of ours runs one run
+ * with a supervisor of its own (as `councilctl run` does) in the run's
+ * tenant directory. councild must leave the run alone; when the child is
+ * SIGKILLed (FAULT_EMBEDDED_KILL), its guardian must finish the run, with
+ * no other process's help. Such a run has no DOWN: it is over when its
+ * child has exited and its status is final. */
+
+#define EMBEDDED_LOOK_MS 20
+
+static void __attribute__((noreturn))
+embedded_main(pid_t parent, const char *root, const char *tenant, const char *spec, int report)
+{
+	if (!cx_proc_child_init(parent) || dup2(report, 3) < 0)
+		_exit(1);
+	closefrom(4);
+	struct cx_sup_options o = { .runtime_dir = root, .tenant = tenant };
+	struct cx_start start = { .spec_json = spec };
+	struct cx_sup *sup;
+	struct cx_diags diags = { 0 };
+	struct cx_error err = { 0 };
+	char run_id[CX_RUN_ID_MAX + 1];
+	if (cx_sup_new(&o, &sup, &err) != CX_OK ||
+	    cx_sup_start(sup, &start, run_id, NULL, &diags, &err) != CX_OK) {
+		dprintf(3, "!%s", err.message);
+		_exit(1);
+	}
+	dprintf(3, "%s", run_id);
+	close(3);
+	while (cx_sup_live(sup) && cx_sup_dispatch(sup, -1) == CX_OK)
+		;
+	cx_sup_free(sup);
+	_exit(0);
+}
+
+static bool run_final(const struct drive *d, const char *run_id)
+{
+	char path[PATH_MAX], *status;
+	snprintf(path, sizeof path, "%s/runs/%s/status", d->plan->root, run_id);
+	if (cx_read_file(AT_FDCWD, path, 1 << 16, &status, NULL) < 0)
+		return false;
+	bool final = !strstr(status, "Exit:\t-\n") && !strstr(status, "Status:\trunning\n") &&
+		     !strstr(status, "Status:\tpending\n");
+	free(status);
+	return final;
+}
+
+static void on_embedded_exit(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
+{
+	struct slot *s = w->data;
+	siginfo_t info;
+	if (cx_proc_reap(&s->embedded, &info) <= 0)
+		return;
+	cx_watch_del(loop, w);
+	cx_proc_release(&s->embedded);
+	if (info.si_code == CLD_EXITED && info.si_status != 0)
+		soak_violation(s->d->v, "run %s: its embedded supervisor exited %d", s->run->run_id,
+			       info.si_status);
+	cx_timer_disarm(loop, &s->fault);
+	cx_timer_arm(loop, &s->fault, 0);
+}
+
+/* The embedded side of on_fault_due: the SIGKILL while the child lives,
+ * then (once it is reaped) the run's status, until final. */
+static void embedded_due(struct slot *s)
+{
+	struct drive *d = s->d;
+	struct soak_run *run = s->run;
+	if (s->embedded.pidfd >= 0) {
+		if (cx_proc_signal(&s->embedded, SIGKILL) == 0) {
+			run->injected = true;
+			d->tally->faults[run->fault]++;
+		}
+		return;
+	}
+	if (!run_final(d, run->run_id)) {
+		cx_timer_arm(d->loop, &s->fault, EMBEDDED_LOOK_MS);
+		return;
+	}
+	if (run->fault == FAULT_EMBEDDED_KILL && !run->injected)
+		d->tally->missed[run->fault]++;
+	if (run->fault == FAULT_EMBEDDED)
+		d->tally->faults[run->fault]++;
+	run->down = true;
+	s->run = NULL;
+	d->live--;
+	moved(d);
+}
+
+/* Starts spec in tenant name under an embedded supervisor for slot s:
+ * CX_OK with the run id in st, or a failure in err. */
+static int embedded_start(struct drive *d, struct slot *s, const char *name, const char *spec,
+			  struct cx_started *st, struct cx_error *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return cx_fail(err, CX_ESYS, "pipe: %s", strerror(errno));
+	pid_t parent = getpid();
+	int r = cx_proc_fork(&s->embedded);
+	if (r == 0)
+		embedded_main(parent, d->plan->root, name, spec, p[1]);
+	close(p[1]);
+	char said[CX_RUN_ID_MAX + 256] = "";
+	ssize_t n = r < 0 ? -1 : read(p[0], said, sizeof said - 1);
+	close(p[0]);
+	said[n > 0 ? n : 0] = '\0';
+	if (r < 0)
+		return cx_fail(err, CX_ESYS, "fork: %s", strerror(-r));
+	s->embedded_exit = (struct cx_watch){ s->embedded.pidfd, on_embedded_exit, s };
+	cx_watch_add(d->loop, &s->embedded_exit, EPOLLIN);
+	if (n <= 0 || said[0] == '!' || !cx_run_id_valid(said))
+		return cx_fail(err, CX_ESYS, "embedded supervisor: %s", n > 0 ? said + 1 : "said nothing");
+	*st = (struct cx_started){ .pid = 0 };
+	snprintf(st->run_id, sizeof st->run_id, "%s", said);
+	return CX_OK;
+}
+
 /* Faults done to a live run. */
 
 /* SIGKILL through a pidfd, once /proc shows the pid is still this run's
@@ -456,6 +614,10 @@ static void on_fault_due(struct cx_loop *loop, struct cx_timer *t)
 	struct soak_run *run = s->run;
 	struct cx_error err = { 0 };
 	int r = CX_OK;
+	if (run->fault == FAULT_EMBEDDED || run->fault == FAULT_EMBEDDED_KILL) {
+		embedded_due(s);
+		return;
+	}
 	if (run->fault == FAULT_KILL) {
 		if (!kill_worker(run)) {
 			d->tally->missed[FAULT_KILL]++;
@@ -567,7 +729,9 @@ static void start_one(struct drive *d)
 	};
 	struct cx_started st;
 	struct cx_error err = { 0 };
-	int r = cx_sup_start_child(d->cl, name, &req, &st, NULL, &err);
+	bool embedded = f == FAULT_EMBEDDED || f == FAULT_EMBEDDED_KILL;
+	int r = embedded ? embedded_start(d, s, name, spec, &st, &err)
+			 : cx_sup_start_child(d->cl, name, &req, &st, NULL, &err);
 	free(spec);
 	take_messages(d);
 	if (r != CX_OK) {
@@ -598,6 +762,11 @@ static void start_one(struct drive *d)
 	}
 	if (f == FAULT_SLOW_SUBSCRIBER)
 		sub_new(d, run, st.subscriber_fd);
+	if (embedded) {
+		if (f == FAULT_EMBEDDED_KILL)
+			cx_timer_arm(d->loop, &s->fault, rnd(d, 700));
+		return;
+	}
 	r = cx_monitor(d->cl, run->run_id, &run->ref, &err);
 	if (r != CX_OK)
 		soak_violation(d->v, "run %s: monitor: %s: %s", run->run_id, cx_code_word(r), err.message);
@@ -613,6 +782,8 @@ static void start_one(struct drive *d)
 		actor_spawn(d, rnd(d, d->plan->tenants), FAULT_TENANT_STOP);
 	if (d->plan->faults && rnd(d, GROUP_ODDS) == 0)
 		actor_spawn(d, rnd(d, d->plan->tenants), FAULT_TERMINATE_ALL);
+	if (d->plan->faults && rnd(d, GROUP_ODDS) == 0)
+		kill_guardian(d, rnd(d, d->plan->tenants));
 }
 
 /* Stuck: says what it waited for, then lets go of it all. */
@@ -638,8 +809,18 @@ static void give_up(struct drive *d)
  * actors killed and reaped. */
 static void drive_fini(struct drive *d)
 {
-	for (unsigned i = 0; i < d->plan->concurrency; i++)
-		cx_timer_disarm(d->loop, &d->slots[i].fault);
+	for (unsigned i = 0; i < d->plan->concurrency; i++) {
+		struct slot *s = &d->slots[i];
+		siginfo_t info;
+		cx_timer_disarm(d->loop, &s->fault);
+		if (s->embedded.pidfd >= 0) {
+			cx_watch_del(d->loop, &s->embedded_exit);
+			cx_proc_signal(&s->embedded, SIGKILL);
+			while (cx_proc_reap(&s->embedded, &info) == 0)
+				usleep(10000);
+			cx_proc_release(&s->embedded);
+		}
+	}
 	for (unsigned i = 0; i < d->started; i++)
 		if (d->runs[i].sub)
 			sub_close(d->runs[i].sub, false);
@@ -671,7 +852,8 @@ unsigned soak_drive(struct cx_client *cl, const struct soak_plan *plan, struct s
 		return 0;
 	}
 	for (unsigned i = 0; i < plan->concurrency; i++)
-		d.slots[i] = (struct slot){ .d = &d, .fault = CX_TIMER_INIT(on_fault_due, &d.slots[i]) };
+		d.slots[i] = (struct slot){ .d = &d, .fault = CX_TIMER_INIT(on_fault_due, &d.slots[i]),
+					    .embedded = CX_PROC_NULL };
 	d.client = (struct cx_watch){ cx_client_fd(cl), on_client, &d };
 	cx_watch_add(d.loop, &d.client, EPOLLIN);
 	moved(&d);

@@ -205,6 +205,8 @@ unsigned soak_allowed(const struct soak_run *run)
 		[FAULT_CANCEL] = OUTCOME_BIT(OUTCOME_COMPLETED) | OUTCOME_BIT(OUTCOME_CANCELLED),
 		[FAULT_CRASH] = OUTCOME_BIT(OUTCOME_CRASHED),
 		[FAULT_HANG] = OUTCOME_BIT(OUTCOME_KILLED),
+		/* supervisor_down, from its guardian */
+		[FAULT_EMBEDDED_KILL] = OUTCOME_BIT(OUTCOME_COMPLETED) | OUTCOME_BIT(OUTCOME_FAILED),
 	};
 	unsigned allowed = run->injected && done[run->fault] ? done[run->fault]
 			   : OUTCOME_BIT(OUTCOME_COMPLETED);

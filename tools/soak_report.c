@@ -13,8 +13,11 @@ static const char *const fault_names[FAULT_N] = {
 	[FAULT_HANG] = "hang",
 	[FAULT_TRANSIENT] = "transient",
 	[FAULT_SLOW_SUBSCRIBER] = "slow_subscriber",
+	[FAULT_EMBEDDED] = "embedded",
+	[FAULT_EMBEDDED_KILL] = "embedded_kill",
 	[FAULT_TENANT_STOP] = "tenant_stop",
 	[FAULT_TERMINATE_ALL] = "terminate_all",
+	[FAULT_KILL_GUARDIAN] = "kill_guardian",
 };
 
 static const char *const outcome_names[OUTCOME_N] = {

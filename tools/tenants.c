@@ -115,10 +115,51 @@ static const char *round_name(const cJSON *run)
 	return cJSON_IsString(round) ? round->valuestring : "";
 }
 
+static int owner_of(const cJSON *run)
+{
+	return (int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(run, "owner"), "pid"));
+}
+
+/* A run under its supervisor; last: the supervisor's last line. */
+static void print_run(const cJSON *run, bool last_sup, bool last_run)
+{
+	char pid[16];
+	const char *round = round_name(run);
+	printf("%s%scouncil-run %s %s %s%s%s\n", last_sup ? TREE_GAP : TREE_BAR,
+	       last_run ? TREE_END : TREE_MID, reply_str(run, "run_id"), pid_text(run, pid),
+	       reply_str(run, "status"), *round ? " " : "", round);
+}
+
+/* The runs of embedded supervisors beside councild, under each owner. */
+static void print_embedded(const cJSON *embedded)
+{
+	const cJSON *run, *other;
+	cJSON_ArrayForEach(run, embedded) {
+		bool first = true, last_owner = true;
+		for (other = embedded->child; other != run; other = other->next)
+			first &= owner_of(other) != owner_of(run);
+		if (!first)
+			continue;
+		for (other = run->next; other; other = other->next)
+			last_owner &= owner_of(other) == owner_of(run);
+		printf("%sembedded supervisor %d\n", last_owner ? TREE_END : TREE_MID, owner_of(run));
+		for (other = run; other; other = other->next) {
+			if (owner_of(other) != owner_of(run))
+				continue;
+			bool last = true;
+			for (const cJSON *after = other->next; after; after = after->next)
+				last &= owner_of(after) != owner_of(run);
+			print_run(other, last_owner, last);
+		}
+	}
+}
+
 /* councild 812
  * ├── council-sup default 815 running
  * │   └── council-run 01JD... 920 running peer_review
- * └── council-sup batch 817 running */
+ * ├── council-sup batch 817 running
+ * └── embedded supervisor 930          (a `councilctl run` beside it)
+ *     └── council-run build-42 933 running independent_analysis */
 int cmd_tree(struct ctl *c)
 {
 	cJSON *reply;
@@ -126,22 +167,19 @@ int cmd_tree(struct ctl *c)
 	if (rc)
 		return rc;
 	const cJSON *tenants = cJSON_GetObjectItemCaseSensitive(reply, "tenants"), *tenant, *run;
+	const cJSON *embedded = cJSON_GetObjectItemCaseSensitive(reply, "embedded");
 	char pid[16];
 	printf("councild %s\n", pid_text(reply, pid));
 	cJSON_ArrayForEach(tenant, tenants) {
-		bool last_tenant = !tenant->next;
+		bool last_tenant = !tenant->next && !cJSON_GetArraySize(embedded);
 		const cJSON *runs = cJSON_GetObjectItemCaseSensitive(tenant, "runs");
 		printf("%scouncil-sup %s %s %s\n", last_tenant ? TREE_END : TREE_MID,
 		       reply_str(tenant, "tenant"), pid_text(tenant, pid),
 		       reply_str(tenant, "status"));
-		cJSON_ArrayForEach(run, runs) {
-			const char *round = round_name(run);
-			printf("%s%scouncil-run %s %s %s%s%s\n", last_tenant ? TREE_GAP : TREE_BAR,
-			       run->next ? TREE_MID : TREE_END, reply_str(run, "run_id"),
-			       pid_text(run, pid), reply_str(run, "status"), *round ? " " : "",
-			       round);
-		}
+		cJSON_ArrayForEach(run, runs)
+			print_run(run, last_tenant, !run->next);
 	}
+	print_embedded(embedded);
 	cJSON_Delete(reply);
 	return 0;
 }

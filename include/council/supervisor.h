@@ -69,6 +69,17 @@ static inline bool cx_run_status_final(enum cx_run_status s)
 	return s >= CX_RUN_COMPLETED;
 }
 
+/* A process as files record it, so that a later reader can prove it alive
+ * or dead even after its pid was reused: its pid, the pidfs inode of a
+ * pidfd on it, and the boot it ran in (/proc/sys/kernel/random/boot_id).
+ * A run's and a tenant's owner (docs/supervision.md, Ownership). pid 0:
+ * none recorded. */
+struct cx_proc_id {
+	pid_t pid;
+	uint64_t ino;
+	char boot_id[40];
+};
+
 struct cx_run_summary {
 	char run_id[CX_RUN_ID_MAX + 1];
 	char council[CX_NAME_MAX + 1];
@@ -86,6 +97,7 @@ struct cx_run_summary {
 	char unwritten[80];           /* a final write that failed, and why
 				       * ("result.json: No space left on
 				       * device"), while it is retried; "" */
+	struct cx_proc_id owner;      /* the supervisor that writes its events */
 };
 
 /* The run's status file (docs/status-files.md): every key, in its order,
