@@ -198,6 +198,34 @@ bool th_ignores_sigterm(pid_t pid)
 	return ignored & (1ULL << (SIGTERM - 1));
 }
 
+int th_sleeps(const char *prefix, bool (*ours)(const char *pid, const char *arg))
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[300];
+		if (atoi(e->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		size_t len;
+		char *cmd = th_read_file(path, &len);
+		const char *arg = cmd && len > 6 && !strcmp(cmd, "sleep") ? cmd + 6 : NULL;
+		n += arg && !strncmp(arg, prefix, strlen(prefix)) && (!ours || ours(e->d_name, arg));
+		free(cmd);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+bool th_sleep_of_ours(const char *pid, const char *arg)
+{
+	(void)pid;
+	char suffix[32];
+	size_t n = (size_t)snprintf(suffix, sizeof suffix, ".%d", (int)getpid()), len = strlen(arg);
+	return len > n && !strcmp(arg + len - n, suffix);
+}
+
 bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
 {
 	for (int waited = 0; waited <= timeout_ms; waited += 10) {

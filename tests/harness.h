@@ -73,6 +73,15 @@ int th_run_suite(struct Suite *s);
  * "hang"s has reached its hang, and only SIGKILL ends it. */
 bool th_ignores_sigterm(pid_t pid);
 
+/* Processes anywhere on the host (what left its process group is not our
+ * descendant, so /proc is searched whole) whose command line is
+ * `sleep ARG`, ARG starting with prefix, and for which ours(pid, ARG)
+ * holds (NULL: any). */
+int th_sleeps(const char *prefix, bool (*ours)(const char *pid, const char *arg));
+/* ARG ends in ".<our pid>": a sleep our own test's council started, not
+ * one of a test running beside us. */
+bool th_sleep_of_ours(const char *pid, const char *arg);
+
 /* Polls pred every few ms until it holds or timeout_ms passes. */
 bool th_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
 

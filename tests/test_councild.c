@@ -96,8 +96,9 @@ static const char escaping_council[] =
 /* Whether /proc/<pid> has our runtime directory in its environment: the
  * members of our runs do (escaped ones are not our descendants, so /proc
  * is searched whole), those of tests running beside this one do not. */
-static bool has_our_runtime_dir(const char *pid)
+static bool has_our_runtime_dir(const char *pid, const char *arg)
 {
+	(void)arg;
 	char path[300], want[4200];
 	snprintf(path, sizeof path, "/proc/%s/environ", pid);
 	snprintf(want, sizeof want, "COUNCIL_RUNTIME_DIR=%s", scratch);
@@ -114,21 +115,7 @@ static bool has_our_runtime_dir(const char *pid)
  * of our runs started. */
 static int escaped_sleeps(void)
 {
-	int n = 0;
-	DIR *d = opendir("/proc");
-	for (struct dirent *e; d && (e = readdir(d));) {
-		char path[300];
-		if (atoi(e->d_name) <= 0)
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		char *cmd = th_read_file(path, NULL);
-		n += cmd && !strcmp(cmd, "sleep") && !strncmp(cmd + 6, "310", 3) &&
-		     has_our_runtime_dir(e->d_name);
-		free(cmd);
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return th_sleeps("310", has_our_runtime_dir);
 }
 
 static bool no_escaped_sleeps(void *arg)
@@ -741,24 +728,7 @@ END_TEST
 static bool timed_out_tree_gone(void *unused)
 {
 	(void)unused;
-	char suffix[32];
-	snprintf(suffix, sizeof suffix, ".%d", (int)getpid());
-	int n = 0;
-	DIR *d = opendir("/proc");
-	for (struct dirent *e; d && (e = readdir(d));) {
-		char path[300];
-		if (atoi(e->d_name) <= 0)
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		size_t len;
-		char *cmd = th_read_file(path, &len);
-		const char *arg = cmd && len > 6 && !strcmp(cmd, "sleep") ? cmd + 6 : NULL;
-		n += arg && !strncmp(arg, "340", 3) && strstr(arg, suffix);
-		free(cmd);
-	}
-	if (d)
-		closedir(d);
-	return n == 0;
+	return th_sleeps("340", th_sleep_of_ours) == 0;
 }
 
 /* A member past its timeout_ms is killed with everything it started, the

@@ -672,25 +672,7 @@ static char *escaping_council(void)
  * descendants, so /proc is searched whole). */
 static int escaped_sleeps(void)
 {
-	char suffix[32];
-	snprintf(suffix, sizeof suffix, ".%d", (int)getpid());
-	int n = 0;
-	DIR *d = opendir("/proc");
-	for (struct dirent *e; d && (e = readdir(d));) {
-		char path[300];
-		if (atoi(e->d_name) <= 0)
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		size_t len;
-		char *cmd = th_read_file(path, &len);
-		const char *arg = cmd && len > 6 && !strcmp(cmd, "sleep") ? cmd + 6 : NULL;
-		n += arg && !strncmp(arg, "320", 3) && strlen(arg) > strlen(suffix) &&
-		     !strcmp(arg + strlen(arg) - strlen(suffix), suffix);
-		free(cmd);
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return th_sleeps("320", th_sleep_of_ours);
 }
 
 /* await_final, and the status file rewritten for the last time (a run is
