@@ -204,6 +204,17 @@ static void read_events_end(int runs_fd, const char *run_id, struct events_end *
 
 /* Appends a synthesized run_failed and writes its result: true once the
  * line is in the events file. */
+/* result.json: the "result" of the terminal event ev, as the run's
+ * supervisor writes it. */
+static void write_result(int runs_fd, const char *run_id, const cJSON *ev)
+{
+	char path[CX_RUN_ID_MAX + 32];
+	char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
+	if (result)
+		cx_write_atomic(runs_fd, run_file(run_id, "result.json", path), result, strlen(result));
+	free(result);
+}
+
 static bool append_failure(int runs_fd, const struct cx_run_summary *s, const char *kind,
 			   const char *message)
 {
@@ -216,11 +227,7 @@ static bool append_failure(int runs_fd, const struct cx_run_summary *s, const ch
 	bool written = events >= 0 && cx_write_all(events, line, len) == 0;
 	if (written) {
 		cJSON *ev = cJSON_ParseWithLength(line, len);
-		char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
-		if (result)
-			cx_write_atomic(runs_fd, run_file(s->run_id, "result.json", path), result,
-					strlen(result));
-		free(result);
+		write_result(runs_fd, s->run_id, ev);
 		cJSON_Delete(ev);
 	}
 	if (events >= 0)
@@ -239,10 +246,13 @@ static void finish_from_files(int runs_fd, struct cx_run_summary *s, const char 
 	read_events_end(runs_fd, s->run_id, &e);
 	s->events = e.seq;
 	s->rounds_completed = e.rounds;
-	/* A run whose terminal event is out (and its result.json with it)
-	 * ended; only its status has yet to say so. */
+	/* A run whose terminal event is out ended; its supervisor may have
+	 * died before its result.json and status said so (they come after
+	 * it), so both are written from that event. */
 	bool ended = e.terminal;
 	if (ended) {
+		cx_rundir_release(runs_fd, s->run_id);
+		write_result(runs_fd, s->run_id, e.terminal);
 		s->status = cx_terminal_status(e.type, e.terminal);
 		s->finished_at_ms = cx_ts_parse(cx_json_str(e.terminal, "ts"));
 	} else if ((ended = append_failure(runs_fd, s, kind, message))) {

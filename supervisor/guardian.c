@@ -87,23 +87,16 @@ static void kill_run(const struct cx_guardian *g, struct cx_guarded *r)
 	cx_cgroup_close(&cg);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Until nothing of the run is left (or EMPTY_WAIT_MS has passed): its
  * cgroup empty, and no process in its group. */
 static void await_gone(const struct cx_guardian *g, struct cx_guarded *r, uint64_t deadline)
 {
 	struct cx_cgroup cg = run_cgroup(g, r);
-	uint64_t now = now_ms();
+	uint64_t now = cx_mono_ms();
 	if (cg.dir_fd >= 0 && now < deadline)
 		cx_cgroup_wait_empty(&cg, (int)(deadline - now));
 	cx_cgroup_close(&cg);
-	while (cx_proc_signal_group(&r->worker, 0) == 0 && now_ms() < deadline) {
+	while (cx_proc_signal_group(&r->worker, 0) == 0 && cx_mono_ms() < deadline) {
 		cx_proc_signal_group(&r->worker, SIGKILL); /* a member forked since */
 		nanosleep(&(struct timespec){ 0, GROUP_POLL_MS * 1000000L }, NULL);
 	}
@@ -114,7 +107,7 @@ void cx_guardian_take_over(struct cx_guardian *g, const struct cx_proc_id *sup)
 	struct cx_guarded *r, *next;
 	RB_FOREACH(r, cx_guarded_tree, &g->runs)
 		kill_run(g, r);
-	uint64_t deadline = now_ms() + EMPTY_WAIT_MS;
+	uint64_t deadline = cx_mono_ms() + EMPTY_WAIT_MS;
 	RB_FOREACH(r, cx_guarded_tree, &g->runs)
 		await_gone(g, r, deadline);
 	RB_FOREACH_SAFE(r, cx_guarded_tree, &g->runs, next) {

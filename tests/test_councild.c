@@ -940,6 +940,35 @@ START_TEST(test_a_run_whose_supervisor_and_guardian_died_is_finalized_once_by_it
 }
 END_TEST
 
+/* A supervisor dies between its run's terminal event and the result.json
+ * and status that follow it: whoever finalizes writes them from the event. */
+START_TEST(test_a_run_whose_supervisor_died_after_its_terminal_event_gets_its_result)
+{
+	char *spec = council("");
+	pid_t ctl = run_command(spec, "late");
+	free(spec);
+	ck_assert_int_eq(exit_code(ctl), 0);
+	/* Its files as the supervisor left them, had it died there: the
+	 * terminal event out, result.json not yet, the status not final. */
+	char path[4096];
+	snprintf(path, sizeof path, "%s/runs/late/result.json", scratch);
+	ck_assert_int_eq(unlink(path), 0);
+	char *summary = run_file("late", "summary.json"), *at = strstr(summary, "\"completed\"");
+	ck_assert_msg(at, "summary.json: %s", summary);
+	memcpy(at, "\"running\"  ", 11);
+	snprintf(path, sizeof path, "%s/runs/late/summary.json", scratch);
+	th_write_file(path, summary);
+	free(summary);
+	struct cx_run_summary s;
+	ck_assert_int_eq(cx_state(cl, "late", &s, NULL), CX_OK);
+	ck_assert_msg(s.status == CX_RUN_COMPLETED, "state says %s", cx_run_status_name(s.status));
+	assert_final_with_kind("late", "none");
+	char *result = run_file("late", "result.json");
+	ck_assert_msg(result && strstr(result, "\"final\""), "result.json: %s", result ? result : "(none)");
+	free(result);
+}
+END_TEST
+
 START_TEST(test_a_stopped_launcher_does_not_freeze_its_tenant)
 {
 	struct cx_started st;
@@ -1310,6 +1339,7 @@ int main(void)
 	tcase_add_test(tc, test_a_sigkilled_run_command_leaves_no_member_and_a_final_run);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_no_member_and_every_run_and_tenant_final);
 	tcase_add_test(tc, test_a_run_whose_supervisor_and_guardian_died_is_finalized_once_by_its_next_reader);
+	tcase_add_test(tc, test_a_run_whose_supervisor_died_after_its_terminal_event_gets_its_result);
 	tcase_add_test(tc, test_a_stopped_launcher_does_not_freeze_its_tenant);
 	tcase_add_test(tc, test_a_launcher_started_anew_guards_the_runs_before_it);
 	tcase_add_test(tc, test_councild_sigterm_finalizes_every_run);
