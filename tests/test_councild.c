@@ -38,6 +38,16 @@ static void councild_start(void)
 	councild_start_with(NULL);
 }
 
+/* SIGKILL, as a crash or the OOM killer would: councild stops nothing. */
+static void councild_sigkill(void)
+{
+	cx_client_close(cl);
+	cl = NULL;
+	kill(councild, SIGKILL);
+	waitpid(councild, NULL, 0);
+	councild = 0;
+}
+
 /* SIGTERM, and councild exits 0 once every tenant has stopped. */
 static void councild_stop(void)
 {
@@ -607,11 +617,7 @@ START_TEST(test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes)
 	struct cx_started st[3];
 	for (int i = 0; i < 3; i++)
 		start_in(cl, "doomed", "\"latency_ms\":60000", false, 0, &st[i]);
-	cx_client_close(cl);
-	cl = NULL;
-	kill(councild, SIGKILL);
-	waitpid(councild, NULL, 0);
-	councild = 0;
+	councild_sigkill();
 	ck_assert_msg(th_no_descendants(10000), "processes outlived councild");
 	councild_start();
 	for (int i = 0; i < 3; i++)
@@ -662,11 +668,7 @@ START_TEST(test_a_tenant_status_is_truthful_after_councild_was_sigkilled)
 	char *status = tenant_status("orphan");
 	ck_assert_msg(status && strstr(status, "Status:\trunning\n"), "tenants/orphan/status: %s", status);
 	free(status);
-	cx_client_close(cl);
-	cl = NULL;
-	kill(councild, SIGKILL);
-	waitpid(councild, NULL, 0);
-	councild = 0;
+	councild_sigkill();
 	ck_assert_msg(th_no_descendants(10000), "processes outlived councild");
 	councild_start();
 	status = tenant_status("orphan");
@@ -897,11 +899,7 @@ START_TEST(test_councild_sigkilled_leaves_no_member_and_every_run_and_tenant_fin
 	struct cx_started st[2];
 	start_escaping("t1", 1, &st[0]);
 	start_escaping("t2", 1, &st[1]);
-	cx_client_close(cl);
-	cl = NULL;
-	kill(councild, SIGKILL);
-	waitpid(councild, NULL, 0);
-	councild = 0;
+	councild_sigkill();
 	/* No councild starts: the tenants' guardians do it all. */
 	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
 		      "%d member processes outlived councild", escaped_sleeps());
@@ -995,11 +993,7 @@ START_TEST(test_a_launcher_started_anew_guards_the_runs_before_it)
 	ck_assert_msg(launcher > 0, "tenant regard has no launcher");
 	kill(launcher, SIGSTOP); /* the next start replaces it */
 	start_in(cl, "regard", "", false, 0, &later);
-	cx_client_close(cl);
-	cl = NULL;
-	kill(councild, SIGKILL);
-	waitpid(councild, NULL, 0);
-	councild = 0;
+	councild_sigkill();
 	ck_assert_msg(th_wait_until(no_escaped_sleeps, NULL, DEADLINE_MS),
 		      "%d members of a run started before its launcher outlived their tenant",
 		      escaped_sleeps());
