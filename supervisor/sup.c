@@ -956,6 +956,12 @@ int cx_sup_worker(struct cx_sup *sup, const char *run_id, struct cx_proc *identi
 	return CX_OK;
 }
 
+bool cx_sup_run_live(struct cx_sup *sup, const char *run_id)
+{
+	struct cx_run *run = find(sup, run_id);
+	return run && run->phase != CX_PHASE_FINAL;
+}
+
 int cx_sup_pid_for(struct cx_sup *sup, const char *run_id, pid_t *pid)
 {
 	struct cx_proc worker;

@@ -14,6 +14,9 @@ struct cx_loop *cx_sup_loop(struct cx_sup *sup);
 /* The identity (pid and pidfs inode; no handle: pidfd -1) of run_id's
  * live worker: CX_OK, CX_EUNKNOWN_RUN, or CX_ERUNNER_DEAD. */
 int cx_sup_worker(struct cx_sup *sup, const char *run_id, struct cx_proc *identity);
+/* Whether run_id is known and not yet final: its end (the DOWN that
+ * cx_sup_on_down's function gives) is still to come. */
+bool cx_sup_run_live(struct cx_sup *sup, const char *run_id);
 /* True if child is the worker of one of the supervisor's runs, left to
  * be reaped by its run. */
 bool cx_sup_is_worker(struct cx_sup *sup, const struct cx_proc *child);

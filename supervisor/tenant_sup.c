@@ -448,14 +448,17 @@ static cJSON *handle(struct tenant *t, const cJSON *req, int *fd)
 		cJSON_AddItemToObject(reply, "summary", cx_run_summary_json(&s));
 		return reply;
 	}
-	if (!strcmp(op, "pid_for") || !strcmp(op, "alive")) {
+	if (!strcmp(op, "alive")) {
+		/* A run whose worker is dead but whose end is not yet written
+		 * is alive here: its down message, with how it ended, follows
+		 * this reply on the channel. */
+		reply = cx_reply_ok(req);
+		cJSON_AddBoolToObject(reply, "alive", cx_sup_run_live(t->sup, run_id));
+		return reply;
+	}
+	if (!strcmp(op, "pid_for")) {
 		pid_t pid = 0;
 		r = cx_sup_pid_for(t->sup, run_id, &pid);
-		if (!strcmp(op, "alive")) {
-			reply = cx_reply_ok(req);
-			cJSON_AddBoolToObject(reply, "alive", r == CX_OK);
-			return reply;
-		}
 		if (r != CX_OK)
 			return cx_reply_error(req, cx_code_word(r), "run %s: %s", run_id ? run_id : "",
 					      cx_code_word(r));

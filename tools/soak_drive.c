@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "event.h"
 #include "fsutil.h"
 #include "loop.h"
 #include "proc.h"
@@ -126,6 +127,19 @@ static struct slot *slot_of(struct drive *d, uint64_t ref)
 	return NULL;
 }
 
+/* Whether the run's status is final: its Exit known, its Status not live. */
+static bool run_final(const struct drive *d, const char *run_id)
+{
+	char path[PATH_MAX], *status;
+	snprintf(path, sizeof path, "%s/runs/%s/status", d->plan->root, run_id);
+	if (cx_read_file(AT_FDCWD, path, 1 << 16, &status, NULL) < 0)
+		return false;
+	bool final = !strstr(status, "Exit:\t-\n") && !strstr(status, "Status:\trunning\n") &&
+		     !strstr(status, "Status:\tpending\n");
+	free(status);
+	return final;
+}
+
 static void on_down(struct drive *d, const cJSON *msg)
 {
 	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(msg, "ref");
@@ -145,6 +159,9 @@ static void on_down(struct drive *d, const cJSON *msg)
 	 * run itself ended. */
 	if (!reason || !strcmp(reason, "supervisor_down"))
 		soak_violation(d->v, "run %s: DOWN %s", run->run_id, reason ? reason : "without a reason");
+	/* As OTP's: a DOWN comes once the run is over, its status final. */
+	else if (!run_final(d, run->run_id))
+		soak_violation(d->v, "run %s: DOWN %s while its status is not final", run->run_id, reason);
 	run->down = true;
 	if (cx_timer_armed(&s->fault)) {
 		cx_timer_disarm(d->loop, &s->fault);
@@ -213,6 +230,25 @@ static void sub_line(struct soak_sub *sub, const char *line, size_t len)
 	cJSON_Delete(ev);
 }
 
+/* Whether the run's events file ends with its terminal event. */
+static bool events_ended(const struct drive *d, const char *run_id)
+{
+	char path[PATH_MAX], *text;
+	size_t len;
+	snprintf(path, sizeof path, "%s/runs/%s/events", d->plan->root, run_id);
+	if (cx_read_file(AT_FDCWD, path, SIZE_MAX, &text, &len) < 0)
+		return false;
+	while (len && text[len - 1] == '\n')
+		text[--len] = '\0';
+	const char *last = memrchr(text, '\n', len);
+	struct cx_event_header h;
+	last = last ? last + 1 : text;
+	bool ended = cx_event_header_parse(last, len - (size_t)(last - text), &h) == 0 &&
+		     cx_event_terminal(h.type) && !h.sub;
+	free(text);
+	return ended;
+}
+
 static void sub_close(struct soak_sub *sub, bool eof)
 {
 	struct drive *d = sub->d;
@@ -223,6 +259,10 @@ static void sub_close(struct soak_sub *sub, bool eof)
 	cx_timer_disarm(d->loop, &sub->deadline);
 	if (sub->fd >= 0)
 		cx_unsubscribe(sub->fd);
+	if (eof && !events_ended(d, run->run_id))
+		soak_violation(d->v, "run %s: its subscriber (from seq %llu, %s) got EOF before the "
+			       "run's terminal event was written", run->run_id,
+			       (unsigned long long)run->sub_since, sub_modes[sub->mode]);
 	run->sub_eof = eof;
 	run->sub_last = sub->any ? sub->next - 1 : 0;
 	run->sub = NULL;
@@ -505,18 +545,6 @@ embedded_main(pid_t parent, const char *root, const char *tenant, const char *sp
 		;
 	cx_sup_free(sup);
 	_exit(0);
-}
-
-static bool run_final(const struct drive *d, const char *run_id)
-{
-	char path[PATH_MAX], *status;
-	snprintf(path, sizeof path, "%s/runs/%s/status", d->plan->root, run_id);
-	if (cx_read_file(AT_FDCWD, path, 1 << 16, &status, NULL) < 0)
-		return false;
-	bool final = !strstr(status, "Exit:\t-\n") && !strstr(status, "Status:\trunning\n") &&
-		     !strstr(status, "Status:\tpending\n");
-	free(status);
-	return final;
 }
 
 static void on_embedded_exit(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
