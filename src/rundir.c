@@ -99,12 +99,39 @@ int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id)
 	return fd;
 }
 
+static const char *const file_names[CX_RUN_FILE_N] = {
+	[CX_RUN_SPEC] = "spec.json",
+	[CX_RUN_INPUT] = "input.json",
+	[CX_RUN_EVENTS] = "events",
+	[CX_RUN_STATUS] = "status",
+	[CX_RUN_SUMMARY] = "summary.json",
+	[CX_RUN_RESULT] = "result.json",
+	[CX_RUN_RESERVE] = "reserve",
+};
+
+const char *cx_run_file_name(enum cx_run_file f)
+{
+	return file_names[f];
+}
+
+const char *cx_run_file(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX])
+{
+	snprintf(path, CX_RUN_PATH_MAX, "%s/%s", run_id, file_names[f]);
+	return path;
+}
+
+const char *cx_run_path(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX])
+{
+	snprintf(path, CX_RUN_PATH_MAX, "runs/%s/%s", run_id, file_names[f]);
+	return path;
+}
+
+/* Every file a run directory may hold, then the directory. */
 void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id)
 {
-	static const char *const files[] = { "spec.json", "input.json", "events", "reserve" };
 	int dfd = openat(rd->runs_fd, run_id, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	for (size_t i = 0; dfd >= 0 && i < sizeof files / sizeof files[0]; i++)
-		unlinkat(dfd, files[i], 0);
+	for (int f = 0; dfd >= 0 && f < CX_RUN_FILE_N; f++)
+		unlinkat(dfd, file_names[f], 0);
 	if (dfd >= 0)
 		close(dfd);
 	unlinkat(rd->runs_fd, run_id, AT_REMOVEDIR);
@@ -113,13 +140,13 @@ void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id)
 
 int cx_rundir_reserve(int dir_fd)
 {
-	int fd = openat(dir_fd, "reserve", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	int fd = openat(dir_fd, file_names[CX_RUN_RESERVE], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	int r = posix_fallocate(fd, 0, CX_RUNDIR_RESERVE);
 	close(fd);
 	if (r)
-		unlinkat(dir_fd, "reserve", 0);
+		unlinkat(dir_fd, file_names[CX_RUN_RESERVE], 0);
 	return -r;
 }
 
@@ -129,9 +156,8 @@ int cx_rundir_reserve(int dir_fd)
 
 void cx_rundir_reserve_give(int runs_fd, const char *run_id, size_t bytes, size_t keep)
 {
-	char path[CX_RUN_ID_MAX + 16];
-	snprintf(path, sizeof path, "%s/reserve", run_id);
-	int fd = openat(runs_fd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	char path[CX_RUN_PATH_MAX];
+	int fd = openat(runs_fd, cx_run_file(run_id, CX_RUN_RESERVE, path), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd < 0)
 		return;
@@ -146,7 +172,6 @@ void cx_rundir_reserve_give(int runs_fd, const char *run_id, size_t bytes, size_
 
 void cx_rundir_release(int runs_fd, const char *run_id)
 {
-	char path[CX_RUN_ID_MAX + 16];
-	snprintf(path, sizeof path, "%s/reserve", run_id);
-	unlinkat(runs_fd, path, 0);
+	char path[CX_RUN_PATH_MAX];
+	unlinkat(runs_fd, cx_run_file(run_id, CX_RUN_RESERVE, path), 0);
 }

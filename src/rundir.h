@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "council/ids.h"
+
 struct cx_rundir {
 	int root_fd;
 	int runs_fd;          /* runs/ */
@@ -21,6 +23,27 @@ struct cx_rundir {
  * piece just before the write that needs it, keeping the rest until every
  * final write is done. */
 #define CX_RUNDIR_RESERVE (64 * 1024)
+
+/* The files of a run directory, runs/<id>/ (DESIGN §4, docs/status-files.md).
+ * Their names are said here only. */
+enum cx_run_file {
+	CX_RUN_SPEC,      /* spec.json: the spec as validated */
+	CX_RUN_INPUT,     /* input.json */
+	CX_RUN_EVENTS,    /* events: one JSON line per event, seq from 1 */
+	CX_RUN_STATUS,    /* status: /proc style */
+	CX_RUN_SUMMARY,   /* summary.json: the status as JSON */
+	CX_RUN_RESULT,    /* result.json: the terminal event's result */
+	CX_RUN_RESERVE,   /* reserve: room kept for the run's end */
+	CX_RUN_FILE_N
+};
+
+#define CX_RUN_PATH_MAX (CX_RUN_ID_MAX + 32)
+
+const char *cx_run_file_name(enum cx_run_file f);
+/* "<run_id>/<file>": a run's file relative to runs/, in path. */
+const char *cx_run_file(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX]);
+/* "runs/<run_id>/<file>": the same relative to the runtime directory. */
+const char *cx_run_path(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX]);
 
 /* Opens (creating as needed) root, runs/ and tenants/<tenant>/runs/. A
  * tenant directory made here is its creator's alone (0700); councild makes

@@ -32,9 +32,9 @@ static int settle(int runs_fd, const char *root, const char *run_id);
  * and events. */
 static cJSON *read_summary_json(int runs_fd, const char *run_id)
 {
-	char path[CX_RUN_ID_MAX + 32], *text;
-	snprintf(path, sizeof path, "%s/summary.json", run_id);
-	if (!cx_run_id_valid(run_id) || cx_read_file(runs_fd, path, SUMMARY_MAX, &text, NULL) < 0)
+	char path[CX_RUN_PATH_MAX], *text;
+	if (!cx_run_id_valid(run_id) ||
+	    cx_read_file(runs_fd, cx_run_file(run_id, CX_RUN_SUMMARY, path), SUMMARY_MAX, &text, NULL) < 0)
 		return NULL;
 	cJSON *o = cJSON_Parse(text);
 	free(text);
@@ -160,19 +160,12 @@ struct events_end {
 	enum cx_event_type type; /* of terminal */
 };
 
-/* "<run_id>/<name>": a run's file, relative to runs/. */
-static const char *run_file(const char *run_id, const char *name, char path[CX_RUN_ID_MAX + 32])
-{
-	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", run_id, name);
-	return path;
-}
-
 static void read_events_end(int runs_fd, const char *run_id, struct events_end *e)
 {
 	char *text, path[CX_RUN_ID_MAX + 32];
 	size_t len;
 	*e = (struct events_end){ 0 };
-	if (cx_read_file(runs_fd, run_file(run_id, "events", path), SIZE_MAX, &text, &len) < 0)
+	if (cx_read_file(runs_fd, cx_run_file(run_id, CX_RUN_EVENTS, path), SIZE_MAX, &text, &len) < 0)
 		return;
 	size_t end = len;
 	while (end && text[end - 1] != '\n')
@@ -208,10 +201,9 @@ static void read_events_end(int runs_fd, const char *run_id, struct events_end *
  * supervisor writes it. */
 static void write_result(int runs_fd, const char *run_id, const cJSON *ev)
 {
-	char path[CX_RUN_ID_MAX + 32];
 	char *result = cJSON_PrintUnformatted(cJSON_GetObjectItem(ev, "result"));
 	if (result)
-		cx_write_atomic(runs_fd, run_file(run_id, "result.json", path), result, strlen(result));
+		cx_statusfs_write_result(runs_fd, run_id, result);
 	free(result);
 }
 
@@ -219,10 +211,10 @@ static bool append_failure(int runs_fd, const struct cx_run_summary *s, const ch
 			   const char *message)
 {
 	size_t len;
-	char path[CX_RUN_ID_MAX + 32];
+	char path[CX_RUN_PATH_MAX];
 	cx_rundir_release(runs_fd, s->run_id); /* its room, for its end */
 	char *line = cx_failure_event(s, runs_fd, kind, message, &len);
-	int events = line ? cx_open_beneath(runs_fd, run_file(s->run_id, "events", path),
+	int events = line ? cx_open_beneath(runs_fd, cx_run_file(s->run_id, CX_RUN_EVENTS, path),
 					    O_WRONLY | O_APPEND, 0) : -1;
 	bool written = events >= 0 && cx_write_all(events, line, len) == 0;
 	if (written) {
@@ -278,12 +270,12 @@ static bool abandoned(const struct cx_run_summary *s)
 
 int cx_catalog_finalize(int runs_fd, const char *run_id, const char *kind, const char *message)
 {
-	char path[CX_RUN_ID_MAX + 32];
+	char path[CX_RUN_PATH_MAX];
 	/* Finalizers (guardians, councild, readers) take turns on the events
 	 * file's lock, and each decides under it: of two that found the run
 	 * unfinished, the second finds it final. The owner takes no lock: it
 	 * is dead before anyone else writes. */
-	int lock = cx_open_beneath(runs_fd, run_file(run_id, "events", path), O_RDONLY, 0);
+	int lock = cx_open_beneath(runs_fd, cx_run_file(run_id, CX_RUN_EVENTS, path), O_RDONLY, 0);
 	if (lock < 0)
 		return lock;
 	int r;

@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "fsutil.h"
+#include "rundir.h"
 
 /* The round results the worker reported before it died, from its events. */
 static cJSON *partial_result(const struct cx_run_summary *s, int runs_fd)
@@ -15,10 +16,10 @@ static cJSON *partial_result(const struct cx_run_summary *s, int runs_fd)
 	cJSON_AddStringToObject(result, "council", s->council);
 	cJSON_AddNullToObject(result, "final");
 	cJSON *rounds = cJSON_AddArrayToObject(result, "rounds");
-	char *text, path[CX_RUN_ID_MAX + 16];
+	char *text, path[CX_RUN_PATH_MAX];
 	size_t len;
-	snprintf(path, sizeof path, "%s/events", s->run_id);
-	if (!s->rounds_completed || cx_read_file(runs_fd, path, SIZE_MAX, &text, &len) < 0)
+	if (!s->rounds_completed ||
+	    cx_read_file(runs_fd, cx_run_file(s->run_id, CX_RUN_EVENTS, path), SIZE_MAX, &text, &len) < 0)
 		return result;
 	for (char *line = text, *nl; (nl = memchr(line, '\n', len - (size_t)(line - text)));
 	     line = nl + 1) {

@@ -62,11 +62,14 @@ static int replay_more(struct cx_subscriber *sub)
 	size_t want = READ_CHUNK;
 	ssize_t got;
 	const char *end;
+	/* What is in the file past what was published comes live. */
+	off_t avail = sub->relay->end - sub->replay_off;
 	for (;;) {
+		size_t ask = avail < (off_t)want ? (size_t)(avail > 0 ? avail : 0) : want;
 		cx_buf_clear(b);
 		if (cx_buf_reserve(b, want) < 0)
 			return -ENOMEM;
-		got = pread(sub->relay->events_fd, b->data, want, sub->replay_off);
+		got = ask ? pread(sub->relay->events_fd, b->data, ask, sub->replay_off) : 0;
 		if (got < 0)
 			return -errno;
 		end = got > 0 ? memrchr(b->data, '\n', (size_t)got) : NULL;
@@ -178,6 +181,7 @@ void cx_relay_init(struct cx_relay *relay, struct cx_loop *loop, int events_fd,
 	relay->run_id = run_id;
 	relay->finished = false;
 	relay->seq = 0;
+	relay->end = 0;
 }
 
 void cx_relay_fini(struct cx_relay *relay)
@@ -289,6 +293,7 @@ void cx_relay_publish(struct cx_relay *relay, const char *data, size_t len,
 	struct cx_subscriber *sub, *next;
 	uint64_t first = relay->seq + 1;
 	relay->seq += n_events;
+	relay->end += (off_t)len;
 	LIST_FOREACH_SAFE(sub, &relay->subscribers, link, next) {
 		if (sub->replay_off >= 0)
 			continue; /* it will read these from the file */

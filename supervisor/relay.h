@@ -45,6 +45,7 @@ struct cx_relay {
 	int events_fd;           /* read for replays */
 	const char *run_id;
 	uint64_t seq;            /* of the last event published */
+	off_t end;               /* the events file's length as published: replays stop there */
 	bool finished;           /* the terminal event is out: close each subscriber once drained */
 };
 

@@ -7,35 +7,40 @@
 #include "council/ids.h"
 #include "json.h"
 
-/* What an op's request must carry, checked before its handler runs. */
+/* What an op's request must carry, checked before its handler runs, and
+ * who serves it. */
 enum {
 	NEEDS_RUN_ID = 1 << 0,   /* "run_id": a valid run id */
 	NEEDS_TENANT = 1 << 1,   /* "tenant": a valid tenant name */
 	MAY_TENANT = 1 << 2,     /* "tenant", if given, a valid tenant name */
+	COUNCILD = 1 << 3,       /* councild serves it to clients */
+	TENANT = 1 << 4,         /* a tenant supervisor serves it to councild */
 };
 
 static const struct {
 	const char *name;
 	unsigned args;
 } ops[CX_OP_N] = {
-	[CX_OP_HELLO] = { "hello", 0 },
-	[CX_OP_START] = { "start", MAY_TENANT },
-	[CX_OP_STATE] = { "state", NEEDS_RUN_ID },
-	[CX_OP_PID_FOR] = { "pid_for", NEEDS_RUN_ID },
-	[CX_OP_FETCH_RESULT] = { "fetch_result", NEEDS_RUN_ID },
-	[CX_OP_SUBSCRIBE] = { "subscribe", NEEDS_RUN_ID },
-	[CX_OP_CANCEL] = { "cancel", NEEDS_RUN_ID },
-	[CX_OP_TERMINATE] = { "terminate", NEEDS_RUN_ID },
-	[CX_OP_MONITOR] = { "monitor", NEEDS_RUN_ID },
-	[CX_OP_DEMONITOR] = { "demonitor", 0 },
-	[CX_OP_RUN_ID] = { "run_id", 0 },
-	[CX_OP_PS] = { "ps", MAY_TENANT },
-	[CX_OP_TENANT_LS] = { "tenant_ls", 0 },
-	[CX_OP_TREE] = { "tree", 0 },
-	[CX_OP_TENANT_START] = { "tenant_start", NEEDS_TENANT },
-	[CX_OP_TENANT_STOP] = { "tenant_stop", NEEDS_TENANT },
-	[CX_OP_TERMINATE_ALL] = { "terminate_all", NEEDS_TENANT },
-	[CX_OP_WHICH_CHILDREN] = { "which_children", NEEDS_TENANT },
+	[CX_OP_HELLO] = { "hello", COUNCILD },
+	[CX_OP_START] = { "start", MAY_TENANT | COUNCILD | TENANT },
+	[CX_OP_STATE] = { "state", NEEDS_RUN_ID | COUNCILD | TENANT },
+	[CX_OP_PID_FOR] = { "pid_for", NEEDS_RUN_ID | COUNCILD | TENANT },
+	[CX_OP_FETCH_RESULT] = { "fetch_result", NEEDS_RUN_ID | COUNCILD | TENANT },
+	[CX_OP_SUBSCRIBE] = { "subscribe", NEEDS_RUN_ID | COUNCILD | TENANT },
+	[CX_OP_CANCEL] = { "cancel", NEEDS_RUN_ID | COUNCILD | TENANT },
+	[CX_OP_TERMINATE] = { "terminate", NEEDS_RUN_ID | COUNCILD | TENANT },
+	[CX_OP_MONITOR] = { "monitor", NEEDS_RUN_ID | COUNCILD },
+	[CX_OP_DEMONITOR] = { "demonitor", COUNCILD },
+	[CX_OP_RUN_ID] = { "run_id", COUNCILD },
+	[CX_OP_PS] = { "ps", MAY_TENANT | COUNCILD },
+	[CX_OP_TENANT_LS] = { "tenant_ls", COUNCILD },
+	[CX_OP_TREE] = { "tree", COUNCILD },
+	[CX_OP_TENANT_START] = { "tenant_start", NEEDS_TENANT | COUNCILD },
+	[CX_OP_TENANT_STOP] = { "tenant_stop", NEEDS_TENANT | COUNCILD },
+	[CX_OP_TERMINATE_ALL] = { "terminate_all", NEEDS_TENANT | COUNCILD | TENANT },
+	[CX_OP_WHICH_CHILDREN] = { "which_children", NEEDS_TENANT | COUNCILD | TENANT },
+	[CX_OP_ALIVE] = { "alive", NEEDS_RUN_ID | TENANT },
+	[CX_OP_STOP] = { "stop", TENANT },
 };
 
 /* Why req does not carry what its op needs, or NULL. */
@@ -51,7 +56,7 @@ static const char *misfit(const cJSON *req, unsigned args)
 	return NULL;
 }
 
-int cx_request_decode(const cJSON *req, cJSON **reply)
+int cx_request_decode(const cJSON *req, enum cx_request_from from, cJSON **reply)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	const char *op = cx_req_string(req, "op");
@@ -64,8 +69,9 @@ int cx_request_decode(const cJSON *req, cJSON **reply)
 		*reply = cx_reply_error(req, "bad_request", "a request needs an \"op\": a string");
 		return -1;
 	}
+	unsigned served = from == CX_FROM_CLIENT ? COUNCILD : TENANT;
 	for (int i = 0; i < CX_OP_N; i++) {
-		if (strcmp(op, ops[i].name))
+		if (strcmp(op, ops[i].name) || !(ops[i].args & served))
 			continue;
 		const char *why = misfit(req, ops[i].args);
 		if (!why)

@@ -9,7 +9,8 @@
 
 #include "council/error.h"
 
-/* The ops councild answers (docs/protocol.md). */
+/* The ops of docs/protocol.md that clients send councild, then those
+ * councild alone sends a tenant supervisor. */
 enum cx_op {
 	CX_OP_HELLO,
 	CX_OP_START,
@@ -29,14 +30,24 @@ enum cx_op {
 	CX_OP_TENANT_STOP,
 	CX_OP_TERMINATE_ALL,
 	CX_OP_WHICH_CHILDREN,
+	CX_OP_CLIENT_N,
+	CX_OP_ALIVE = CX_OP_CLIENT_N,  /* is the run's end still to come? (for a monitor) */
+	CX_OP_STOP,                    /* terminate every run, hand subscribers over, exit */
 	CX_OP_N
 };
 
-/* Decodes a client's request: its "id", its "op" and the fields that op
- * must carry (a valid run_id, tenant name). Returns the op, or -1 with
- * *reply the error to answer. Pure: what a request asks of the live state
- * (does the run exist?) is its handler's business. */
-int cx_request_decode(const cJSON *req, cJSON **reply);
+/* Who sent a request: a client to councild's socket, or councild to a
+ * tenant supervisor (a client's request it forwards, or its own). */
+enum cx_request_from {
+	CX_FROM_CLIENT,
+	CX_FROM_COUNCILD,
+};
+
+/* Decodes a request: its "id", its "op" (one its receiver serves) and the
+ * fields that op must carry (a valid run_id, tenant name). Returns the op,
+ * or -1 with *reply the error to answer. Pure: what a request asks of the
+ * live state (does the run exist?) is its handler's business. */
+int cx_request_decode(const cJSON *req, enum cx_request_from from, cJSON **reply);
 
 const char *cx_req_string(const cJSON *req, const char *key);  /* NULL when absent or not a string */
 bool cx_req_bool(const cJSON *req, const char *key);

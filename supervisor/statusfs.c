@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "proc.h"
+#include "rundir.h"
 
 static const char *const status_names[] = {
 	[CX_RUN_PENDING] = "pending",
@@ -120,14 +121,6 @@ cJSON *cx_run_summary_json(const struct cx_run_summary *s)
 	return summary_format(s, buf, sizeof buf) < 0 ? NULL : cJSON_Parse(buf);
 }
 
-/* runs/<run_id>/<name>, relative to runs/. */
-static const char *in_run(const struct cx_run_summary *s, const char *name,
-			  char path[CX_RUN_ID_MAX + 32])
-{
-	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", s->run_id, name);
-	return path;
-}
-
 int cx_run_status_format(const struct cx_run_summary *s, char *buf, size_t size)
 {
 	char started[CX_TS_LEN + 1], finished[CX_TS_LEN + 1], round[CX_NAME_MAX + 16], pid[16];
@@ -156,7 +149,7 @@ static int write_status(int runs_fd, const struct cx_run_summary *s)
 	int n = cx_run_status_format(s, buf, sizeof buf);
 	if (n < 0)
 		return -ENAMETOOLONG;
-	return cx_write_atomic(runs_fd, in_run(s, "status", path), buf, (size_t)n);
+	return cx_write_atomic(runs_fd, cx_run_file(s->run_id, CX_RUN_STATUS, path), buf, (size_t)n);
 }
 
 static int write_summary(int runs_fd, const struct cx_run_summary *s)
@@ -166,7 +159,13 @@ static int write_summary(int runs_fd, const struct cx_run_summary *s)
 	if (n < 0)
 		return -ENAMETOOLONG;
 	buf[n] = '\n';
-	return cx_write_atomic(runs_fd, in_run(s, "summary.json", path), buf, (size_t)n + 1);
+	return cx_write_atomic(runs_fd, cx_run_file(s->run_id, CX_RUN_SUMMARY, path), buf, (size_t)n + 1);
+}
+
+int cx_statusfs_write_result(int runs_fd, const char *run_id, const char *result)
+{
+	char path[CX_RUN_PATH_MAX];
+	return cx_write_atomic(runs_fd, cx_run_file(run_id, CX_RUN_RESULT, path), result, strlen(result));
 }
 
 int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s)

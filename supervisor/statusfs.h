@@ -1,5 +1,7 @@
-/* /proc-style status files (DESIGN §4): runs/<id>/status and summary.json,
- * rewritten atomically on every change that matters. */
+/* The files that say how a run or a tenant stands, and no other module
+ * writes: /proc-style status files (DESIGN §4), runs/<id>/status and
+ * summary.json, rewritten atomically on every change that matters, a
+ * run's result.json, and tenants/<t>/status. */
 #ifndef CX_SUP_STATUSFS_H
 #define CX_SUP_STATUSFS_H
 
@@ -15,6 +17,9 @@ cJSON *cx_run_summary_json(const struct cx_run_summary *s);
 /* Rewrites status and summary.json in runs_fd/<run_id>/ (runs_fd: runs/).
  * Returns 0 or -errno. */
 int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s);
+/* Writes runs_fd/<run_id>/result.json: result, the terminal event's
+ * "result" as JSON text. Returns 0 or -errno. */
+int cx_statusfs_write_result(int runs_fd, const char *run_id, const char *result);
 
 /* tenants/<tenant>/status (docs/supervision.md, Tenant status). */
 struct cx_tenant_summary {

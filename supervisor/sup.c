@@ -73,14 +73,6 @@ static int announce(struct cx_run *run)
 	return cx_statusfs_write_run(run->sup->dir.runs_fd, &run->summary);
 }
 
-/* "<run_id>/<name>": a file of the run's directory, relative to runs/. */
-static const char *run_file(const struct cx_run *run, const char *name,
-			    char path[CX_RUN_ID_MAX + 32])
-{
-	snprintf(path, CX_RUN_ID_MAX + 32, "%s/%s", run->summary.run_id, name);
-	return path;
-}
-
 /* The run's cgroup, opened when it is needed rather than held: a closed
  * one (dir_fd -1) when it has none or it cannot be opened. */
 static struct cx_cgroup run_cgroup(const struct cx_run *run)
@@ -237,9 +229,8 @@ static void run_handle(struct cx_run *run, enum run_event ev)
 /* Writes result.json if it is still to be written: 0 or -errno. */
 static int write_result(struct cx_run *run)
 {
-	char path[CX_RUN_ID_MAX + 32];
-	int r = run->result ? cx_write_atomic(run->sup->dir.runs_fd, run_file(run, "result.json", path),
-					      run->result, strlen(run->result)) : 0;
+	int r = run->result ? cx_statusfs_write_result(run->sup->dir.runs_fd, run->summary.run_id,
+						       run->result) : 0;
 	if (r == 0) {
 		free(run->result);
 		run->result = NULL;
@@ -479,7 +470,8 @@ static void describe_death(struct cx_run *run, const char **kind, char *msg, siz
  * say; "" when they are done. */
 static void note_unwritten(struct cx_run *run, int error)
 {
-	const char *what = !run->terminal ? "events" : run->result ? "result.json" : NULL;
+	const char *what = !run->terminal ? cx_run_file_name(CX_RUN_EVENTS)
+			   : run->result ? cx_run_file_name(CX_RUN_RESULT) : NULL;
 	if (what)
 		snprintf(run->summary.unwritten, sizeof run->summary.unwritten, "%s: %s", what,
 			 strerror(error));
@@ -870,11 +862,11 @@ static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *sp
 	if (r == 0)
 		r = cx_rundir_reserve(dfd);
 	if (r == 0)
-		r = cx_write_atomic(dfd, "spec.json", spec_json, strlen(spec_json));
+		r = cx_write_atomic(dfd, cx_run_file_name(CX_RUN_SPEC), spec_json, strlen(spec_json));
 	if (r == 0)
-		r = cx_write_atomic(dfd, "input.json", input_text, strlen(input_text));
+		r = cx_write_atomic(dfd, cx_run_file_name(CX_RUN_INPUT), input_text, strlen(input_text));
 	free(input_text);
-	int efd = r < 0 ? -1 : openat(dfd, "events", O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int efd = r < 0 ? -1 : openat(dfd, cx_run_file_name(CX_RUN_EVENTS), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (r == 0 && efd < 0)
 		r = -errno;
 	close(dfd);
@@ -1012,8 +1004,8 @@ int cx_sup_fetch_result(struct cx_sup *sup, const char *run_id, int timeout_ms,
 	if (run->summary.unwritten[0])
 		return cx_fail(err, CX_ESYS, "run %s is over, but not yet all written: %s", run_id,
 			       run->summary.unwritten);
-	char path[CX_RUN_ID_MAX + 32];
-	int r = cx_read_file(sup->dir.runs_fd, run_file(run, "result.json", path), SIZE_MAX,
+	char path[CX_RUN_PATH_MAX];
+	int r = cx_read_file(sup->dir.runs_fd, cx_run_file(run->summary.run_id, CX_RUN_RESULT, path), SIZE_MAX,
 			     result_json, NULL);
 	if (r < 0)
 		return cx_fail(err, CX_ESYS, "reading result of %s: %s", run_id, strerror(-r));

@@ -32,6 +32,7 @@ struct tenant;
 struct waiter {
 	struct tenant *t;
 	cJSON *req;
+	enum cx_op op;
 	char run_id[CX_RUN_ID_MAX + 1];  /* "" for the group */
 	struct cx_timer timer;           /* fetch_result's timeout */
 	LIST_ENTRY(waiter) link;
@@ -168,13 +169,15 @@ static void on_fetch_timeout(struct cx_loop *loop, struct cx_timer *timer)
 	waiter_free(w);
 }
 
-static struct waiter *waiter_new(struct tenant *t, const cJSON *req, const char *run_id)
+static struct waiter *waiter_new(struct tenant *t, const cJSON *req, enum cx_op op,
+				 const char *run_id)
 {
 	struct waiter *w = calloc(1, sizeof *w);
 	if (!w)
 		return NULL;
 	w->t = t;
 	w->req = cJSON_Duplicate(req, true);
+	w->op = op;
 	strlcpy(w->run_id, run_id ? run_id : "", sizeof w->run_id);
 	w->timer = CX_TIMER_INIT(on_fetch_timeout, w);
 	LIST_INSERT_HEAD(&t->waiters, w, link);
@@ -190,7 +193,7 @@ static void wake_waiters(struct tenant *t, const char *run_id)
 		if (run_id && w->run_id[0] && !strcmp(w->run_id, run_id)) {
 			answer_fetch(t, w);
 		} else if (!w->run_id[0] && cx_sup_live(t->sup) == 0) {
-			t->done |= !strcmp(cx_req_string(w->req, "op"), "stop");
+			t->done |= w->op == CX_OP_STOP;
 			send_msg(t, cx_reply_ok(w->req), -1);
 			waiter_free(w);
 		}
@@ -407,7 +410,7 @@ static cJSON *start_run(struct tenant *t, const cJSON *req, int *caller, int *fd
 /* The caller's pidfd that comes with a linked start is taken before
  * anything may refuse the start: left queued, it would be taken for the
  * next request's, and that run linked to this caller. */
-static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
+static cJSON *do_start(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
 {
 	int caller = cJSON_GetNumberValue(cJSON_GetObjectItem(req, "fds")) == 1
 		     ? cx_wire_take_fd(&t->wire) : -1;
@@ -417,108 +420,131 @@ static cJSON *do_start(struct tenant *t, const cJSON *req, int *fd)
 	return reply;
 }
 
-static cJSON *summaries(struct tenant *t, bool live_only)
+static cJSON *do_state(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
+{
+	const char *run_id = cx_req_string(req, "run_id");
+	struct cx_run_summary s;
+	if (cx_sup_state(t->sup, run_id, &s) != CX_OK)
+		return cx_reply_error(req, "not_found", "no run %s", run_id);
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddItemToObject(reply, "summary", cx_run_summary_json(&s));
+	return reply;
+}
+
+/* A run whose worker is dead but whose end is not yet written is alive
+ * here: its down message, with how it ended, follows this reply on the
+ * channel. */
+static cJSON *do_alive(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
+{
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddBoolToObject(reply, "alive", cx_sup_run_live(t->sup, cx_req_string(req, "run_id")));
+	return reply;
+}
+
+static cJSON *do_pid_for(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
+{
+	const char *run_id = cx_req_string(req, "run_id");
+	pid_t pid = 0;
+	int r = cx_sup_pid_for(t->sup, run_id, &pid);
+	if (r != CX_OK)
+		return cx_reply_error(req, cx_code_word(r), "run %s: %s", run_id, cx_code_word(r));
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddNumberToObject(reply, "pid", pid);
+	return reply;
+}
+
+static cJSON *do_fetch_result(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
+{
+	const char *run_id = cx_req_string(req, "run_id");
+	struct cx_run_summary s;
+	int64_t timeout;
+	if (!cx_req_int(req, "timeout_ms", 0, FETCH_TIMEOUT_MAX_MS, 5000, &timeout))
+		return cx_reply_error(req, "usage", "\"timeout_ms\" out of range");
+	if (cx_sup_state(t->sup, run_id, &s) != CX_OK)
+		return cx_reply_error(req, "not_found", "no run %s", run_id);
+	struct waiter *w = waiter_new(t, req, CX_OP_FETCH_RESULT, run_id);
+	if (!w)
+		return cx_reply_error(req, "system_error", "out of memory");
+	if (!answer_fetch(t, w))
+		cx_timer_arm(t->loop, &w->timer, (uint64_t)timeout);
+	return NULL;
+}
+
+static cJSON *do_subscribe(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
+{
+	struct cx_error err = { 0 };
+	int64_t since;
+	if (!cx_req_int(req, "since", 1, INT64_MAX / 2, 1, &since))
+		return cx_reply_error(req, "usage", "\"since\" must be a seq");
+	if (cx_sup_subscribe(t->sup, cx_req_string(req, "run_id"), (uint64_t)since, fd, &err) != CX_OK)
+		return cx_reply_fail(req, &err);
+	cJSON *reply = cx_reply_ok(req);
+	cJSON_AddNumberToObject(reply, "fds", 1);
+	return reply;
+}
+
+static cJSON *do_cancel(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
+{
+	struct cx_error err = { 0 };
+	return cx_sup_cancel(t->sup, cx_req_string(req, "run_id"), &err) == CX_OK
+	       ? cx_reply_ok(req) : cx_reply_fail(req, &err);
+}
+
+static cJSON *do_terminate(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
+{
+	struct cx_error err = { 0 };
+	return cx_sup_terminate(t->sup, cx_req_string(req, "run_id"), &err) == CX_OK
+	       ? cx_reply_ok(req) : cx_reply_fail(req, &err);
+}
+
+static cJSON *do_which_children(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
 {
 	struct cx_run_summary *v;
-	size_t n = cx_sup_runs(t->sup, live_only, &v);
-	cJSON *list = cJSON_CreateArray();
+	size_t n = cx_sup_runs(t->sup, true, &v);
+	cJSON *reply = cx_reply_ok(req);
+	cJSON *list = cJSON_AddArrayToObject(reply, "runs");
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(list, cx_run_summary_json(&v[i]));
 	free(v);
-	return list;
+	return reply;
 }
 
-/* Handles one request; returns its reply, or NULL when it will come later. */
+/* terminate_all and stop: answered once no run is live; stop then ends
+ * the tenant. */
+static cJSON *do_terminate_all(struct tenant *t, const cJSON *req, enum cx_op op, int *fd)
+{
+	t->stopping |= op == CX_OP_STOP;
+	if (!waiter_new(t, req, op, NULL))
+		return cx_reply_error(req, "system_error", "out of memory");
+	cx_sup_terminate_all(t->sup);
+	announce(t);
+	wake_waiters(t, NULL);
+	return NULL;
+}
+
+/* Handles one request; returns its reply, or NULL when it will come later
+ * (then, with *fd, the descriptor that goes with it). */
+typedef cJSON *op_fn(struct tenant *t, const cJSON *req, enum cx_op op, int *fd);
+
+static op_fn *const handlers[CX_OP_N] = {
+	[CX_OP_START] = do_start,
+	[CX_OP_STATE] = do_state,
+	[CX_OP_PID_FOR] = do_pid_for,
+	[CX_OP_FETCH_RESULT] = do_fetch_result,
+	[CX_OP_SUBSCRIBE] = do_subscribe,
+	[CX_OP_CANCEL] = do_cancel,
+	[CX_OP_TERMINATE] = do_terminate,
+	[CX_OP_TERMINATE_ALL] = do_terminate_all,
+	[CX_OP_WHICH_CHILDREN] = do_which_children,
+	[CX_OP_ALIVE] = do_alive,
+	[CX_OP_STOP] = do_terminate_all,
+};
+
 static cJSON *handle(struct tenant *t, const cJSON *req, int *fd)
 {
-	const char *op = cx_req_string(req, "op");
-	const char *run_id = cx_req_string(req, "run_id");
-	struct cx_error err = { 0 };
-	struct cx_run_summary s;
-	cJSON *reply;
-	int r;
-	if (!op)
-		return cx_reply_error(req, "bad_request", "no \"op\"");
-	if (!strcmp(op, "start"))
-		return do_start(t, req, fd);
-	if (!strcmp(op, "state")) {
-		if (cx_sup_state(t->sup, run_id, &s) != CX_OK)
-			return cx_reply_error(req, "not_found", "no run %s", run_id ? run_id : "");
-		reply = cx_reply_ok(req);
-		cJSON_AddItemToObject(reply, "summary", cx_run_summary_json(&s));
-		return reply;
-	}
-	if (!strcmp(op, "alive")) {
-		/* A run whose worker is dead but whose end is not yet written
-		 * is alive here: its down message, with how it ended, follows
-		 * this reply on the channel. */
-		reply = cx_reply_ok(req);
-		cJSON_AddBoolToObject(reply, "alive", cx_sup_run_live(t->sup, run_id));
-		return reply;
-	}
-	if (!strcmp(op, "pid_for")) {
-		pid_t pid = 0;
-		r = cx_sup_pid_for(t->sup, run_id, &pid);
-		if (r != CX_OK)
-			return cx_reply_error(req, cx_code_word(r), "run %s: %s", run_id ? run_id : "",
-					      cx_code_word(r));
-		reply = cx_reply_ok(req);
-		cJSON_AddNumberToObject(reply, "pid", pid);
-		return reply;
-	}
-	if (!strcmp(op, "run_id")) {
-		int64_t pid;
-		char id[CX_RUN_ID_MAX + 1];
-		if (!cx_req_int(req, "pid", 1, INT32_MAX, 0, &pid) ||
-		    cx_sup_run_id(t->sup, (pid_t)pid, id) != CX_OK)
-			return cx_reply_error(req, "unknown_run", "no run has pid %lld", (long long)pid);
-		reply = cx_reply_ok(req);
-		cJSON_AddStringToObject(reply, "run_id", id);
-		return reply;
-	}
-	if (!strcmp(op, "fetch_result")) {
-		int64_t timeout;
-		if (!cx_req_int(req, "timeout_ms", 0, FETCH_TIMEOUT_MAX_MS, 5000, &timeout))
-			return cx_reply_error(req, "usage", "\"timeout_ms\" out of range");
-		if (cx_sup_state(t->sup, run_id, &s) != CX_OK)
-			return cx_reply_error(req, "not_found", "no run %s", run_id ? run_id : "");
-		struct waiter *w = waiter_new(t, req, run_id);
-		if (!w)
-			return cx_reply_error(req, "system_error", "out of memory");
-		if (!answer_fetch(t, w))
-			cx_timer_arm(t->loop, &w->timer, (uint64_t)timeout);
-		return NULL;
-	}
-	if (!strcmp(op, "subscribe")) {
-		int64_t since;
-		if (!cx_req_int(req, "since", 1, INT64_MAX / 2, 1, &since))
-			return cx_reply_error(req, "usage", "\"since\" must be a seq");
-		if (cx_sup_subscribe(t->sup, run_id, (uint64_t)since, fd, &err) != CX_OK)
-			return cx_reply_fail(req, &err);
-		reply = cx_reply_ok(req);
-		cJSON_AddNumberToObject(reply, "fds", 1);
-		return reply;
-	}
-	if (!strcmp(op, "cancel") || !strcmp(op, "terminate")) {
-		r = !strcmp(op, "cancel") ? cx_sup_cancel(t->sup, run_id, &err)
-					  : cx_sup_terminate(t->sup, run_id, &err);
-		return r == CX_OK ? cx_reply_ok(req) : cx_reply_fail(req, &err);
-	}
-	if (!strcmp(op, "ps") || !strcmp(op, "which_children")) {
-		reply = cx_reply_ok(req);
-		cJSON_AddItemToObject(reply, "runs", summaries(t, !cx_req_bool(req, "all")));
-		return reply;
-	}
-	if (!strcmp(op, "terminate_all") || !strcmp(op, "stop")) {
-		t->stopping |= !strcmp(op, "stop");
-		if (!waiter_new(t, req, NULL))
-			return cx_reply_error(req, "system_error", "out of memory");
-		cx_sup_terminate_all(t->sup);
-		announce(t);
-		wake_waiters(t, NULL);
-		return NULL;
-	}
-	return cx_reply_error(req, "unknown_op", "unknown op \"%s\"", op);
+	cJSON *error;
+	int op = cx_request_decode(req, CX_FROM_COUNCILD, &error);
+	return op < 0 ? error : handlers[op](t, req, (enum cx_op)op, fd);
 }
 
 static void on_channel(struct cx_loop *loop, struct cx_watch *w, uint32_t events)

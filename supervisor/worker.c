@@ -13,29 +13,30 @@
 #include "fsutil.h"
 #include "init.h"
 #include "launcher.h"
+#include "rundir.h"
 #include "runner.h"
 
 enum { WORKER_EVENT_FD = 3, WORKER_CONTROL_FD = 4 };
 
 /* runs_fd/<run_id>/<name>, whole. */
-static char *read_run_file(const struct cx_worker_args *a, const char *name, size_t *len)
+static char *read_run_file(const struct cx_worker_args *a, enum cx_run_file name, size_t *len)
 {
-	char path[CX_RUN_ID_MAX + 16];
+	char path[CX_RUN_PATH_MAX];
 	char *text;
-	snprintf(path, sizeof path, "%s/%s", a->run_id, name);
-	return cx_read_file(a->runs_fd, path, SIZE_MAX, &text, len) == 0 ? text : NULL;
+	return cx_read_file(a->runs_fd, cx_run_file(a->run_id, name, path), SIZE_MAX, &text, len) == 0
+	       ? text : NULL;
 }
 
 /* The spec and input the supervisor validated and wrote before the fork. */
 static int load(const struct cx_worker_args *a, struct cx_spec **spec, cJSON **input)
 {
 	size_t len;
-	char *text = read_run_file(a, "spec.json", &len);
+	char *text = read_run_file(a, CX_RUN_SPEC, &len);
 	int r = text ? cx_spec_parse(text, len, spec, NULL) : CX_ENOT_FOUND;
 	free(text);
 	if (r < 0)
 		return r;
-	text = read_run_file(a, "input.json", &len);
+	text = read_run_file(a, CX_RUN_INPUT, &len);
 	*input = text ? cJSON_ParseWithLength(text, len) : NULL;
 	free(text);
 	return *input ? 0 : CX_ENOT_FOUND;

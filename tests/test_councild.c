@@ -1179,6 +1179,26 @@ static uint64_t last_seq(const char *run_id)
 	return seq;
 }
 
+/* councild serves a subscription to a live run it does not supervise (an
+ * embedded supervisor's) from the run's events file: it followed the file
+ * to its end as it was at the request and closed the pipe there, so the
+ * subscriber lost the rest of the run, its terminal event included. */
+START_TEST(test_a_subscriber_of_an_embedded_run_gets_the_whole_run)
+{
+	pid_t ctl = run_command("{\"id\":\"c\",\"members\":[{\"id\":\"m\",\"profile\":"
+				"{\"provider\":\"mock\",\"latency_ms\":1500}}],"
+				"\"rounds\":[{\"type\":\"independent_analysis\"}]}", "emb");
+	ck_assert_msg(th_wait_until(member_started, "emb", DEADLINE_MS), "awaited the run's member");
+	int fd;
+	ck_assert_int_eq(cx_subscribe(cl, "emb", 1, &fd, NULL), CX_OK);
+	char *stream = read_to_eof(fd);
+	ck_assert_int_eq(exit_code(ctl), 0);
+	ck_assert_uint_eq(stream_accounts_to(stream), last_seq("emb"));
+	ck_assert_msg(strstr(stream, "\"type\":\"run_completed\""), "the stream has no run_completed");
+	free(stream);
+}
+END_TEST
+
 /* Found by the soak: a tenant that stopped closed, mid-line, the pipes of
  * the subscribers that had not read all of their runs: they lost the end
  * of the run, its terminal event included. councild serves them now. */
@@ -1330,6 +1350,7 @@ int main(void)
 	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
 	tcase_add_test(tc, test_an_embedded_run_is_left_to_its_owner_by_a_councild_started_beside_it);
+	tcase_add_test(tc, test_a_subscriber_of_an_embedded_run_gets_the_whole_run);
 	tcase_add_test(tc, test_a_sigkilled_run_command_leaves_no_member_and_a_final_run);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_no_member_and_every_run_and_tenant_final);
 	tcase_add_test(tc, test_a_run_whose_supervisor_and_guardian_died_is_finalized_once_by_its_next_reader);

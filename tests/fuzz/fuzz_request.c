@@ -65,7 +65,7 @@ static bool take_lines(struct cx_wire *w)
 			continue;
 		FUZZ_ASSERT(cJSON_IsObject(req));
 		cJSON *reply;
-		int op = cx_request_decode(req, &reply);
+		int op = cx_request_decode(req, CX_FROM_CLIENT, &reply);
 		FUZZ_ASSERT((op >= 0 && op < CX_OP_N && !reply) || (op == -1 && reply));
 		if (reply)
 			check_error_reply(reply);
