@@ -18,9 +18,9 @@
 #include "autostart.h"
 #include "json.h"
 #include "proc.h"
+#include "rundir.h"
 #include "wire.h"
 
-#define SOCKET_NAME "councild.sock"
 #define NO_DEADLINE UINT64_MAX
 #define AUTOSTART_GRACE_MS 1000  /* councild failed to start: how long another may take */
 
@@ -277,7 +277,7 @@ int cx_client_next_message(struct cx_client *cl, int timeout_ms, cJSON **msg,
 static int connect_socket(const char *dir)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, SOCKET_NAME) >=
+	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, CX_SOCKET_NAME) >=
 	    sizeof sa.sun_path)
 		return -ENAMETOOLONG;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -306,9 +306,9 @@ static bool nobody_listens(int r)
 static int connect_error(const char *dir, int r, struct cx_error *err)
 {
 	if (nobody_listens(r))
-		return cx_fail(err, CX_EUNAVAILABLE, "no councild answers on %s/%s", dir, SOCKET_NAME);
+		return cx_fail(err, CX_EUNAVAILABLE, "no councild answers on %s/%s", dir, CX_SOCKET_NAME);
 	return cx_fail(err, r == -EACCES || r == -EPERM ? CX_EPERM : CX_EUNAVAILABLE,
-		       "connecting to %s/%s: %s", dir, SOCKET_NAME, strerror(-r));
+		       "connecting to %s/%s: %s", dir, CX_SOCKET_NAME, strerror(-r));
 }
 
 /* Starts councild, then connects with backoff until it answers. */
@@ -340,7 +340,7 @@ static int autostart(struct cx_client *cl, const struct cx_client_options *opts,
 	if (started < 0)
 		return cx_fail(err, CX_EUNAVAILABLE, "councild did not start: %s", why);
 	return cx_fail(err, CX_EUNAVAILABLE, "councild did not start: nothing answered on %s/%s "
-		       "within %d ms", cl->runtime_dir, SOCKET_NAME, CX_CLIENT_AUTOSTART_MS);
+		       "within %d ms", cl->runtime_dir, CX_SOCKET_NAME, CX_CLIENT_AUTOSTART_MS);
 }
 
 static int hello(struct cx_client *cl, struct cx_error *err)

@@ -46,15 +46,15 @@ int cx_rundir_open(struct cx_rundir *rd, const char *root, const char *tenant)
 		return r;
 	if ((rd->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = -errno;
-	else if ((r = rd->runs_fd = open_dir(rd->root_fd, "runs", 0755)) >= 0 &&
-		 (r = tenants_fd = open_dir(rd->root_fd, "tenants", 0755)) >= 0 &&
+	else if ((r = rd->runs_fd = open_dir(rd->root_fd, CX_RUNS_DIR, 0755)) >= 0 &&
+		 (r = tenants_fd = open_dir(rd->root_fd, CX_TENANTS_DIR, 0755)) >= 0 &&
 		 (r = rd->tenant_fd = open_dir(tenants_fd, tenant, 0700)) >= 0) {
 		struct stat st;
 		r = fstat(rd->tenant_fd, &st) < 0 ? -errno : 0;
 		rd->run_mode = st.st_mode & 0750;
 		rd->run_gid = rd->run_mode & 0050 ? st.st_gid : (gid_t)-1;
 		if (r == 0)
-			r = rd->tenant_runs_fd = open_dir(rd->tenant_fd, "runs", rd->run_mode);
+			r = rd->tenant_runs_fd = open_dir(rd->tenant_fd, CX_RUNS_DIR, rd->run_mode);
 	}
 	if (tenants_fd >= 0)
 		close(tenants_fd);
@@ -122,7 +122,20 @@ const char *cx_run_file(const char *run_id, enum cx_run_file f, char path[CX_RUN
 
 const char *cx_run_path(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX])
 {
-	snprintf(path, CX_RUN_PATH_MAX, "runs/%s/%s", run_id, file_names[f]);
+	snprintf(path, CX_RUN_PATH_MAX, CX_RUNS_DIR "/%s/%s", run_id, file_names[f]);
+	return path;
+}
+
+const char *cx_tenant_dir(const char *tenant, char path[CX_TENANT_PATH_MAX])
+{
+	snprintf(path, CX_TENANT_PATH_MAX, CX_TENANTS_DIR "/%s", tenant);
+	return path;
+}
+
+const char *cx_tenant_runs(const char *tenant, const char *run_id, char path[CX_TENANT_PATH_MAX])
+{
+	snprintf(path, CX_TENANT_PATH_MAX, CX_TENANTS_DIR "/%s/" CX_RUNS_DIR "%s%s", tenant,
+		 run_id ? "/" : "", run_id ? run_id : "");
 	return path;
 }
 

@@ -24,6 +24,20 @@ struct cx_rundir {
  * final write is done. */
 #define CX_RUNDIR_RESERVE (64 * 1024)
 
+/* The runtime directory's own names. */
+#define CX_RUNS_DIR "runs"                 /* runs/<id>/: every run's directory */
+#define CX_TENANTS_DIR "tenants"           /* tenants/<t>/: status, and runs/<id> links */
+#define CX_SOCKET_NAME "councild.sock"
+#define CX_PIDFILE_NAME "councild.pid"
+
+#define CX_TENANT_PATH_MAX (CX_NAME_MAX + CX_RUN_ID_MAX + 32)
+
+/* "tenants/<tenant>", relative to the runtime directory, in path. */
+const char *cx_tenant_dir(const char *tenant, char path[CX_TENANT_PATH_MAX]);
+/* "tenants/<tenant>/runs", or with a run id "tenants/<tenant>/runs/<run_id>"
+ * (the tenant's link to the run's directory). */
+const char *cx_tenant_runs(const char *tenant, const char *run_id, char path[CX_TENANT_PATH_MAX]);
+
 /* The files of a run directory, runs/<id>/ (DESIGN §4, docs/status-files.md).
  * Their names are said here only. */
 enum cx_run_file {

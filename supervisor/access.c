@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rundir.h"
+
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
 #endif
@@ -44,19 +46,11 @@ bool cx_peer_may(const struct cx_peer *p, const struct cx_owner *o)
 	return p->uid == 0 || p->uid == o->uid || (o->group && cx_peer_in_group(p, o->gid));
 }
 
-static int tenant_path(const char *tenant, char *buf, size_t size)
-{
-	size_t n = strlcpy(buf, "tenants/", size);
-	return strlcat(buf + n, tenant, size - n) >= size - n ? -ENAMETOOLONG : 0;
-}
-
 int cx_owner_read(int root_fd, const char *tenant, struct cx_owner *out)
 {
-	char path[128];
+	char path[CX_TENANT_PATH_MAX];
 	struct stat st;
-	if (tenant_path(tenant, path, sizeof path) < 0)
-		return -ENAMETOOLONG;
-	if (fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(root_fd, cx_tenant_dir(tenant, path), &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
@@ -66,11 +60,10 @@ int cx_owner_read(int root_fd, const char *tenant, struct cx_owner *out)
 
 int cx_owner_create(int root_fd, const char *tenant, const struct cx_owner *o)
 {
-	char path[128];
+	char path[CX_TENANT_PATH_MAX];
 	mode_t mode = o->group ? 0750 : 0700;
-	if (tenant_path(tenant, path, sizeof path) < 0)
-		return -ENAMETOOLONG;
-	if (mkdirat(root_fd, "tenants", 0755) < 0 && errno != EEXIST)
+	cx_tenant_dir(tenant, path);
+	if (mkdirat(root_fd, CX_TENANTS_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	if (mkdirat(root_fd, path, mode) < 0)
 		return errno == EEXIST ? 0 : -errno;
@@ -90,11 +83,11 @@ int cx_owner_create(int root_fd, const char *tenant, const struct cx_owner *o)
 
 int cx_runs_dir_share(int root_fd)
 {
-	if (mkdirat(root_fd, "tenants", 0755) < 0 && errno != EEXIST)
+	if (mkdirat(root_fd, CX_TENANTS_DIR, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if (mkdirat(root_fd, "runs", 01733) < 0 && errno != EEXIST)
+	if (mkdirat(root_fd, CX_RUNS_DIR, 01733) < 0 && errno != EEXIST)
 		return -errno;
-	return fchmodat(root_fd, "runs", 01733, 0) < 0 ? -errno : 0;
+	return fchmodat(root_fd, CX_RUNS_DIR, 01733, 0) < 0 ? -errno : 0;
 }
 
 int cx_group_lookup(const char *name, gid_t *out)

@@ -57,7 +57,7 @@ static int read_summary(int runs_fd, const char *run_id, struct cx_run_summary *
 
 static int open_runs(int root_fd)
 {
-	return openat(root_fd, "runs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return openat(root_fd, CX_RUNS_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out)
@@ -77,12 +77,9 @@ static int by_name(const void *a, const void *b)
 /* The run ids under runs/ (or tenants/<t>/runs/), sorted. */
 static char **run_ids(int root_fd, const char *tenant, size_t *n)
 {
-	char path[CX_NAME_MAX + 32];
-	if (tenant)
-		snprintf(path, sizeof path, "tenants/%s/runs", tenant);
-	else
-		strcpy(path, "runs");
-	int fd = cx_open_beneath(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
+	char path[CX_TENANT_PATH_MAX];
+	int fd = cx_open_beneath(root_fd, tenant ? cx_tenant_runs(tenant, NULL, path) : CX_RUNS_DIR,
+				 O_RDONLY | O_DIRECTORY, 0);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	char **ids = NULL;
 	*n = 0;
@@ -353,10 +350,9 @@ int cx_catalog_recover(int root_fd, const char *root, const char *tenant)
 /* Removes runs/<id> and tenants/<tenant>/runs/<id>. */
 static void remove_run(int root_fd, const char *tenant, const char *run_id)
 {
-	char link[CX_NAME_MAX + CX_RUN_ID_MAX + 32];
-	snprintf(link, sizeof link, "tenants/%s/runs/%s", tenant, run_id);
-	unlinkat(root_fd, link, 0);
-	int runs = cx_open_beneath(root_fd, "runs", O_RDONLY | O_DIRECTORY, 0);
+	char link[CX_TENANT_PATH_MAX];
+	unlinkat(root_fd, cx_tenant_runs(tenant, run_id, link), 0);
+	int runs = cx_open_beneath(root_fd, CX_RUNS_DIR, O_RDONLY | O_DIRECTORY, 0);
 	if (runs >= 0) {
 		cx_remove_tree(runs, run_id);
 		close(runs);

@@ -15,6 +15,7 @@
 #include "council/supervisor.h"
 #include "daemon.h"
 #include "fsutil.h"
+#include "rundir.h"
 
 #define MMAP_THRESHOLD (128 * 1024)
 
@@ -157,7 +158,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char pidpath[PATH_MAX + 16];
-	snprintf(pidpath, sizeof pidpath, "%s/councild.pid", root);
+	snprintf(pidpath, sizeof pidpath, "%s/" CX_PIDFILE_NAME, root);
 	pid_t other;
 	struct pidfh *pidfile = pidfile_open(pidpath, 0644, &other);
 	if (!pidfile) {

@@ -22,6 +22,7 @@
 #include "daemon_int.h"
 #include "proc.h"
 #include "request.h"
+#include "rundir.h"
 #include "statusfs.h"
 
 #define STOP_GRACE_MS 10000  /* beyond shutdown_ms, before a tenant is killed */
@@ -78,7 +79,7 @@ static void settle_tenant(struct daemon *d, const char *tenant)
 /* Calls fn for every tenant of the runtime directory, running or not. */
 static void for_each_tenant_dir(struct daemon *d, void (*fn)(struct daemon *d, const char *tenant))
 {
-	int fd = openat(d->root_fd, "tenants", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(d->root_fd, CX_TENANTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!dir) {
 		if (fd >= 0)
@@ -286,7 +287,7 @@ static bool tenants_up(struct daemon *d)
 static int listen_on(struct daemon *d)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/councild.sock", d->root) >=
+	if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/" CX_SOCKET_NAME, d->root) >=
 	    sizeof addr.sun_path)
 		return -ENAMETOOLONG;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -398,7 +399,7 @@ int cx_daemon_run(const struct cx_daemon_options *opts)
 			break;
 	}
 	char sock[PATH_MAX];
-	snprintf(sock, sizeof sock, "%s/councild.sock", root);
+	snprintf(sock, sizeof sock, "%s/" CX_SOCKET_NAME, root);
 	unlink(sock);
 	daemon_free(&d);
 	return 0;

@@ -206,8 +206,9 @@ static int write_tenant(int tenant_fd, const struct cx_tenant_summary *t)
 
 int cx_statusfs_write_tenant(const char *root, const struct cx_tenant_summary *t)
 {
-	char path[PATH_MAX];
-	if ((size_t)snprintf(path, sizeof path, "%s/tenants/%s", root, t->tenant) >= sizeof path)
+	char path[PATH_MAX], dir_path[CX_TENANT_PATH_MAX];
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", root, cx_tenant_dir(t->tenant, dir_path)) >=
+	    sizeof path)
 		return -ENAMETOOLONG;
 	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
