@@ -269,19 +269,18 @@ int cx_launcher_spawn(struct cx_launcher *l, const struct cx_worker_args *args,
 		      const struct cx_fork_opts *opts, struct cx_proc *proc,
 		      struct cx_fork_outcome *how)
 {
-	for (int attempt = 0; l->sock >= 0 && attempt < 2; attempt++) {
-		int r = l->stale ? -EPIPE : exchange(l, args, opts, proc, how);
-		if (r == 0 || r == -EAGAIN || r == -ENOMEM)
-			return r;
-		/* Gone (or not answering): a new one, once. Anything else is
-		 * the kernel refusing what a launcher needs (clone3,
-		 * CLONE_PARENT): no launcher. */
-		struct cx_launcher old = *l;
-		cx_launcher_stop(l);
-		if (r != -EPIPE || cx_launcher_start(l, old.runs_fd, old.tenant_fd, old.cgroup_fd) < 0)
-			break;
-	}
-	return -ENOSYS;
+	if (l->sock < 0)
+		return -ENOSYS;
+	int r = l->stale ? -EPIPE : exchange(l, args, opts, proc, how);
+	if (r == 0 || r == -EAGAIN || r == -ENOMEM)
+		return r;
+	/* Gone (or not answering): a new one for the caller's next try.
+	 * Anything else is the kernel refusing what a launcher needs
+	 * (clone3, CLONE_PARENT): no launcher. */
+	struct cx_launcher old = *l;
+	cx_launcher_stop(l);
+	return r == -EPIPE && cx_launcher_start(l, old.runs_fd, old.tenant_fd, old.cgroup_fd) == 0
+	       ? -EPIPE : -ENOSYS;
 }
 
 /* A note waits a little for room (a burst of runs ending fills the

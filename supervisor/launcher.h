@@ -47,10 +47,12 @@ int cx_launcher_start(struct cx_launcher *l, int runs_fd, int tenant_fd, int cgr
 
 /* Has the launcher fork a worker with args (its fds are sent, not kept;
  * args->runs_fd is the launcher's own) where opts says (opts->sibling is
- * implied): 0 with *proc and *how; -ENOSYS when the launcher cannot, and
- * the caller should fork the worker itself (the kernel refuses CLONE_PARENT;
- * the launcher died and no new one could be started): from then on the
- * launcher is none; -EAGAIN, -ENOMEM: the fork failed. */
+ * implied): 0 with *proc and *how; -EAGAIN, -ENOMEM: the fork failed;
+ * -EPIPE: the launcher died or stopped answering, and a new one took its
+ * place: try again, with new pipes (one that got stuck after its fork left
+ * a worker holding these); -ENOSYS when the launcher cannot, and the
+ * caller should fork the worker itself (the kernel refuses CLONE_PARENT;
+ * no new launcher could be started): from then on the launcher is none. */
 int cx_launcher_spawn(struct cx_launcher *l, const struct cx_worker_args *args,
 		      const struct cx_fork_opts *opts, struct cx_proc *proc,
 		      struct cx_fork_outcome *how);

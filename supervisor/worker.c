@@ -98,6 +98,43 @@ static int fork_here(struct cx_worker *w, const struct cx_worker_args *args,
 	return r < 0 ? r : 0;
 }
 
+/* One try at forking the worker, with pipes of its own: by the launcher,
+ * else (it cannot, or on the last try it failed too) here. */
+static int try_spawn(struct cx_worker *w, struct cx_launcher *launcher,
+		     struct cx_worker_args *args, const struct cx_fork_opts *opts, bool last,
+		     struct cx_fork_outcome *how)
+{
+	int events[2], control[2];
+	if (pipe2(events, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(control, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(events[0]);
+		close(events[1]);
+		return -e;
+	}
+	args->event_fd = events[1];
+	args->control_fd = control[0];
+	int r = launcher ? cx_launcher_spawn(launcher, args, opts, &w->proc, how) : -ENOSYS;
+	if (r == -ENOSYS || (r == -EPIPE && last))
+		r = fork_here(w, args, opts, how);
+	close(events[1]);
+	close(control[0]);
+	if (r < 0) {
+		/* A worker a stuck launcher forked holds the other ends: at
+		 * the control pipe's EOF it aborts, as when its supervisor is
+		 * gone, and its events go nowhere. */
+		close(events[0]);
+		close(control[1]);
+		return r;
+	}
+	fcntl(events[0], F_SETFL, O_NONBLOCK);
+	fcntl(control[1], F_SETFL, O_NONBLOCK);
+	w->event_fd = events[0];
+	w->control_fd = control[1];
+	return 0;
+}
+
 int cx_worker_spawn(struct cx_worker *w, struct cx_launcher *launcher, int runs_fd,
 		    const char *run_id, const char *cwd, const struct cx_fork_opts *opts,
 		    enum cx_containment *got)
@@ -110,35 +147,15 @@ int cx_worker_spawn(struct cx_worker *w, struct cx_launcher *launcher, int runs_
 		strlcpy(args.cwd, cwd, sizeof args.cwd);
 	else if (!getcwd(args.cwd, sizeof args.cwd))
 		args.cwd[0] = '\0';
-	int events[2], control[2];
-	if (pipe2(events, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(control, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(events[0]);
-		close(events[1]);
-		return -e;
-	}
-	args.event_fd = events[1];
-	args.control_fd = control[0];
 	struct cx_fork_outcome how;
-	int r = launcher ? cx_launcher_spawn(launcher, &args, opts, &w->proc, &how) : -ENOSYS;
-	if (r == -ENOSYS)
-		r = fork_here(w, &args, opts, &how);
-	close(events[1]);
-	close(control[0]);
-	if (r < 0) {
-		close(events[0]);
-		close(control[1]);
+	int r = try_spawn(w, launcher, &args, opts, false, &how);
+	if (r == -EPIPE)
+		r = try_spawn(w, launcher, &args, opts, true, &how);
+	if (r < 0)
 		return r;
-	}
 	*got = how.cgroup == CX_FORK_CGROUP_CLONE || how.cgroup == CX_FORK_CGROUP_MOVED
 	       ? CX_CONTAIN_CGROUP : how.pidns ? CX_CONTAIN_PIDNS : CX_CONTAIN_PGROUP;
 	setpgid(w->proc.pid, w->proc.pid);
-	fcntl(events[0], F_SETFL, O_NONBLOCK);
-	fcntl(control[1], F_SETFL, O_NONBLOCK);
-	w->event_fd = events[0];
-	w->control_fd = control[1];
 	return 0;
 }
 
