@@ -70,6 +70,7 @@ struct doomed {
 	struct cx_proc proc;
 	char title[80];
 	unsigned kill;            /* which kill_councild, from 1 */
+	uint64_t killed_ms;       /* when */
 };
 
 /* What the warm-up left, to compare the end with. */
@@ -252,15 +253,28 @@ static void councild_stop(struct soak *s)
 
 /* Processes. */
 
-/* Drops the doomed that have exited (reaped or not). */
-static void doomed_prune(struct soak *s)
+/* Drops the doomed that have exited (reaped or not), and names each one
+ * alive SETTLE_MS after its councild's SIGKILL (with all, each one alive):
+ * a guardian kills its runs, waits for them, finalizes them and exits. */
+static void doomed_sweep(struct soak *s, bool all)
 {
+	uint64_t now = cx_mono_ms();
 	size_t kept = 0;
 	for (size_t i = 0; i < s->n_doomed; i++) {
-		if (cx_proc_alive(&s->doomed[i].proc))
-			s->doomed[kept++] = s->doomed[i];
+		struct doomed *p = &s->doomed[i];
+		bool alive = cx_proc_alive(&p->proc);
+		if (alive && (all || now - p->killed_ms > SETTLE_MS)) {
+			char title[80];
+			soak_title(p->proc.pid, title, sizeof title);
+			soak_violation(&s->v, "process %d (%s; now %s) alive %.1f s after councild's "
+				       "SIGKILL (kill_councild %u)", (int)p->proc.pid, p->title, title,
+				       (double)(now - p->killed_ms) / 1000, p->kill);
+			alive = false;
+		}
+		if (alive)
+			s->doomed[kept++] = *p;
 		else
-			cx_proc_release(&s->doomed[i].proc);
+			cx_proc_release(&p->proc);
 	}
 	s->n_doomed = kept;
 }
@@ -283,6 +297,7 @@ static void doomed_add(struct soak *s)
 			continue;
 		snprintf(p->title, sizeof p->title, "%s", procs[i].title);
 		p->kill = s->kills;
+		p->killed_ms = cx_mono_ms();
 		s->n_doomed++;
 	}
 	if (more)
@@ -290,23 +305,14 @@ static void doomed_add(struct soak *s)
 	free(procs);
 }
 
-/* Nothing of a SIGKILLed councild's tree is left: no member, worker,
- * tenant supervisor or launcher (each guardian finishes its work and
- * exits). Waits generously, then names each one left. */
+/* Nothing of a SIGKILLed councild's tree is left: no worker, tenant
+ * supervisor or launcher. Waits generously, then names each one left. */
 static void expect_doomed_gone(struct soak *s)
 {
 	uint64_t deadline = cx_mono_ms() + SETTLE_MS;
-	for (doomed_prune(s); s->n_doomed && cx_mono_ms() < deadline; doomed_prune(s))
+	for (doomed_sweep(s, false); s->n_doomed && cx_mono_ms() < deadline; doomed_sweep(s, false))
 		usleep(50000);
-	for (size_t i = 0; i < s->n_doomed; i++) {
-		char now[80];
-		soak_title(s->doomed[i].proc.pid, now, sizeof now);
-		soak_violation(&s->v, "process %d (%s; now %s) outlived councild's SIGKILL "
-			       "(kill_councild %u)", (int)s->doomed[i].proc.pid, s->doomed[i].title,
-			       now, s->doomed[i].kill);
-		cx_proc_release(&s->doomed[i].proc);
-	}
-	s->n_doomed = 0;
+	doomed_sweep(s, true);
 }
 
 /* The tenant a supervisor's title names ("council-sup soak-3"), or -1. */
@@ -488,7 +494,7 @@ static struct cx_client *councild_restart(void *ctx, pid_t *pid)
 	struct soak *s = ctx;
 	siginfo_t info;
 	s->kills++;
-	doomed_prune(s);
+	doomed_sweep(s, false);
 	doomed_add(s);
 	cx_proc_signal(&s->councild, SIGKILL);
 	while (cx_proc_reap(&s->councild, &info) == 0) {
