@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,6 +223,36 @@ START_TEST(test_an_outcome_its_fault_does_not_allow_is_found)
 }
 END_TEST
 
+/* Its councild SIGKILLed, a run's guardian ends it run_failed
+ * supervisor_down: allowed then, and only then. */
+START_TEST(test_a_run_cut_off_from_its_councild_may_end_failed)
+{
+	ck_assert(!(soak_allowed(&run) & OUTCOME_BIT(OUTCOME_FAILED)));
+	run.cut_off = true;
+	ck_assert(soak_allowed(&run) & OUTCOME_BIT(OUTCOME_FAILED));
+	ck_assert(soak_allowed(&run) & OUTCOME_BIT(OUTCOME_COMPLETED));
+}
+END_TEST
+
+/* A councild that just started must find each tenant stopped, whatever
+ * its SIGKILLed predecessor left in the tenant's status. */
+START_TEST(test_a_tenant_not_stopped_at_councild_start_is_found)
+{
+	char dir[4096], status[4200];
+	snprintf(dir, sizeof dir, "%s/tenants/soak-0", scratch);
+	snprintf(status, sizeof status, "%s/status", dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	soak_check_tenants_stopped(root_fd, 1, &found);
+	ck_assert_msg(found.n == 1 && strstr(found.last, "tenants/soak-0/status"), "%s", found.last);
+	th_write_file(status, "Tenant:\tsoak-0\nPid:\t4242\nStatus:\trunning\n");
+	soak_check_tenants_stopped(root_fd, 1, &found);
+	ck_assert_msg(found.n == 2 && strstr(found.last, "says running"), "%s", found.last);
+	th_write_file(status, "Tenant:\tsoak-0\nPid:\t-\nStatus:\tstopped\n");
+	soak_check_tenants_stopped(root_fd, 1, &found);
+	ck_assert_uint_eq(found.n, 2);
+}
+END_TEST
+
 START_TEST(test_a_subscriber_short_of_the_end_is_found)
 {
 	ck_assert_uint_eq(check(), 0);
@@ -311,6 +342,8 @@ int main(void)
 	tcase_add_test(tc, test_a_summary_disagreeing_with_the_status_is_found);
 	tcase_add_test(tc, test_a_missing_tenant_link_is_found);
 	tcase_add_test(tc, test_an_outcome_its_fault_does_not_allow_is_found);
+	tcase_add_test(tc, test_a_run_cut_off_from_its_councild_may_end_failed);
+	tcase_add_test(tc, test_a_tenant_not_stopped_at_councild_start_is_found);
 	tcase_add_test(tc, test_a_subscriber_short_of_the_end_is_found);
 	tcase_add_test(tc, test_a_run_no_start_returned_is_found);
 	tcase_add_test(tc, test_descendants_and_their_zombies_are_found);

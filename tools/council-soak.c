@@ -5,9 +5,11 @@
  *
  *   - nothing left: councild's descendants are its tenant supervisors (and
  *     their launchers), and none once they are stopped; no zombie; no
- *     tenant supervisor died;
+ *     tenant supervisor died; nothing of a SIGKILLed councild's tree
+ *     (kill_councild) outlived it;
  *   - councild's descriptors and memory back to where the warm-up left
- *     them (and each tenant supervisor's descriptors);
+ *     them (and each tenant supervisor's descriptors), unless councild was
+ *     SIGKILLed since and the one now started after the warm-up;
  *   - every run started has its directory, its events contiguous from 1
  *     with one terminal event, last; status and summary.json final and
  *     agreeing; the outcome one its fault allows;
@@ -44,7 +46,8 @@ static const char usage[] =
 	"\n"
 	"  --runs N         runs to start (default 2000)\n"
 	"  --faults         inject faults: kill, cancel, terminate, crash, hang, transient,\n"
-	"                   slow subscribers, tenant stops, terminate_all\n"
+	"                   slow subscribers, embedded supervisors (SIGKILLed or not),\n"
+	"                   tenant stops, terminate_all, SIGKILL of a guardian, of councild\n"
 	"  --seed S         the random seed (default: a fresh one, printed)\n"
 	"  --tenants T      tenants to spread the runs over (default 4)\n"
 	"  --concurrency C  runs in flight at most (default 64)\n"
@@ -60,6 +63,14 @@ struct options {
 	bool faults, keep;
 	uint64_t seed;
 	const char *councild;
+};
+
+/* A process of a SIGKILLed councild's tree, which must not outlive it. */
+struct doomed {
+	struct cx_proc proc;
+	char title[80];
+	unsigned kill;            /* which kill_councild, from 1 */
+	uint64_t killed_ms;       /* when */
 };
 
 /* What the warm-up left, to compare the end with. */
@@ -81,6 +92,10 @@ struct soak {
 	unsigned warmed;          /* of them, the warm-up's */
 	struct soak_tally tally;
 	struct baseline base;
+	bool fresh;               /* councild was restarted since the baseline */
+	unsigned kills;           /* of councild */
+	struct doomed *doomed;    /* of their trees, those that had not exited at the last look */
+	size_t n_doomed;
 	uint64_t elapsed_ms;      /* of the soak's runs, warm-up aside */
 	long peak_rss_kib;        /* councild's, at the end */
 };
@@ -238,6 +253,68 @@ static void councild_stop(struct soak *s)
 
 /* Processes. */
 
+/* Drops the doomed that have exited (reaped or not), and names each one
+ * alive SETTLE_MS after its councild's SIGKILL (with all, each one alive):
+ * a guardian kills its runs, waits for them, finalizes them and exits. */
+static void doomed_sweep(struct soak *s, bool all)
+{
+	uint64_t now = cx_mono_ms();
+	size_t kept = 0;
+	for (size_t i = 0; i < s->n_doomed; i++) {
+		struct doomed *p = &s->doomed[i];
+		bool alive = cx_proc_alive(&p->proc);
+		if (alive && (all || now - p->killed_ms > SETTLE_MS)) {
+			char title[80];
+			soak_title(p->proc.pid, title, sizeof title);
+			soak_violation(&s->v, "process %d (%s; now %s) alive %.1f s after councild's "
+				       "SIGKILL (kill_councild %u)", (int)p->proc.pid, p->title, title,
+				       (double)(now - p->killed_ms) / 1000, p->kill);
+			alive = false;
+		}
+		if (alive)
+			s->doomed[kept++] = *p;
+		else
+			cx_proc_release(&p->proc);
+	}
+	s->n_doomed = kept;
+}
+
+/* Takes a handle on each of councild's descendants, before its SIGKILL.
+ * Nothing forks in the tree meanwhile: runs start only at our request,
+ * and we are here. */
+static void doomed_add(struct soak *s)
+{
+	struct soak_proc *procs;
+	int n = soak_descendants(s->councild.pid, &procs);
+	if (n < 0) {
+		soak_violation(&s->v, "reading /proc: %s", strerror(-n));
+		return;
+	}
+	struct doomed *more = realloc(s->doomed, (s->n_doomed + (size_t)n + 1) * sizeof *more);
+	for (int i = 0; more && i < n; i++) {
+		struct doomed *p = &more[s->n_doomed];
+		if (procs[i].state == 'Z' || cx_proc_open(&p->proc, procs[i].pid) < 0)
+			continue;
+		snprintf(p->title, sizeof p->title, "%s", procs[i].title);
+		p->kill = s->kills;
+		p->killed_ms = cx_mono_ms();
+		s->n_doomed++;
+	}
+	if (more)
+		s->doomed = more;
+	free(procs);
+}
+
+/* Nothing of a SIGKILLed councild's tree is left: no worker, tenant
+ * supervisor or launcher. Waits generously, then names each one left. */
+static void expect_doomed_gone(struct soak *s)
+{
+	uint64_t deadline = cx_mono_ms() + SETTLE_MS;
+	for (doomed_sweep(s, false); s->n_doomed && cx_mono_ms() < deadline; doomed_sweep(s, false))
+		usleep(50000);
+	doomed_sweep(s, true);
+}
+
 /* The tenant a supervisor's title names ("council-sup soak-3"), or -1. */
 static int tenant_of(const struct soak *s, const struct soak_proc *p)
 {
@@ -328,6 +405,7 @@ static void measure_baseline(struct soak *s)
 	s->base.fds = last;
 	s->base.rss_kib = soak_memory_kib(s->councild.pid, "VmRSS");
 	supervisor_fds(s, s->base.sup_fds);
+	s->fresh = false;
 }
 
 static bool all_within(struct soak *s, int *fds)
@@ -343,6 +421,12 @@ static bool all_within(struct soak *s, int *fds)
  * clients go), memory within RSS_SLACK_KIB of it. */
 static void check_resources(struct soak *s, int *end_fds, long *end_rss)
 {
+	if (s->fresh) { /* no baseline of this councild's to compare with */
+		*end_fds = soak_fd_count(s->councild.pid);
+		*end_rss = soak_memory_kib(s->councild.pid, "VmRSS");
+		s->peak_rss_kib = soak_memory_kib(s->councild.pid, "VmHWM");
+		return;
+	}
 	int *fds = calloc(s->opt.tenants, sizeof *fds);
 	uint64_t deadline = cx_mono_ms() + SETTLE_MS;
 	while (fds && !all_within(s, fds) && cx_mono_ms() < deadline)
@@ -402,12 +486,39 @@ static void tenants_all(struct soak *s, bool stop)
 	cx_client_close(cl);
 }
 
+/* kill_councild (soak_plan): SIGKILL to councild with its runs live, its
+ * tree kept to check that none of it survives; then a new councild on the
+ * same directory, which must find every tenant stopped. */
+static struct cx_client *councild_restart(void *ctx, pid_t *pid)
+{
+	struct soak *s = ctx;
+	siginfo_t info;
+	s->kills++;
+	doomed_sweep(s, false);
+	doomed_add(s);
+	cx_proc_signal(&s->councild, SIGKILL);
+	while (cx_proc_reap(&s->councild, &info) == 0) {
+		struct pollfd p = { .fd = s->councild.pidfd, .events = POLLIN };
+		poll(&p, 1, 1000);
+	}
+	cx_proc_release(&s->councild);
+	s->fresh = true;
+	if (councild_start(s) < 0)
+		return NULL;
+	*pid = s->councild.pid;
+	struct cx_client *cl = connect_councild(s);
+	if (cl)
+		soak_check_tenants_stopped(s->root_fd, s->opt.tenants, &s->v);
+	return cl;
+}
+
 /* Runs. */
 
-static unsigned drive(struct soak *s, struct cx_client *cl, unsigned runs, bool faults)
+static unsigned drive(struct soak *s, struct cx_client **cl, unsigned runs, bool faults)
 {
 	struct soak_plan plan = {
-		.root = s->root, .councild = s->councild.pid, .runs = runs, .tenants = s->opt.tenants,
+		.root = s->root, .councild = s->councild.pid, .councild_restart = councild_restart,
+		.ctx = s, .runs = runs, .tenants = s->opt.tenants,
 		.concurrency = s->opt.concurrency, .faults = faults, .rng = &s->rng,
 		.progress = stderr,
 	};
@@ -424,7 +535,7 @@ static void check_runs(struct soak *s, unsigned outcomes[OUTCOME_N])
 		struct soak_record rec;
 		char tenant[CX_NAME_MAX + 1];
 		soak_tenant_name(s->runs[i].tenant, tenant);
-		if (!s->runs[i].down)
+		if (!s->runs[i].down && !s->runs[i].cut_off)
 			soak_violation(&s->v, "run %s (fault %s): no DOWN came", s->runs[i].run_id,
 				       soak_fault_name(s->runs[i].fault));
 		soak_check_run(s->root_fd, &s->runs[i], tenant, &rec, &s->v);
@@ -460,9 +571,15 @@ static void print_summary(const struct soak *s, const unsigned outcomes[OUTCOME_
 		if (t->missed[f])
 			printf(" %s %u", soak_fault_name(f), t->missed[f]);
 	printf("); subscribers got %u lagged lines\n", t->lagged);
-	printf("  councild: %d descriptors after the warm-up, %d at the end; RSS %ld KiB, %ld KiB "
-	       "(%+ld, %u allowed; %ld at its peak)\n", s->base.fds, end_fds, s->base.rss_kib, end_rss,
-	       end_rss - s->base.rss_kib, s->opt.rss_slack_kib, s->peak_rss_kib);
+	if (s->fresh)
+		printf("  councild: SIGKILLed %u times, the last after the warm-up: %d descriptors and "
+		       "RSS %ld KiB at the end (%ld at its peak), not compared with the warm-up's "
+		       "(another councild's)\n", s->kills, end_fds, end_rss, s->peak_rss_kib);
+	else
+		printf("  councild: %d descriptors after the warm-up, %d at the end; RSS %ld KiB, %ld "
+		       "KiB (%+ld, %u allowed; %ld at its peak)\n", s->base.fds, end_fds,
+		       s->base.rss_kib, end_rss, end_rss - s->base.rss_kib, s->opt.rss_slack_kib,
+		       s->peak_rss_kib);
 	printf("council-soak: %u violations (seed %" PRIu64 ")\n", s->v.n, s->opt.seed);
 }
 
@@ -494,7 +611,7 @@ int main(int argc, char **argv)
 	if (cl) {
 		/* The warm-up: every tenant up, councild's allocations at their
 		 * working size, before the baseline is taken. */
-		s.warmed = drive(&s, cl, s.opt.warmup, s.opt.faults);
+		s.warmed = drive(&s, &cl, s.opt.warmup, s.opt.faults);
 		cx_client_close(cl);
 		tenants_all(&s, false); /* what a stop in the warm-up left down */
 		measure_baseline(&s);
@@ -502,13 +619,15 @@ int main(int argc, char **argv)
 	}
 	if (cl) {
 		uint64_t start = cx_mono_ms();
-		drive(&s, cl, s.opt.runs, s.opt.faults);
+		drive(&s, &cl, s.opt.runs, s.opt.faults);
 		s.elapsed_ms = cx_mono_ms() - start;
-		check_no_restarts(&s, cl);
+		if (cl)
+			check_no_restarts(&s, cl);
 		cx_client_close(cl);
 		/* Tenants a stop left down are started again, as at the baseline. */
 		tenants_all(&s, false);
 		expect_only_supervisors(&s, true);
+		expect_doomed_gone(&s);
 		check_resources(&s, &end_fds, &end_rss);
 		tenants_all(&s, true);
 		expect_only_supervisors(&s, false);
@@ -525,5 +644,6 @@ int main(int argc, char **argv)
 	}
 	free(s.runs);
 	free(s.base.sup_fds);
+	free(s.doomed);
 	return s.v.n ? 1 : 0;
 }

@@ -33,6 +33,7 @@ enum soak_fault {
 	FAULT_TENANT_STOP = FAULT_GROUP,
 	FAULT_TERMINATE_ALL,
 	FAULT_KILL_GUARDIAN,    /* SIGKILL to a tenant's launcher, its guardian: nothing else changes */
+	FAULT_KILL_COUNCILD,    /* SIGKILL to councild with runs live, then a new councild */
 	FAULT_N
 };
 
@@ -51,6 +52,9 @@ enum soak_outcome {
 #define OUTCOME_BIT(o) (1u << (o))
 
 const char *soak_outcome_name(enum soak_outcome o);
+
+/* The name of tenant i: "soak-<i>". */
+void soak_tenant_name(unsigned i, char name[CX_NAME_MAX + 1]);
 
 /* Findings: each one printed on its own line and counted. */
 struct soak_violations {
@@ -71,18 +75,24 @@ struct soak_run {
 	enum soak_fault fault;
 	bool injected;          /* its fault was done (not: the run ended first) */
 	bool exposed;           /* a tenant operation may have killed it */
+	bool cut_off;           /* councild was SIGKILLed while the run was live: no
+				 * DOWN comes (the monitor went with the connection),
+				 * its subscriber's EOF may come before the end, and its
+				 * guardian may end it supervisor_down */
 	pid_t pid;              /* its worker, as start said */
 	uint64_t ref;           /* its monitor */
 	bool down;              /* its DOWN came */
 	struct soak_sub *sub;   /* FAULT_SLOW_SUBSCRIBER: its subscriber, until closed */
 	/* What the subscriber saw: with eof, sub_last is the last seq it
-	 * accounted for (lagged included), 0 for none, from sub_since on. */
+	 * accounted for (lagged included), 0 for none, from sub_since on.
+	 * An EOF a SIGKILLed councild brought is none. */
 	uint64_t sub_since, sub_last;
 	bool sub_eof;
 };
 
 /* The outcomes a run may have: those of its fault if it was done, that of
- * no fault if not, and killed too when exposed (soak_files.c). */
+ * no fault if not, killed too when exposed, failed too when cut off
+ * (soak_files.c). */
 unsigned soak_allowed(const struct soak_run *run);
 
 /* What a run's files say (soak_files.c). */
@@ -101,6 +111,11 @@ struct soak_record {
  * Every finding goes to v. Returns true when all held, with *rec filled. */
 bool soak_check_run(int root_fd, const struct soak_run *run, const char *tenant,
 		    struct soak_record *rec, struct soak_violations *v);
+
+/* Reports each of tenants soak-0.. whose tenants/<t>/status does not say
+ * stopped: what a councild that just started must find, whatever its
+ * SIGKILLed predecessor's tenants left. */
+void soak_check_tenants_stopped(int root_fd, unsigned tenants, struct soak_violations *v);
 
 /* Reports every directory of runs/ whose id is not among the n ids (no
  * start returned it); sorts ids. Returns how many. */
@@ -132,6 +147,11 @@ long soak_memory_kib(pid_t pid, const char *field);
 struct soak_plan {
 	const char *root;       /* councild's runtime directory */
 	pid_t councild;
+	/* kill_councild: SIGKILLs councild and starts another on root as the
+	 * first was started; returns a client of the new one, with its pid in
+	 * *councild, or NULL (a violation said why). */
+	struct cx_client *(*councild_restart)(void *ctx, pid_t *councild);
+	void *ctx;
 	unsigned runs;          /* to start */
 	unsigned tenants;       /* named soak-0, soak-1... */
 	unsigned concurrency;   /* runs in flight at most */
@@ -149,15 +169,14 @@ struct soak_tally {
 	unsigned peak;          /* runs in flight at once, at most */
 };
 
-/* The name of tenant i: "soak-<i>". */
-void soak_tenant_name(unsigned i, char name[CX_NAME_MAX + 1]);
-
-/* Starts plan->runs runs into runs[0..] through cl, at most
+/* Starts plan->runs runs into runs[0..] through *cl, at most
  * plan->concurrency live at once, each monitored, injecting faults when
- * asked; returns once every run is down, every subscriber closed and every
- * tenant operation answered (or nothing moved for a long time, which is a
- * violation). Returns how many runs it started. */
-unsigned soak_drive(struct cx_client *cl, const struct soak_plan *plan, struct soak_run *runs,
+ * asked; returns once every run is down (or, cut off from its monitor,
+ * final), every subscriber closed and every tenant operation answered (or
+ * nothing moved for a long time, which is a violation). A kill_councild
+ * replaces *cl (NULL if no new councild answered). Returns how many runs
+ * it started. */
+unsigned soak_drive(struct cx_client **cl, const struct soak_plan *plan, struct soak_run *runs,
 		    struct soak_tally *tally, struct soak_violations *v);
 
 uint64_t soak_random(uint64_t *state);

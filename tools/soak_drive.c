@@ -21,12 +21,15 @@
 #include "soak.h"
 
 #define STALL_MS (300 * 1000)   /* nothing moved for this long: something is stuck */
-#define GROUP_ODDS 150          /* one start in this many stops a tenant; as many terminate one's runs */
+#define GROUP_ODDS 150          /* one start in this many stops a tenant; as many terminate
+				 * one's runs, kill its guardian, or kill councild */
 #define START_BURST 8           /* starts between two turns of the loop */
 #define GIVE_UP_STARTS 20       /* starts failing in a row: councild is not starting runs */
 #define ACTOR_CALL_MS (STALL_MS * 2) /* the stall, not the call, says a tenant operation is stuck */
 #define SLOW_READ 512           /* what a slow subscriber reads at a time */
 #define PROGRESS_MS 10000
+#define CUT_OFF_FINAL_MS 60000  /* for a run whose councild was SIGKILLed to be final: its
+				 * guardian's work, generously (the machine may be loaded) */
 
 /* A run between its start and its DOWN. */
 struct slot {
@@ -34,7 +37,9 @@ struct slot {
 	struct soak_run *run;       /* NULL: free */
 	struct cx_timer fault;      /* kill, cancel, terminate: when it is due; an
 				     * embedded run's: its SIGKILL, then a look at
-				     * its status until it is final */
+				     * its files until it is over; a cut off run's:
+				     * the same look */
+	uint64_t cut_ms;            /* when its councild was SIGKILLed */
 	struct cx_proc embedded;    /* an embedded run's supervisor, until reaped */
 	struct cx_watch embedded_exit;
 };
@@ -53,6 +58,7 @@ struct soak_sub {
 	uint64_t next;              /* the seq due next */
 	bool any;                   /* an event or lagged line came */
 	bool stopped;               /* its run's tenant was stopped meanwhile */
+	bool cut;                   /* its pipe's councild was SIGKILLed */
 	char previous[48];          /* what came last, for the findings */
 };
 
@@ -66,6 +72,7 @@ struct actor {
 	struct cx_proc proc;
 	struct cx_watch exit_watch;
 	int report;                 /* what went wrong, if anything: read end */
+	bool cut;                   /* its councild was SIGKILLed: it may fail */
 	LIST_ENTRY(actor) link;
 };
 
@@ -91,6 +98,7 @@ struct drive {
 	unsigned failed_starts;     /* in a row */
 	uint64_t moved_ms;          /* when something last moved */
 	bool lost;                  /* the connection, or councild */
+	pid_t councild;             /* the one now */
 };
 
 uint64_t soak_random(uint64_t *state)
@@ -107,11 +115,6 @@ static unsigned rnd(struct drive *d, unsigned n)
 	return (unsigned)(soak_random(d->plan->rng) % n);
 }
 
-void soak_tenant_name(unsigned i, char name[CX_NAME_MAX + 1])
-{
-	snprintf(name, CX_NAME_MAX + 1, "soak-%u", i);
-}
-
 static void moved(struct drive *d)
 {
 	d->moved_ms = cx_mono_ms();
@@ -122,7 +125,7 @@ static void moved(struct drive *d)
 static struct slot *slot_of(struct drive *d, uint64_t ref)
 {
 	for (unsigned i = 0; i < d->plan->concurrency; i++)
-		if (d->slots[i].run && d->slots[i].run->ref == ref)
+		if (d->slots[i].run && !d->slots[i].run->cut_off && d->slots[i].run->ref == ref)
 			return &d->slots[i];
 	return NULL;
 }
@@ -140,11 +143,22 @@ static bool run_final(const struct drive *d, const char *run_id)
 	return final;
 }
 
+/* The run is over: its slot takes the next. */
+static void slot_free(struct slot *s)
+{
+	s->run->down = true;
+	s->run = NULL;
+	s->d->live--;
+	moved(s->d);
+}
+
 static void on_down(struct drive *d, const cJSON *msg)
 {
 	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(msg, "ref");
 	const char *run_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "run_id"));
 	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "reason"));
+	/* Refs are the connection's: a cut off run's, of a connection gone,
+	 * may be a ref of this one's too. */
 	struct slot *s = cJSON_IsNumber(ref) ? slot_of(d, (uint64_t)ref->valuedouble) : NULL;
 	if (!s) {
 		soak_violation(d->v, "a DOWN for no monitor in flight: run %s, ref %.0f (%s)",
@@ -162,14 +176,11 @@ static void on_down(struct drive *d, const cJSON *msg)
 	/* As OTP's: a DOWN comes once the run is over, its status final. */
 	else if (!run_final(d, run->run_id))
 		soak_violation(d->v, "run %s: DOWN %s while its status is not final", run->run_id, reason);
-	run->down = true;
 	if (cx_timer_armed(&s->fault)) {
 		cx_timer_disarm(d->loop, &s->fault);
 		d->tally->missed[run->fault]++;
 	}
-	s->run = NULL;
-	d->live--;
-	moved(d);
+	slot_free(s);
 }
 
 /* Takes every message queued on the connection: after each call (a reply
@@ -259,11 +270,14 @@ static void sub_close(struct soak_sub *sub, bool eof)
 	cx_timer_disarm(d->loop, &sub->deadline);
 	if (sub->fd >= 0)
 		cx_unsubscribe(sub->fd);
-	if (eof && !events_ended(d, run->run_id))
+	/* An EOF councild's SIGKILL brought (to a pipe of its, or of a run
+	 * it had) says nothing of the run. */
+	bool cut = sub->cut || run->cut_off;
+	if (eof && !cut && !events_ended(d, run->run_id))
 		soak_violation(d->v, "run %s: its subscriber (from seq %llu, %s) got EOF before the "
 			       "run's terminal event was written", run->run_id,
 			       (unsigned long long)run->sub_since, sub_modes[sub->mode]);
-	run->sub_eof = eof;
+	run->sub_eof = eof && !cut;
 	run->sub_last = sub->any ? sub->next - 1 : 0;
 	run->sub = NULL;
 	cx_buf_free(&sub->in);
@@ -283,7 +297,9 @@ static bool sub_read(struct soak_sub *sub, size_t max)
 		if (n < 0)
 			soak_violation(sub->d->v, "run %s: reading its subscriber pipe: %s",
 				       sub->run->run_id, strerror((int)-n));
-		else if (cx_buf_unread(&sub->in))
+		/* A writer SIGKILLed with its councild may leave a line half
+		 * written; any other ends each line it begins. */
+		else if (cx_buf_unread(&sub->in) && !sub->cut && !sub->run->cut_off)
 			soak_violation(sub->d->v, "run %s: its subscriber (from seq %llu, %s) got a torn "
 				       "line, then EOF, after %s%s", sub->run->run_id,
 				       (unsigned long long)sub->run->sub_since, sub_modes[sub->mode],
@@ -429,7 +445,7 @@ static void on_actor_exit(struct cx_loop *loop, struct cx_watch *w, uint32_t eve
 	siginfo_t info;
 	if (cx_proc_reap(&a->proc, &info) <= 0)
 		return;
-	if (info.si_code != CLD_EXITED || info.si_status != 0) {
+	if ((info.si_code != CLD_EXITED || info.si_status != 0) && !a->cut) {
 		char why[512] = "", how[64];
 		ssize_t n = read(a->report, why, sizeof why - 1);
 		why[n > 0 ? n : 0] = '\0';
@@ -482,7 +498,7 @@ static void actor_spawn(struct drive *d, unsigned tenant, enum soak_fault op)
 static pid_t descendant(const struct drive *d, const char *title, pid_t parent)
 {
 	struct soak_proc *all;
-	int n = soak_descendants(d->plan->councild, &all);
+	int n = soak_descendants(d->councild, &all);
 	pid_t found = 0;
 	for (int i = 0; i < n && !found; i++)
 		if ((!parent || all[i].ppid == parent) && all[i].state != 'Z' &&
@@ -511,6 +527,60 @@ static void kill_guardian(struct drive *d, unsigned tenant)
 	if (descendant(d, "council-launch", sup) == launcher && cx_proc_signal(&p, SIGKILL) == 0)
 		d->tally->faults[FAULT_KILL_GUARDIAN]++;
 	cx_proc_release(&p);
+}
+
+/* SIGKILL to councild while runs are live (docs/supervision.md): its
+ * tenant supervisors die with it, and their guardians kill and finalize
+ * their runs; a new councild on the same directory finds every tenant
+ * stopped and starts each at its first start. The runs it had are cut
+ * off: their monitors went with the connection, so each is over when its
+ * files say so; its subscribers' pipes end where they are. The DOWNs
+ * already sent are taken first. */
+static void kill_councild(struct drive *d)
+{
+	take_messages(d);
+	struct cx_client *cl = d->plan->councild_restart(d->plan->ctx, &d->councild);
+	uint64_t now = cx_mono_ms();
+	cx_watch_del(d->loop, &d->client);
+	cx_client_close(d->cl);
+	d->cl = cl;
+	d->tally->faults[FAULT_KILL_COUNCILD]++;
+	for (unsigned i = 0; i < d->plan->concurrency; i++) {
+		struct slot *s = &d->slots[i];
+		if (!s->run || s->run->cut_off || s->run->fault == FAULT_EMBEDDED ||
+		    s->run->fault == FAULT_EMBEDDED_KILL)
+			continue;
+		s->run->cut_off = true;
+		s->cut_ms = now;
+		cx_timer_disarm(d->loop, &s->fault); /* a fault not done: councild's death is */
+		cx_timer_arm(d->loop, &s->fault, 0);
+	}
+	for (unsigned i = 0; i < d->started; i++)
+		if (d->runs[i].sub && d->runs[i].sub->fd >= 0)
+			d->runs[i].sub->cut = true;
+	struct actor *a;
+	LIST_FOREACH(a, &d->actors, link)
+		a->cut = true;
+	if (!cl) {
+		d->lost = true;
+		return;
+	}
+	d->client = (struct cx_watch){ cx_client_fd(cl), on_client, d };
+	cx_watch_add(d->loop, &d->client, EPOLLIN);
+	moved(d);
+}
+
+/* A tenant operation (f from FAULT_GROUP on) on a tenant chosen at random,
+ * or councild's SIGKILL. */
+static void group_fault(struct drive *d, enum soak_fault f)
+{
+	unsigned tenant = rnd(d, d->plan->tenants);
+	if (f == FAULT_KILL_GUARDIAN)
+		kill_guardian(d, tenant);
+	else if (f == FAULT_KILL_COUNCILD)
+		kill_councild(d);
+	else
+		actor_spawn(d, tenant, f);
 }
 
 /* Embedded supervisors beside councild: a child of ours runs one run
@@ -562,8 +632,30 @@ static void on_embedded_exit(struct cx_loop *loop, struct cx_watch *w, uint32_t 
 	cx_timer_arm(loop, &s->fault, 0);
 }
 
+/* A run no DOWN tells of (an embedded one once its supervisor is reaped,
+ * a cut off one): over once its status is final and its events file ends
+ * with its terminal event. Until then, looks again a little later; a cut
+ * off run not over CUT_OFF_FINAL_MS after its councild's SIGKILL is a
+ * violation, and is let go. */
+static bool run_over(struct slot *s)
+{
+	struct drive *d = s->d;
+	struct soak_run *run = s->run;
+	if (run_final(d, run->run_id) && events_ended(d, run->run_id))
+		return true;
+	if (run->cut_off && cx_mono_ms() - s->cut_ms > CUT_OFF_FINAL_MS) {
+		soak_violation(d->v, "run %s (fault %s): not over %d s after its councild was "
+			       "SIGKILLed: its status is not final or its events file has no terminal "
+			       "event", run->run_id, soak_fault_name(run->fault), CUT_OFF_FINAL_MS / 1000);
+		slot_free(s);
+		return false;
+	}
+	cx_timer_arm(d->loop, &s->fault, EMBEDDED_LOOK_MS);
+	return false;
+}
+
 /* The embedded side of on_fault_due: the SIGKILL while the child lives,
- * then (once it is reaped) the run's status, until final. */
+ * then (once it is reaped) the run's files, until it is over. */
 static void embedded_due(struct slot *s)
 {
 	struct drive *d = s->d;
@@ -575,18 +667,13 @@ static void embedded_due(struct slot *s)
 		}
 		return;
 	}
-	if (!run_final(d, run->run_id)) {
-		cx_timer_arm(d->loop, &s->fault, EMBEDDED_LOOK_MS);
+	if (!run_over(s))
 		return;
-	}
 	if (run->fault == FAULT_EMBEDDED_KILL && !run->injected)
 		d->tally->missed[run->fault]++;
 	if (run->fault == FAULT_EMBEDDED)
 		d->tally->faults[run->fault]++;
-	run->down = true;
-	s->run = NULL;
-	d->live--;
-	moved(d);
+	slot_free(s);
 }
 
 /* Starts spec in tenant name under an embedded supervisor for slot s:
@@ -644,6 +731,11 @@ static void on_fault_due(struct cx_loop *loop, struct cx_timer *t)
 	int r = CX_OK;
 	if (run->fault == FAULT_EMBEDDED || run->fault == FAULT_EMBEDDED_KILL) {
 		embedded_due(s);
+		return;
+	}
+	if (run->cut_off) {
+		if (run_over(s))
+			slot_free(s);
 		return;
 	}
 	if (run->fault == FAULT_KILL) {
@@ -806,12 +898,9 @@ static void start_one(struct drive *d)
 		s->run = NULL;
 		d->live--;
 	}
-	if (d->plan->faults && rnd(d, GROUP_ODDS) == 0)
-		actor_spawn(d, rnd(d, d->plan->tenants), FAULT_TENANT_STOP);
-	if (d->plan->faults && rnd(d, GROUP_ODDS) == 0)
-		actor_spawn(d, rnd(d, d->plan->tenants), FAULT_TERMINATE_ALL);
-	if (d->plan->faults && rnd(d, GROUP_ODDS) == 0)
-		kill_guardian(d, rnd(d, d->plan->tenants));
+	for (enum soak_fault g = FAULT_GROUP; g < FAULT_N && !d->lost; g++)
+		if (d->plan->faults && rnd(d, GROUP_ODDS) == 0)
+			group_fault(d, g);
 }
 
 /* Stuck: says what it waited for, then lets go of it all. */
@@ -866,10 +955,11 @@ static void drive_fini(struct drive *d)
 	free(d->groups);
 }
 
-unsigned soak_drive(struct cx_client *cl, const struct soak_plan *plan, struct soak_run *runs,
+unsigned soak_drive(struct cx_client **cl, const struct soak_plan *plan, struct soak_run *runs,
 		    struct soak_tally *tally, struct soak_violations *v)
 {
-	struct drive d = { .cl = cl, .plan = plan, .runs = runs, .tally = tally, .v = v };
+	struct drive d = { .cl = *cl, .plan = plan, .runs = runs, .tally = tally, .v = v,
+			   .councild = plan->councild };
 	LIST_INIT(&d.actors);
 	d.slots = calloc(plan->concurrency, sizeof *d.slots);
 	d.groups = calloc(plan->tenants, sizeof *d.groups);
@@ -882,7 +972,7 @@ unsigned soak_drive(struct cx_client *cl, const struct soak_plan *plan, struct s
 	for (unsigned i = 0; i < plan->concurrency; i++)
 		d.slots[i] = (struct slot){ .d = &d, .fault = CX_TIMER_INIT(on_fault_due, &d.slots[i]),
 					    .embedded = CX_PROC_NULL };
-	d.client = (struct cx_watch){ cx_client_fd(cl), on_client, &d };
+	d.client = (struct cx_watch){ cx_client_fd(d.cl), on_client, &d };
 	cx_watch_add(d.loop, &d.client, EPOLLIN);
 	moved(&d);
 	uint64_t told_ms = cx_mono_ms();
@@ -907,5 +997,6 @@ unsigned soak_drive(struct cx_client *cl, const struct soak_plan *plan, struct s
 		}
 	}
 	drive_fini(&d);
+	*cl = d.cl;
 	return d.started;
 }

@@ -210,7 +210,8 @@ unsigned soak_allowed(const struct soak_run *run)
 	};
 	unsigned allowed = run->injected && done[run->fault] ? done[run->fault]
 			   : OUTCOME_BIT(OUTCOME_COMPLETED);
-	return allowed | (run->exposed ? OUTCOME_BIT(OUTCOME_KILLED) : 0);
+	return allowed | (run->exposed ? OUTCOME_BIT(OUTCOME_KILLED) : 0) |
+	       (run->cut_off ? OUTCOME_BIT(OUTCOME_FAILED) : 0); /* supervisor_down */
 }
 
 /* What the run's fault allows, and what its subscriber saw. */
@@ -264,6 +265,24 @@ bool soak_check_run(int root_fd, const struct soak_run *run, const char *tenant,
 	if (rec->outcome < OUTCOME_N)
 		check_outcome(run, rec->outcome, e.last_seq, v);
 	return v->n == before;
+}
+
+void soak_check_tenants_stopped(int root_fd, unsigned tenants, struct soak_violations *v)
+{
+	for (unsigned t = 0; t < tenants; t++) {
+		char name[CX_NAME_MAX + 1], path[CX_NAME_MAX + 16], *text, status[32];
+		soak_tenant_name(t, name);
+		snprintf(path, sizeof path, "tenants/%s/status", name);
+		int r = cx_read_file(root_fd, path, 1 << 16, &text, NULL);
+		if (r < 0) {
+			soak_violation(v, "%s: %s", path, strerror(-r));
+			continue;
+		}
+		status_value(text, "Status", status, sizeof status);
+		if (strcmp(status, "stopped"))
+			soak_violation(v, "%s says %s to the councild that just started", path, status);
+		free(text);
+	}
 }
 
 static int by_id(const void *a, const void *b)

@@ -18,6 +18,7 @@ static const char *const fault_names[FAULT_N] = {
 	[FAULT_TENANT_STOP] = "tenant_stop",
 	[FAULT_TERMINATE_ALL] = "terminate_all",
 	[FAULT_KILL_GUARDIAN] = "kill_guardian",
+	[FAULT_KILL_COUNCILD] = "kill_councild",
 };
 
 static const char *const outcome_names[OUTCOME_N] = {
@@ -36,6 +37,11 @@ const char *soak_fault_name(enum soak_fault f)
 const char *soak_outcome_name(enum soak_outcome o)
 {
 	return outcome_names[o];
+}
+
+void soak_tenant_name(unsigned i, char name[CX_NAME_MAX + 1])
+{
+	snprintf(name, CX_NAME_MAX + 1, "soak-%u", i);
 }
 
 void soak_violation(struct soak_violations *v, const char *fmt, ...)
