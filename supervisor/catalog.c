@@ -259,10 +259,11 @@ static void finish_from_files(int runs_fd, struct cx_run_summary *s, const char 
 	}
 }
 
-/* A run its owner left: not final, and the owner proven dead. */
-static bool abandoned(const struct cx_run_summary *s)
+/* A run its owner left with its end not all written (its owner proven
+ * dead): not over, or its status behind its summary (written second). */
+static bool abandoned(int runs_fd, const struct cx_run_summary *s)
 {
-	return !cx_run_status_final(s->status) && !cx_proc_id_alive(&s->owner);
+	return (!cx_run_over(s) || !cx_statusfs_run_agrees(runs_fd, s)) && !cx_proc_id_alive(&s->owner);
 }
 
 int cx_catalog_finalize(int runs_fd, const char *run_id, const char *kind, const char *message)
@@ -281,8 +282,10 @@ int cx_catalog_finalize(int runs_fd, const char *run_id, const char *kind, const
 	struct cx_run_summary s;
 	if (r < 0)
 		r = -errno;
-	else if (read_summary(runs_fd, run_id, &s) < 0 || !abandoned(&s))
+	else if (read_summary(runs_fd, run_id, &s) < 0 || !abandoned(runs_fd, &s))
 		r = 0;
+	else if (cx_run_over(&s))
+		r = cx_statusfs_write_run(runs_fd, &s) < 0 ? 0 : 1;
 	else {
 		finish_from_files(runs_fd, &s, kind, message);
 		r = 1;
@@ -317,9 +320,10 @@ static void kill_abandoned(const char *root, const struct cx_run_summary *s)
 static int settle(int runs_fd, const char *root, const char *run_id)
 {
 	struct cx_run_summary s;
-	if (read_summary(runs_fd, run_id, &s) < 0 || !abandoned(&s))
+	if (read_summary(runs_fd, run_id, &s) < 0 || !abandoned(runs_fd, &s))
 		return 0;
-	kill_abandoned(root, &s);
+	if (!cx_run_over(&s))
+		kill_abandoned(root, &s);
 	return cx_catalog_finalize(runs_fd, run_id, "supervisor_down", "its supervisor died");
 }
 

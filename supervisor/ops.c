@@ -224,7 +224,7 @@ static bool find_run(struct daemon *d, const char *run_id, struct cx_run_summary
 		return false;
 	/* Whoever asks about a run its dead owner left unfinished (no
 	 * guardian could) has it finished first. */
-	if (!cx_run_status_final(s->status) && cx_catalog_settle(d->root_fd, d->root, run_id) > 0 &&
+	if (!cx_run_over(s) && cx_catalog_settle(d->root_fd, d->root, run_id) > 0 &&
 	    cx_catalog_read(d->root_fd, run_id, s) < 0)
 		return false;
 	*t = cx_tenants_find(&d->tenants, s->tenant);
@@ -349,7 +349,7 @@ static void do_run_op(struct daemon *d, struct client *c, const cJSON *req, enum
 		deny(c, req, "run", run_id);
 		return;
 	}
-	bool over = found && cx_run_status_final(s.status) && strcmp(s.exit, "-");
+	bool over = found && cx_run_over(&s);
 	if (t && !over) {
 		/* A monitor asks the tenant whether the run's end is to come. */
 		if (op == CX_OP_MONITOR)

@@ -145,7 +145,7 @@ int cx_run_status_format(const struct cx_run_summary *s, char *buf, size_t size)
 
 static int write_status(int runs_fd, const struct cx_run_summary *s)
 {
-	char buf[2048], path[CX_RUN_ID_MAX + 32];
+	char buf[2048], path[CX_RUN_PATH_MAX];
 	int n = cx_run_status_format(s, buf, sizeof buf);
 	if (n < 0)
 		return -ENAMETOOLONG;
@@ -154,7 +154,7 @@ static int write_status(int runs_fd, const struct cx_run_summary *s)
 
 static int write_summary(int runs_fd, const struct cx_run_summary *s)
 {
-	char buf[2048], path[CX_RUN_ID_MAX + 32];
+	char buf[2048], path[CX_RUN_PATH_MAX];
 	int n = summary_format(s, buf, sizeof buf - 1);
 	if (n < 0)
 		return -ENAMETOOLONG;
@@ -168,11 +168,33 @@ int cx_statusfs_write_result(int runs_fd, const char *run_id, const char *result
 	return cx_write_atomic(runs_fd, cx_run_file(run_id, CX_RUN_RESULT, path), result, strlen(result));
 }
 
+/* summary.json first: it is the record finalizers read, and a writer that
+ * dies between the two leaves status behind it, which they can tell
+ * (cx_statusfs_run_agrees) and put right; the other way round, status
+ * would hold what no finalizer reads. */
 int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s)
 {
-	int r = write_status(runs_fd, s);
-	int q = write_summary(runs_fd, s);
+	int r = write_summary(runs_fd, s);
+	int q = write_status(runs_fd, s);
 	return r < 0 ? r : q;
+}
+
+bool cx_run_over(const struct cx_run_summary *s)
+{
+	return cx_run_status_final(s->status) && strcmp(s->exit, "-");
+}
+
+bool cx_statusfs_run_agrees(int runs_fd, const struct cx_run_summary *s)
+{
+	char want[2048], path[CX_RUN_PATH_MAX], *have;
+	size_t len;
+	int n = cx_run_status_format(s, want, sizeof want);
+	if (n < 0 || cx_read_file(runs_fd, cx_run_file(s->run_id, CX_RUN_STATUS, path), sizeof want,
+				  &have, &len) < 0)
+		return false;
+	bool same = len == (size_t)n && !memcmp(have, want, len);
+	free(have);
+	return same;
 }
 
 /* Writers of a tenant's status take its directory's lock: a supervisor

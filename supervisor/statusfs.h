@@ -5,6 +5,7 @@
 #ifndef CX_SUP_STATUSFS_H
 #define CX_SUP_STATUSFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <cjson/cJSON.h>
@@ -17,6 +18,11 @@ cJSON *cx_run_summary_json(const struct cx_run_summary *s);
 /* Rewrites status and summary.json in runs_fd/<run_id>/ (runs_fd: runs/).
  * Returns 0 or -errno. */
 int cx_statusfs_write_run(int runs_fd, const struct cx_run_summary *s);
+/* Whether the run is over as s says: its status final, its exit known. */
+bool cx_run_over(const struct cx_run_summary *s);
+/* Whether runs_fd/<run_id>/status says what s (read from summary.json)
+ * says: false when its writer died between the two. */
+bool cx_statusfs_run_agrees(int runs_fd, const struct cx_run_summary *s);
 /* Writes runs_fd/<run_id>/result.json: result, the terminal event's
  * "result" as JSON text. Returns 0 or -errno. */
 int cx_statusfs_write_result(int runs_fd, const char *run_id, const char *result);

@@ -518,6 +518,9 @@ static void write_final(struct cx_run *run)
 	if (final_written(run)) {
 		cx_rundir_release(runs_fd, id);
 		cx_timer_disarm(run->sup->loop, &run->write_timer);
+		/* Guarded until now: should we die before this, our guardian
+		 * finishes what we left of the run's end. */
+		cx_launcher_forget(&run->sup->launcher, id);
 		return;
 	}
 	run->write_backoff_ms = run->write_backoff_ms ? run->write_backoff_ms * 2 : RETRY_MIN_MS;
@@ -535,7 +538,6 @@ static void run_finalize(struct cx_run *run)
 {
 	run->phase = CX_PHASE_FINAL;
 	run->sup->live--;
-	cx_launcher_forget(&run->sup->launcher, run->summary.run_id);
 	if (run->control_fd >= 0)
 		close(run->control_fd);
 	run->control_fd = -1;

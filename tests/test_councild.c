@@ -866,6 +866,32 @@ START_TEST(test_an_embedded_run_is_left_to_its_owner_by_a_councild_started_besid
 }
 END_TEST
 
+/* Found by the soak: a supervisor killed between a run's two status files
+ * (summary.json, then status) left status saying the run lived on, for
+ * good: the run was final by its summary, so no finalizer looked at it. */
+START_TEST(test_a_status_its_dead_supervisor_left_behind_is_put_right)
+{
+	councild_stop();
+	pid_t ctl = run_command("{\"id\":\"c\",\"members\":[{\"id\":\"m\",\"profile\":"
+				"{\"provider\":\"mock\"}}],"
+				"\"rounds\":[{\"type\":\"independent_analysis\"}]}", "torn");
+	ck_assert_int_eq(exit_code(ctl), 0);
+	char *status = run_file("torn", "status"), *at = strstr(status, "Status:\tcompleted\n");
+	ck_assert_msg(at, "the run did not complete: %s", status);
+	char path[4096], *behind;
+	ck_assert(asprintf(&behind, "%.*sStatus:\trunning\n%s", (int)(at - status), status,
+			   at + strlen("Status:\tcompleted\n")) > 0);
+	snprintf(path, sizeof path, "%s/runs/torn/status", scratch);
+	th_write_file(path, behind);
+	councild_start();
+	ck_assert_msg(th_wait_until(run_final, "torn", DEADLINE_MS),
+		      "awaited the status of a run whose supervisor died to say it is over");
+	ck_assert_msg(status_says("torn", "Status:\tcompleted\n"), "the status does not say completed");
+	free(behind);
+	free(status);
+}
+END_TEST
+
 START_TEST(test_a_sigkilled_run_command_leaves_no_member_and_a_final_run)
 {
 	pid_t ctl = run_command(escaping_council, "emb");
@@ -1352,6 +1378,7 @@ int main(void)
 	tcase_add_test(tc, test_an_embedded_run_is_left_to_its_owner_by_a_councild_started_beside_it);
 	tcase_add_test(tc, test_a_subscriber_of_an_embedded_run_gets_the_whole_run);
 	tcase_add_test(tc, test_a_sigkilled_run_command_leaves_no_member_and_a_final_run);
+	tcase_add_test(tc, test_a_status_its_dead_supervisor_left_behind_is_put_right);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_no_member_and_every_run_and_tenant_final);
 	tcase_add_test(tc, test_a_run_whose_supervisor_and_guardian_died_is_finalized_once_by_its_next_reader);
 	tcase_add_test(tc, test_a_run_whose_supervisor_died_after_its_terminal_event_gets_its_result);
