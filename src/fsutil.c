@@ -108,19 +108,40 @@ int cx_write_atomic(int dirfd, const char *name, const char *data, size_t len)
 	return r;
 }
 
+int cx_open_regular(int dirfd, const char *name, int flags, struct stat *st)
+{
+	/* A FIFO would block open() until a writer came (and a device might
+	 * do anything): O_NONBLOCK, then nothing but a regular file is used. */
+	struct stat own;
+	int fd = cx_open_beneath(dirfd, name, flags | O_NONBLOCK | O_NOCTTY, 0);
+	int r = fd < 0 ? fd : fstat(fd, st ? st : &own) < 0 ? -errno
+			    : !S_ISREG((st ? st : &own)->st_mode) ? -EINVAL : fd;
+	if (r < 0 && fd >= 0)
+		close(fd);
+	return r;
+}
+
 int cx_read_file(int dirfd, const char *name, size_t max, char **out, size_t *len)
 {
-	int fd = cx_open_beneath(dirfd, name, O_RDONLY, 0);
+	struct stat st;
+	int fd = cx_open_regular(dirfd, name, O_RDONLY, &st);
 	if (fd < 0)
 		return fd;
-	size_t cap = 4096, n = 0;
+	/* Its size is checked before a byte is read: a sparse file of a
+	 * gigabyte costs its writer nothing, and its reader the gigabyte. */
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return -EFBIG;
+	}
+	size_t cap = (size_t)st.st_size < 4094 ? 4096 : (size_t)st.st_size + 2, n = 0;
 	char *buf = malloc(cap);
 	int r = buf ? 0 : -ENOMEM;
 	while (r == 0) {
 		if (cap - n < 2) {
-			char *bigger = cap >= max ? NULL : realloc(buf, cap * 2);
+			/* It grew since: up to max, still. */
+			char *bigger = n > max ? NULL : realloc(buf, cap * 2);
 			if (!bigger) {
-				r = cap >= max ? -EFBIG : -ENOMEM;
+				r = n > max ? -EFBIG : -ENOMEM;
 				break;
 			}
 			buf = bigger;
@@ -137,6 +158,8 @@ int cx_read_file(int dirfd, const char *name, size_t max, char **out, size_t *le
 			n += (size_t)got;
 	}
 	close(fd);
+	if (r == 0 && n > max)
+		r = -EFBIG;
 	if (r < 0) {
 		free(buf);
 		return r;
@@ -146,6 +169,51 @@ int cx_read_file(int dirfd, const char *name, size_t max, char **out, size_t *le
 	if (len)
 		*len = n;
 	return 0;
+}
+
+int cx_read_lines(int dirfd, const char *name, size_t line_max, cx_line_fn *fn, void *arg,
+		  off_t *whole)
+{
+	int fd = cx_open_regular(dirfd, name, O_RDONLY, NULL);
+	if (fd < 0)
+		return fd;
+	/* buf holds what is read and not yet a whole line: one line at most,
+	 * however big the file. */
+	size_t cap = 64 * 1024, have = 0;
+	char *buf = malloc(cap);
+	off_t done = 0;
+	int r = buf ? 0 : -ENOMEM;
+	while (r == 0) {
+		if (have == cap) {
+			char *bigger = cap > line_max ? NULL : realloc(buf, cap * 2);
+			if (!bigger) {
+				r = cap > line_max ? -EFBIG : -ENOMEM;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		ssize_t got = read(fd, buf + have, cap - have);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			r = got < 0 ? -errno : 0;
+			break;
+		}
+		size_t start = 0, end = have + (size_t)got;
+		for (char *nl; r == 0 && (nl = memchr(buf + start, '\n', end - start));) {
+			r = fn(buf + start, (size_t)(nl - buf) - start, arg);
+			start = (size_t)(nl - buf) + 1;
+		}
+		memmove(buf, buf + start, end - start);
+		done += (off_t)start;
+		have = end - start;
+	}
+	close(fd);
+	free(buf);
+	if (whole)
+		*whole = done;
+	return r;
 }
 
 int cx_mkdir_p(const char *path, mode_t mode)

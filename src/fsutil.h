@@ -28,8 +28,26 @@ int cx_remove_tree(int dirfd, const char *name);
 int cx_write_atomic(int dirfd, const char *name, const char *data, size_t len);
 /* Writes all of buf, retrying on EINTR and short writes. Returns 0 or -errno. */
 int cx_write_all(int fd, const void *buf, size_t len);
-/* Reads a whole file (NUL-terminated). Returns 0 or -errno. */
+/* Opens dirfd/name (beneath it, through no symlink) with flags, if it is
+ * a regular file: never blocking in open(), as a FIFO put in its place
+ * would make it. Its fstat goes to st (may be NULL). Returns the fd
+ * (O_NONBLOCK), -EINVAL when it is no regular file, or -errno. */
+struct stat;
+int cx_open_regular(int dirfd, const char *name, int flags, struct stat *st);
+/* Reads a whole regular file (NUL-terminated) of at most max bytes, as
+ * cx_open_regular opens it; a bigger one is refused (-EFBIG) before any
+ * of it is read. Returns 0, -EINVAL when it is no regular file, or
+ * -errno. */
 int cx_read_file(int dirfd, const char *name, size_t max, char **out, size_t *len);
+/* Calls fn for each whole line of the regular file dirfd/name (opened as
+ * cx_open_regular does), in order, without its '\n', until fn returns
+ * other than 0; a last line without '\n' is not given. Holds one line at
+ * a time, a line over line_max ending the read with -EFBIG. *whole (may
+ * be NULL) gets the offset past the last line given. Returns 0, what fn
+ * returned, or -errno. */
+typedef int cx_line_fn(const char *line, size_t len, void *arg);
+int cx_read_lines(int dirfd, const char *name, size_t line_max, cx_line_fn *fn, void *arg,
+		  off_t *whole);
 /* mkdir -p with mode for every component created. Returns 0 or -errno. */
 int cx_mkdir_p(const char *path, mode_t mode);
 

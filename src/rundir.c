@@ -10,6 +10,7 @@
 
 #include "council/supervisor.h"
 #include "fsutil.h"
+#include "wire.h"
 
 int cx_runtime_dir_default(char *buf, size_t size)
 {
@@ -99,30 +100,42 @@ int cx_rundir_create_run(struct cx_rundir *rd, const char *run_id)
 	return fd;
 }
 
-static const char *const file_names[CX_RUN_FILE_N] = {
-	[CX_RUN_SPEC] = "spec.json",
-	[CX_RUN_INPUT] = "input.json",
-	[CX_RUN_EVENTS] = "events",
-	[CX_RUN_STATUS] = "status",
-	[CX_RUN_SUMMARY] = "summary.json",
-	[CX_RUN_RESULT] = "result.json",
-	[CX_RUN_RESERVE] = "reserve",
+/* Each file's name, and the most of it a supervisor reads: run
+ * directories belong to their tenants' owners, who can put a file of any
+ * size there. What a request carries is at most a wire line (spec, input),
+ * and a result is answered in one. */
+static const struct {
+	const char *name;
+	size_t max;
+} files[CX_RUN_FILE_N] = {
+	[CX_RUN_SPEC] = { "spec.json", CX_WIRE_LINE_MAX },
+	[CX_RUN_INPUT] = { "input.json", CX_WIRE_LINE_MAX },
+	[CX_RUN_EVENTS] = { "events", CX_RUN_EVENT_LINE_MAX },
+	[CX_RUN_STATUS] = { "status", 64 * 1024 },
+	[CX_RUN_SUMMARY] = { "summary.json", 64 * 1024 },
+	[CX_RUN_RESULT] = { "result.json", CX_WIRE_LINE_MAX },
+	[CX_RUN_RESERVE] = { "reserve", 0 },
 };
 
 const char *cx_run_file_name(enum cx_run_file f)
 {
-	return file_names[f];
+	return files[f].name;
+}
+
+size_t cx_run_file_max(enum cx_run_file f)
+{
+	return files[f].max;
 }
 
 const char *cx_run_file(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX])
 {
-	snprintf(path, CX_RUN_PATH_MAX, "%s/%s", run_id, file_names[f]);
+	snprintf(path, CX_RUN_PATH_MAX, "%s/%s", run_id, files[f].name);
 	return path;
 }
 
 const char *cx_run_path(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX])
 {
-	snprintf(path, CX_RUN_PATH_MAX, CX_RUNS_DIR "/%s/%s", run_id, file_names[f]);
+	snprintf(path, CX_RUN_PATH_MAX, CX_RUNS_DIR "/%s/%s", run_id, files[f].name);
 	return path;
 }
 
@@ -144,7 +157,7 @@ void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id)
 {
 	int dfd = openat(rd->runs_fd, run_id, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	for (int f = 0; dfd >= 0 && f < CX_RUN_FILE_N; f++)
-		unlinkat(dfd, file_names[f], 0);
+		unlinkat(dfd, files[f].name, 0);
 	if (dfd >= 0)
 		close(dfd);
 	unlinkat(rd->runs_fd, run_id, AT_REMOVEDIR);
@@ -153,13 +166,13 @@ void cx_rundir_remove_run(struct cx_rundir *rd, const char *run_id)
 
 int cx_rundir_reserve(int dir_fd)
 {
-	int fd = openat(dir_fd, file_names[CX_RUN_RESERVE], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	int fd = openat(dir_fd, files[CX_RUN_RESERVE].name, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	int r = posix_fallocate(fd, 0, CX_RUNDIR_RESERVE);
 	close(fd);
 	if (r)
-		unlinkat(dir_fd, file_names[CX_RUN_RESERVE], 0);
+		unlinkat(dir_fd, files[CX_RUN_RESERVE].name, 0);
 	return -r;
 }
 

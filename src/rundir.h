@@ -53,7 +53,14 @@ enum cx_run_file {
 
 #define CX_RUN_PATH_MAX (CX_RUN_ID_MAX + 32)
 
+/* The longest line of an events file a supervisor reads (it reads them a
+ * line at a time, to finalize a run whose owner died). */
+#define CX_RUN_EVENT_LINE_MAX (64 << 20)
+
 const char *cx_run_file_name(enum cx_run_file f);
+/* The most of f a supervisor reads (cx_read_file's max; for events, the
+ * longest line, cx_read_lines's). */
+size_t cx_run_file_max(enum cx_run_file f);
 /* "<run_id>/<file>": a run's file relative to runs/, in path. */
 const char *cx_run_file(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX]);
 /* "runs/<run_id>/<file>": the same relative to the runtime directory. */

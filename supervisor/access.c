@@ -83,7 +83,12 @@ int cx_owner_create(int root_fd, const char *tenant, const struct cx_owner *o)
 
 int cx_runs_dir_share(int root_fd)
 {
-	if (mkdirat(root_fd, CX_TENANTS_DIR, 0755) < 0 && errno != EEXIST)
+	/* tenants/ is searched by every tenant's supervisor, for its own
+	 * directory, and listed by councild alone: its names are its
+	 * tenants', and their owners. */
+	if (mkdirat(root_fd, CX_TENANTS_DIR, 0711) < 0 && errno != EEXIST)
+		return -errno;
+	if (fchmodat(root_fd, CX_TENANTS_DIR, 0711, 0) < 0)
 		return -errno;
 	if (mkdirat(root_fd, CX_RUNS_DIR, 01733) < 0 && errno != EEXIST)
 		return -errno;

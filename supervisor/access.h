@@ -51,7 +51,7 @@ int cx_owner_create(int root_fd, const char *tenant, const struct cx_owner *o);
  * tenants' supervisors, whatever user each runs as, make their run
  * directories in runs/, so it is writable by all, sticky, and not
  * listable (1733): a run id is only known to those it was given to.
- * Returns 0 or -errno. */
+ * tenants/ is searchable, not listable (0711). Returns 0 or -errno. */
 int cx_runs_dir_share(int root_fd);
 
 /* Resolves a group given by name or number: 0, or -ENOENT. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "council/client.h"
 #include "containment.h"
 #include "event.h"
@@ -21,10 +22,16 @@
 #include "rundir.h"
 #include "statusfs.h"
 
-#define SUMMARY_MAX (64 * 1024)
 #define LEFTOVER_WAIT_MS 5000 /* for an abandoned run's cgroup to empty after cgroup.kill */
 
-static int settle(int runs_fd, const char *root, const char *run_id);
+/* What a catalog read goes through: the runtime directory, its runs/, and
+ * its path (for the cgroups; NULL: none). */
+struct catalog {
+	int root_fd, runs_fd;
+	const char *root;
+};
+
+static int settle(const struct catalog *c, const char *run_id, const char *tenant);
 
 /* runs/<run_id>/summary.json (runs_fd: runs/), or NULL. A summary that
  * names another run than its directory's is no record of this one:
@@ -33,8 +40,8 @@ static int settle(int runs_fd, const char *root, const char *run_id);
 static cJSON *read_summary_json(int runs_fd, const char *run_id)
 {
 	char path[CX_RUN_PATH_MAX], *text;
-	if (!cx_run_id_valid(run_id) ||
-	    cx_read_file(runs_fd, cx_run_file(run_id, CX_RUN_SUMMARY, path), SUMMARY_MAX, &text, NULL) < 0)
+	if (!cx_run_id_valid(run_id) || cx_read_file(runs_fd, cx_run_file(run_id, CX_RUN_SUMMARY, path),
+						     cx_run_file_max(CX_RUN_SUMMARY), &text, NULL) < 0)
 		return NULL;
 	cJSON *o = cJSON_Parse(text);
 	free(text);
@@ -45,27 +52,61 @@ static cJSON *read_summary_json(int runs_fd, const char *run_id)
 	return o;
 }
 
-static int read_summary(int runs_fd, const char *run_id, struct cx_run_summary *out)
+/* Whether runs/<run_id> is tenant's. Under a root councild a tenant's
+ * owner writes in its run directories and in tenants/<tenant>/runs/: a
+ * summary's "tenant", or a name there, is that user's word, and would
+ * have councild list, finalize or remove another's run, or serve a
+ * forgery as another's. The kernel's word is the directory's owner: the
+ * tenant's supervisor made it, as the tenant's owner, and no user can
+ * make a directory another's. */
+static bool tenants_run(const struct catalog *c, const char *run_id, const char *tenant)
 {
-	cJSON *o = read_summary_json(runs_fd, run_id);
-	if (!o)
-		return -ENOENT;
-	int r = cx_run_summary_from_json(o, out) == CX_OK ? 0 : -EINVAL;
+	struct cx_owner o;
+	struct stat st;
+	return cx_name_valid(tenant) && cx_owner_read(c->root_fd, tenant, &o) == 0 &&
+	       fstatat(c->runs_fd, run_id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_uid == o.uid;
+}
+
+/* run_id's summary if the run is tenant's (NULL: the tenant it names),
+ * else NULL. */
+static cJSON *read_record_json(const struct catalog *c, const char *run_id, const char *tenant)
+{
+	cJSON *o = read_summary_json(c->runs_fd, run_id);
+	const char *named = cx_json_str(o, "tenant");
+	if (o && ((tenant && strcmp(named, tenant)) || !tenants_run(c, run_id, named))) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* A summary read (NULL: none), parsed into out and freed. */
+static int summary_of(cJSON *o, struct cx_run_summary *out)
+{
+	int r = !o ? -ENOENT : cx_run_summary_from_json(o, out) == CX_OK ? 0 : -EINVAL;
 	cJSON_Delete(o);
 	return r;
 }
 
-static int open_runs(int root_fd)
+static int catalog_open(struct catalog *c, int root_fd, const char *root)
 {
-	return openat(root_fd, CX_RUNS_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int runs_fd = openat(root_fd, CX_RUNS_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	*c = (struct catalog){ root_fd, runs_fd, root };
+	return c->runs_fd < 0 ? -errno : 0;
+}
+
+static void catalog_close(struct catalog *c)
+{
+	if (c->runs_fd >= 0)
+		close(c->runs_fd);
 }
 
 int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out)
 {
-	int runs_fd = open_runs(root_fd);
-	int r = runs_fd < 0 ? -errno : read_summary(runs_fd, run_id, out);
-	if (runs_fd >= 0)
-		close(runs_fd);
+	struct catalog c;
+	int r = catalog_open(&c, root_fd, NULL) ?: summary_of(read_record_json(&c, run_id, NULL), out);
+	catalog_close(&c);
 	return r;
 }
 
@@ -123,15 +164,15 @@ static bool is_final(const cJSON *summary)
 cJSON *cx_catalog_list(int root_fd, const char *root, const char *tenant, bool live_only)
 {
 	size_t n;
-	int runs_fd = open_runs(root_fd);
-	char **ids = runs_fd < 0 ? NULL : run_ids(root_fd, tenant, &n);
+	struct catalog c;
+	char **ids = catalog_open(&c, root_fd, root) < 0 ? NULL : run_ids(root_fd, tenant, &n);
 	cJSON *list = cJSON_CreateArray();
 	for (size_t i = 0; ids && i < n; i++) {
-		cJSON *o = read_summary_json(runs_fd, ids[i]);
+		cJSON *o = read_record_json(&c, ids[i], tenant);
 		/* Whoever reads a run its dead owner left unfinished finishes it. */
-		if (o && !is_final(o) && settle(runs_fd, root, ids[i]) > 0) {
+		if (o && !is_final(o) && settle(&c, ids[i], tenant) > 0) {
 			cJSON_Delete(o);
-			o = read_summary_json(runs_fd, ids[i]);
+			o = read_record_json(&c, ids[i], tenant);
 		}
 		if (o && !(live_only && is_final(o)))
 			cJSON_AddItemToArray(list, o);
@@ -140,8 +181,7 @@ cJSON *cx_catalog_list(int root_fd, const char *root, const char *tenant, bool l
 	}
 	if (ids)
 		free_ids(ids, n);
-	if (runs_fd >= 0)
-		close(runs_fd);
+	catalog_close(&c);
 	return list;
 }
 
@@ -157,43 +197,42 @@ struct events_end {
 	enum cx_event_type type; /* of terminal */
 };
 
-static void read_events_end(int runs_fd, const char *run_id, struct events_end *e)
+static int on_event_line(const char *line, size_t len, void *arg)
 {
-	char *text, path[CX_RUN_ID_MAX + 32];
-	size_t len;
-	*e = (struct events_end){ 0 };
-	if (cx_read_file(runs_fd, cx_run_file(run_id, CX_RUN_EVENTS, path), SIZE_MAX, &text, &len) < 0)
-		return;
-	size_t end = len;
-	while (end && text[end - 1] != '\n')
-		end--;
-	if (end < len) {
-		int fd = cx_open_beneath(runs_fd, path, O_WRONLY, 0);
-		if (fd >= 0) {
-			if (ftruncate(fd, (off_t)end) < 0)
-				end = len; /* leave it: the line stays refused by readers */
-			close(fd);
+	struct events_end *e = arg;
+	struct cx_event_header h;
+	if (cx_event_header_parse(line, len, &h) == 0) {
+		e->seq = h.seq;
+		e->rounds += h.type == CX_EV_ROUND_COMPLETED;
+		if (cx_event_terminal(h.type) && !e->terminal) {
+			e->terminal = cJSON_ParseWithLength(line, len);
+			e->type = h.type;
 		}
 	}
-	for (size_t start = 0; start < end;) {
-		char *nl = memchr(text + start, '\n', end - start);
-		size_t n = (size_t)(nl - text) - start;
-		struct cx_event_header h;
-		if (cx_event_header_parse(text + start, n, &h) == 0) {
-			e->seq = h.seq;
-			e->rounds += h.type == CX_EV_ROUND_COMPLETED;
-			if (cx_event_terminal(h.type) && !e->terminal) {
-				e->terminal = cJSON_ParseWithLength(text + start, n);
-				e->type = h.type;
-			}
-		}
-		start = (size_t)(nl - text) + 1;
-	}
-	free(text);
+	return 0;
 }
 
-/* Appends a synthesized run_failed and writes its result: true once the
- * line is in the events file. */
+static int read_events_end(int runs_fd, const char *run_id, struct events_end *e)
+{
+	char path[CX_RUN_PATH_MAX];
+	off_t whole;
+	struct stat st;
+	*e = (struct events_end){ 0 };
+	int r = cx_read_lines(runs_fd, cx_run_file(run_id, CX_RUN_EVENTS, path),
+			      cx_run_file_max(CX_RUN_EVENTS), on_event_line, e, &whole);
+	if (r < 0) {
+		cJSON_Delete(e->terminal);
+		return r;
+	}
+	int fd = cx_open_regular(runs_fd, path, O_WRONLY, &st);
+	/* Should it fail, the line stays, refused by readers. */
+	if (fd >= 0 && st.st_size > whole)
+		(void)!ftruncate(fd, whole);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 /* result.json: the "result" of the terminal event ev, as the run's
  * supervisor writes it. */
 static void write_result(int runs_fd, const char *run_id, const cJSON *ev)
@@ -204,6 +243,8 @@ static void write_result(int runs_fd, const char *run_id, const cJSON *ev)
 	free(result);
 }
 
+/* Appends a synthesized run_failed and writes its result: true once the
+ * line is in the events file. */
 static bool append_failure(int runs_fd, const struct cx_run_summary *s, const char *kind,
 			   const char *message)
 {
@@ -211,8 +252,8 @@ static bool append_failure(int runs_fd, const struct cx_run_summary *s, const ch
 	char path[CX_RUN_PATH_MAX];
 	cx_rundir_release(runs_fd, s->run_id); /* its room, for its end */
 	char *line = cx_failure_event(s, runs_fd, kind, message, &len);
-	int events = line ? cx_open_beneath(runs_fd, cx_run_file(s->run_id, CX_RUN_EVENTS, path),
-					    O_WRONLY | O_APPEND, 0) : -1;
+	int events = line ? cx_open_regular(runs_fd, cx_run_file(s->run_id, CX_RUN_EVENTS, path),
+					    O_WRONLY | O_APPEND, NULL) : -1;
 	bool written = events >= 0 && cx_write_all(events, line, len) == 0;
 	if (written) {
 		cJSON *ev = cJSON_ParseWithLength(line, len);
@@ -227,12 +268,15 @@ static bool append_failure(int runs_fd, const struct cx_run_summary *s, const ch
 
 /* Ends the run s from its files: its terminal event if the events file has
  * one, else a synthesized run_failed; then its result.json and final
- * status. */
-static void finish_from_files(int runs_fd, struct cx_run_summary *s, const char *kind,
+ * status. False when it could not: an events file that cannot be read
+ * (no regular file, or a line over CX_RUN_EVENT_LINE_MAX) gives no seq to
+ * append at, and the run is left as it is. */
+static bool finish_from_files(int runs_fd, struct cx_run_summary *s, const char *kind,
 			      const char *message)
 {
 	struct events_end e;
-	read_events_end(runs_fd, s->run_id, &e);
+	if (read_events_end(runs_fd, s->run_id, &e) < 0)
+		return false;
 	s->events = e.seq;
 	s->rounds_completed = e.rounds;
 	/* A run whose terminal event is out ended; its supervisor may have
@@ -257,6 +301,7 @@ static void finish_from_files(int runs_fd, struct cx_run_summary *s, const char 
 			strcpy(s->exit, "killed SIGKILL");
 		cx_statusfs_write_run(runs_fd, s);
 	}
+	return ended;
 }
 
 /* A run its owner left with its end not all written (its owner proven
@@ -273,7 +318,7 @@ int cx_catalog_finalize(int runs_fd, const char *run_id, const char *kind, const
 	 * file's lock, and each decides under it: of two that found the run
 	 * unfinished, the second finds it final. The owner takes no lock: it
 	 * is dead before anyone else writes. */
-	int lock = cx_open_beneath(runs_fd, cx_run_file(run_id, CX_RUN_EVENTS, path), O_RDONLY, 0);
+	int lock = cx_open_regular(runs_fd, cx_run_file(run_id, CX_RUN_EVENTS, path), O_RDONLY, NULL);
 	if (lock < 0)
 		return lock;
 	int r;
@@ -282,14 +327,12 @@ int cx_catalog_finalize(int runs_fd, const char *run_id, const char *kind, const
 	struct cx_run_summary s;
 	if (r < 0)
 		r = -errno;
-	else if (read_summary(runs_fd, run_id, &s) < 0 || !abandoned(runs_fd, &s))
+	else if (summary_of(read_summary_json(runs_fd, run_id), &s) < 0 || !abandoned(runs_fd, &s))
 		r = 0;
 	else if (cx_run_over(&s))
 		r = cx_statusfs_write_run(runs_fd, &s) < 0 ? 0 : 1;
-	else {
-		finish_from_files(runs_fd, &s, kind, message);
-		r = 1;
-	}
+	else
+		r = finish_from_files(runs_fd, &s, kind, message);
 	close(lock);
 	return r;
 }
@@ -316,38 +359,40 @@ static void kill_abandoned(const char *root, const struct cx_run_summary *s)
 	cx_cgroup_close(&tenant);
 }
 
-/* Kills and finalizes run_id if its owner left it: 1 if it did. */
-static int settle(int runs_fd, const char *root, const char *run_id)
+/* Kills and finalizes run_id, if it is tenant's (NULL: the tenant its
+ * summary names) and its owner left it: 1 if it did. The owner is proven
+ * dead by the identity (pid, pidfs inode, boot id) its supervisor wrote in
+ * a directory of the tenant's owner: a forgery there ends that user's own
+ * run, never another's. */
+static int settle(const struct catalog *c, const char *run_id, const char *tenant)
 {
 	struct cx_run_summary s;
-	if (read_summary(runs_fd, run_id, &s) < 0 || !abandoned(runs_fd, &s))
+	if (summary_of(read_record_json(c, run_id, tenant), &s) < 0 || !abandoned(c->runs_fd, &s))
 		return 0;
 	if (!cx_run_over(&s))
-		kill_abandoned(root, &s);
-	return cx_catalog_finalize(runs_fd, run_id, "supervisor_down", "its supervisor died");
+		kill_abandoned(c->root, &s);
+	return cx_catalog_finalize(c->runs_fd, run_id, "supervisor_down", "its supervisor died");
 }
 
 int cx_catalog_settle(int root_fd, const char *root, const char *run_id)
 {
-	int runs_fd = open_runs(root_fd);
-	int r = runs_fd < 0 ? -errno : settle(runs_fd, root, run_id);
-	if (runs_fd >= 0)
-		close(runs_fd);
+	struct catalog c;
+	int r = catalog_open(&c, root_fd, root) ?: settle(&c, run_id, NULL);
+	catalog_close(&c);
 	return r;
 }
 
 int cx_catalog_recover(int root_fd, const char *root, const char *tenant)
 {
 	size_t n;
-	int runs_fd = open_runs(root_fd);
-	char **ids = runs_fd < 0 ? NULL : run_ids(root_fd, tenant, &n);
+	struct catalog c;
+	char **ids = catalog_open(&c, root_fd, root) < 0 ? NULL : run_ids(root_fd, tenant, &n);
 	int done = 0;
 	for (size_t i = 0; ids && i < n; i++)
-		done += settle(runs_fd, root, ids[i]) > 0;
+		done += settle(&c, ids[i], tenant) > 0;
 	if (ids)
 		free_ids(ids, n);
-	if (runs_fd >= 0)
-		close(runs_fd);
+	catalog_close(&c);
 	return done;
 }
 

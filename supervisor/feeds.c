@@ -99,7 +99,7 @@ static struct cx_feed *feed_open(struct cx_feeds *fs, const char *run_id)
 {
 	char path[CX_RUN_PATH_MAX];
 	struct cx_feed *f = calloc(1, sizeof *f);
-	int fd = f ? cx_open_beneath(fs->root_fd, cx_run_path(run_id, CX_RUN_EVENTS, path), O_RDONLY, 0)
+	int fd = f ? cx_open_regular(fs->root_fd, cx_run_path(run_id, CX_RUN_EVENTS, path), O_RDONLY, NULL)
 		   : -ENOMEM;
 	if (fd < 0) {
 		free(f);

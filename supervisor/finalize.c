@@ -9,6 +9,19 @@
 #include "fsutil.h"
 #include "rundir.h"
 
+static int on_event_line(const char *line, size_t len, void *rounds)
+{
+	struct cx_event_header h;
+	if (cx_event_header_parse(line, len, &h) < 0 || h.type != CX_EV_ROUND_COMPLETED || h.sub)
+		return 0;
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	cJSON *r = cJSON_DetachItemFromObject(ev, "result");
+	if (r)
+		cJSON_AddItemToArray(rounds, r);
+	cJSON_Delete(ev);
+	return 0;
+}
+
 /* The round results the worker reported before it died, from its events. */
 static cJSON *partial_result(const struct cx_run_summary *s, int runs_fd)
 {
@@ -16,24 +29,10 @@ static cJSON *partial_result(const struct cx_run_summary *s, int runs_fd)
 	cJSON_AddStringToObject(result, "council", s->council);
 	cJSON_AddNullToObject(result, "final");
 	cJSON *rounds = cJSON_AddArrayToObject(result, "rounds");
-	char *text, path[CX_RUN_PATH_MAX];
-	size_t len;
-	if (!s->rounds_completed ||
-	    cx_read_file(runs_fd, cx_run_file(s->run_id, CX_RUN_EVENTS, path), SIZE_MAX, &text, &len) < 0)
-		return result;
-	for (char *line = text, *nl; (nl = memchr(line, '\n', len - (size_t)(line - text)));
-	     line = nl + 1) {
-		struct cx_event_header h;
-		if (cx_event_header_parse(line, (size_t)(nl - line), &h) < 0 ||
-		    h.type != CX_EV_ROUND_COMPLETED || h.sub)
-			continue;
-		cJSON *ev = cJSON_ParseWithLength(line, (size_t)(nl - line));
-		cJSON *r = cJSON_DetachItemFromObject(ev, "result");
-		if (r)
-			cJSON_AddItemToArray(rounds, r);
-		cJSON_Delete(ev);
-	}
-	free(text);
+	char path[CX_RUN_PATH_MAX];
+	if (s->rounds_completed)
+		cx_read_lines(runs_fd, cx_run_file(s->run_id, CX_RUN_EVENTS, path),
+			      cx_run_file_max(CX_RUN_EVENTS), on_event_line, rounds, NULL);
 	return result;
 }
 

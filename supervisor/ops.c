@@ -173,10 +173,30 @@ static int peer_proc(int sock, struct cx_proc *p)
 	return cx_proc_open(p, cred.pid);
 }
 
+/* Whether c may learn that run_id exists: a run of a tenant it may use. */
+static bool may_see_run(struct daemon *d, const struct client *c, const char *run_id)
+{
+	struct cx_worker_record *wk = cx_worker_of_run(&d->monitors, run_id);
+	struct cx_run_summary s;
+	if (c->peer.uid == 0 || wk)
+		return !wk || cx_peer_may(&c->peer, &wk->tenant->owner);
+	return cx_catalog_read(d->root_fd, run_id, &s) == 0 && may_see_tenant(d, c, s.tenant);
+}
+
 /* Started: councild knows the worker (run_id of a pid) and the link. */
 static bool started(struct daemon *d, struct cx_pending *p, cJSON *reply, int fd)
 {
 	const char *run_id = cx_req_string(reply, "run_id") ?: "";
+	const char *code = cx_req_string(cJSON_GetObjectItem(reply, "error"), "code");
+	/* Run ids are one namespace: an id taken by a run the caller may not
+	 * see is refused as any such run is asked about, and tells it no more
+	 * than that it cannot have that id (docs/security.md). */
+	if (code && !strcmp(code, "already_started") && p->client &&
+	    !may_see_run(d, p->client, cx_req_string(p->req, "run_id") ?: "")) {
+		deny(p->client, p->req, "run", cx_req_string(p->req, "run_id"));
+		cJSON_Delete(reply);
+		return true;
+	}
 	if (cx_req_bool(reply, "ok")) {
 		cx_worker_add(&d->monitors, run_id, p->tenant,
 			      (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "pid")),
@@ -265,6 +285,7 @@ static void answer_from_files(struct daemon *d, struct client *c, const cJSON *r
 {
 	char path[CX_RUN_PATH_MAX], *text;
 	cJSON *reply;
+	int r;
 	switch (op) {
 	case CX_OP_SUBSCRIBE:
 		subscribe_from_file(d, c, req, s->run_id);
@@ -274,20 +295,32 @@ static void answer_from_files(struct daemon *d, struct client *c, const cJSON *r
 		break;
 	case CX_OP_STATE:
 		reply = cx_reply_ok(req);
-		if (cx_read_file(d->root_fd, cx_run_path(s->run_id, CX_RUN_SUMMARY, path), 1 << 20,
-				 &text, NULL) == 0) {
+		if (cx_read_file(d->root_fd, cx_run_path(s->run_id, CX_RUN_SUMMARY, path),
+				 cx_run_file_max(CX_RUN_SUMMARY), &text, NULL) == 0) {
 			cJSON_AddItemToObject(reply, "summary", cJSON_Parse(text));
 			free(text);
 		}
 		break;
 	case CX_OP_FETCH_RESULT:
-		reply = cx_reply_ok(req);
-		if (cx_read_file(d->root_fd, cx_run_path(s->run_id, CX_RUN_RESULT, path), SIZE_MAX,
-				 &text, NULL) == 0) {
-			cJSON_AddItemToObject(reply, "result", cJSON_Parse(text));
-			free(text);
+		/* The run's owner may have put anything there: what is no
+		 * regular file, or would not fit in a reply, is refused
+		 * unread. */
+		r = cx_read_file(d->root_fd, cx_run_path(s->run_id, CX_RUN_RESULT, path),
+				 cx_run_file_max(CX_RUN_RESULT), &text, NULL);
+		if (r == -EFBIG)
+			reply = cx_reply_error(req, "too_large", "run %s: result.json is over %zu bytes",
+					       s->run_id, cx_run_file_max(CX_RUN_RESULT));
+		else if (r < 0 && r != -ENOENT)
+			reply = cx_reply_error(req, "system_error", "run %s: result.json: %s", s->run_id,
+					       r == -EINVAL ? "not a regular file" : strerror(-r));
+		else {
+			reply = cx_reply_ok(req);
+			if (r == 0)
+				cJSON_AddItemToObject(reply, "result", cJSON_Parse(text));
+			cJSON_AddStringToObject(reply, "status", cx_run_status_name(s->status));
 		}
-		cJSON_AddStringToObject(reply, "status", cx_run_status_name(s->status));
+		if (r == 0)
+			free(text);
 		break;
 	default: /* cancel, terminate: a run that is over is no error (OTP) */
 		reply = cx_reply_ok(req);
@@ -485,7 +518,7 @@ static void do_ps(struct daemon *d, struct client *c, const cJSON *req, enum cx_
 		return;
 	cJSON *runs = cx_catalog_list(d->root_fd, d->root, tenant, !cx_req_bool(req, "all"));
 	cJSON *run = runs ? runs->child : NULL;
-	while (!tenant && run) {
+	while (run) {
 		cJSON *next = run->next;
 		if (!may_see_tenant(d, c, cJSON_GetStringValue(cJSON_GetObjectItem(run, "tenant"))))
 			cJSON_Delete(cJSON_DetachItemViaPointer(runs, run));

@@ -1007,8 +1007,8 @@ int cx_sup_fetch_result(struct cx_sup *sup, const char *run_id, int timeout_ms,
 		return cx_fail(err, CX_ESYS, "run %s is over, but not yet all written: %s", run_id,
 			       run->summary.unwritten);
 	char path[CX_RUN_PATH_MAX];
-	int r = cx_read_file(sup->dir.runs_fd, cx_run_file(run->summary.run_id, CX_RUN_RESULT, path), SIZE_MAX,
-			     result_json, NULL);
+	int r = cx_read_file(sup->dir.runs_fd, cx_run_file(run->summary.run_id, CX_RUN_RESULT, path),
+			     cx_run_file_max(CX_RUN_RESULT), result_json, NULL);
 	if (r < 0)
 		return cx_fail(err, CX_ESYS, "reading result of %s: %s", run_id, strerror(-r));
 	return CX_OK;

@@ -23,7 +23,7 @@ static char *read_run_file(const struct cx_worker_args *a, enum cx_run_file name
 {
 	char path[CX_RUN_PATH_MAX];
 	char *text;
-	return cx_read_file(a->runs_fd, cx_run_file(a->run_id, name, path), SIZE_MAX, &text, len) == 0
+	return cx_read_file(a->runs_fd, cx_run_file(a->run_id, name, path), cx_run_file_max(name), &text, len) == 0
 	       ? text : NULL;
 }
 

@@ -4,9 +4,11 @@
  * as that user; what it finds wrong it writes to a pipe the test reads. */
 #include <check.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,16 @@ static struct cx_client *user_connect(struct th_report *r)
 	return rc == CX_OK ? c : NULL;
 }
 
+/* text with value, where it is, replaced by "ID". */
+static void mask_id(const char *text, const char *value, char *out, size_t size)
+{
+	const char *at = value ? strstr(text, value) : NULL;
+	if (at)
+		snprintf(out, size, "%.*sID%s", (int)(at - text), text, at + strlen(value));
+	else
+		snprintf(out, size, "%s", text);
+}
+
 /* The error of one request: its code, and its message with `id` replaced
  * by "ID", so that answers about different runs compare equal. */
 static int ask(struct cx_client *c, const char *op, const char *key, const char *value,
@@ -90,11 +102,7 @@ static int ask(struct cx_client *c, const char *op, const char *key, const char 
 	if (fd >= 0)
 		close(fd);
 	cJSON_Delete(reply);
-	char *at = value ? strstr(err.message, value) : NULL;
-	if (at)
-		snprintf(message, size, "%.*sID%s", (int)(at - err.message), err.message, at + strlen(value));
-	else
-		snprintf(message, size, "%s", err.message);
+	mask_id(err.message, value, message, size);
 	return rc;
 }
 
@@ -458,6 +466,445 @@ START_TEST(test_a_councild_of_one_user_serves_that_user_alone)
 }
 END_TEST
 
+
+/* What a user can do in the runtime directory, against what councild
+ * believes from it (docs/security.md, "The runtime directory"). */
+
+static const struct th_user nobody_user = { NOBODY, NOBODY, { NOBODY }, 1 };
+#define NOBODY_TENANT "user-65534"
+
+static void runs_path(char *path, size_t size, const char *run_id, const char *file)
+{
+	snprintf(path, size, "%s/runs/%s%s%s", scratch, run_id, file ? "/" : "", file ? file : "");
+}
+
+/* A run of root's, given its id, in tenant (NULL: default). */
+static void root_run(const char *tenant, const char *spec, const char *run_id, bool wait_final)
+{
+	struct cx_client_start req = { .spec_json = spec, .tenant = tenant, .run_id = run_id };
+	struct cx_started st;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_start(cl, &req, &st, NULL, &err) == CX_OK, "start %s: %s", run_id, err.message);
+	ck_assert_msg(th_wait_until(wait_final ? final_status : running, (void *)run_id, DEADLINE_MS),
+		      "awaited run %s %s", run_id, wait_final ? "final" : "running");
+}
+
+/* A finished run of the calling user's, in its own tenant. */
+static void own_run(struct th_report *r, struct cx_client *c, const char *run_id)
+{
+	struct cx_client_start req = { .spec_json = whoami_council, .run_id = run_id };
+	struct cx_started st;
+	char *result = NULL;
+	enum cx_run_status status;
+	struct cx_error err = { 0 };
+	int rc = cx_run(c, &req, DEADLINE_MS, NULL, &result, &status, &st, NULL, &err);
+	th_expect(r, rc == CX_OK, "its own run %s: %s", run_id, err.message);
+	free(result);
+}
+
+/* Its tenant's runs/ names run_id, which is not its run. */
+static void plant_name(struct th_report *r, const char *run_id)
+{
+	char link[4096], target[4096];
+	snprintf(link, sizeof link, "%s/tenants/" NOBODY_TENANT "/runs/%s", scratch, run_id);
+	snprintf(target, sizeof target, "../../../runs/%s", run_id);
+	th_expect(r, symlink(target, link) == 0, "planting %s: %s", link, strerror(errno));
+}
+
+static bool ps_names(struct cx_client *c, const char *tenant, const char *run_id)
+{
+	struct cx_run_summary *runs = NULL;
+	size_t n = 0;
+	struct cx_error err = { 0 };
+	bool found = false;
+	if (cx_ps(c, tenant, true, &runs, &n, &err) == CX_OK)
+		for (size_t i = 0; i < n; i++)
+			found |= !strcmp(runs[i].run_id, run_id);
+	free(runs);
+	return found;
+}
+
+static void probe_taken_ids(struct th_report *r, void *arg)
+{
+	const char *taken = arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	char want[600], got[600];
+	ask(c, "state", "run_id", "never-started", want, sizeof want);
+	struct cx_client_start req = { .spec_json = whoami_council, .run_id = taken };
+	struct cx_started st;
+	struct cx_error err = { 0 };
+	int rc = cx_start(c, &req, &st, NULL, &err);
+	mask_id(err.message, taken, got, sizeof got);
+	th_expect(r, rc == CX_EPERM && !strcmp(got, want),
+		  "start with another's run id: %s \"%s\", not \"%s\"", cx_code_word(rc), got, want);
+	char tenants[4096];
+	snprintf(tenants, sizeof tenants, "%s/tenants", scratch);
+	DIR *d = opendir(tenants);
+	th_expect(r, !d && errno == EACCES, "tenants/ can be listed by anyone");
+	if (d)
+		closedir(d);
+	cx_client_close(c);
+}
+
+START_TEST(test_another_users_run_id_is_refused_as_any_run_of_anothers)
+{
+	root_run("alpha", whoami_council, "taken-1", true);
+	th_as_user(&nobody_user, probe_taken_ids, "taken-1");
+}
+END_TEST
+
+static void list_planted(struct th_report *r, void *arg)
+{
+	const char *const *ids = arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	own_run(r, c, "mine-1");
+	for (size_t i = 0; ids[i]; i++) {
+		plant_name(r, ids[i]);
+		th_expect(r, !ps_names(c, NOBODY_TENANT, ids[i]) && !ps_names(c, NULL, ids[i]),
+			  "ps lists another's run %s, named in its tenant", ids[i]);
+	}
+	cx_client_close(c);
+}
+
+START_TEST(test_a_name_planted_in_ones_tenant_lists_no_run_of_anothers)
+{
+	root_run(NULL, whoami_council, "roots-1", true);
+	root_run("alpha", whoami_council, "alphas-1", true);
+	const char *ids[] = { "roots-1", "alphas-1", NULL };
+	th_as_user(&nobody_user, list_planted, ids);
+}
+END_TEST
+
+static void plant_and_expire(struct th_report *r, void *arg)
+{
+	const char *const *ids = arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	own_run(r, c, "mine-2");
+	for (size_t i = 0; ids[i]; i++)
+		plant_name(r, ids[i]);
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "tenant_start");
+	cJSON_AddStringToObject(req, "tenant", NOBODY_TENANT);
+	cJSON_AddNumberToObject(req, "retention_ms", 1);
+	struct cx_error err = { 0 };
+	th_expect(r, cx_client_call(c, req, NULL, NULL, DEADLINE_MS, &err) == CX_OK, "tenant_start: %s",
+		  err.message);
+	cx_client_close(c);
+}
+
+static bool run_dir_gone(void *arg)
+{
+	char path[4096];
+	runs_path(path, sizeof path, arg, NULL);
+	return access(path, F_OK) < 0;
+}
+
+START_TEST(test_retention_of_ones_tenant_removes_no_run_of_anothers)
+{
+	root_run(NULL, whoami_council, "roots-2", true);
+	root_run(NULL, hanging_council, "roots-live-2", false);
+	const char *ids[] = { "roots-2", "roots-live-2", NULL };
+	th_as_user(&nobody_user, plant_and_expire, ids);
+	/* Its own run goes, and root's, older, would have gone first. */
+	ck_assert_msg(th_wait_until(run_dir_gone, "mine-2", DEADLINE_MS), "awaited mine-2's expiry");
+	ck_assert_msg(!run_dir_gone("roots-2"), "retention of nobody's tenant removed root's run");
+	ck_assert_msg(!run_dir_gone("roots-live-2") && running("roots-live-2"),
+		      "root's live run was touched");
+	struct cx_error err = { 0 };
+	ck_assert_int_eq(cx_terminate_run(cl, "roots-live-2", &err), CX_OK);
+}
+END_TEST
+
+/* The pid of tenant's supervisor, and how often it restarted, as
+ * tenant_ls tells c. */
+static pid_t tenant_sup(struct cx_client *c, const char *tenant, int *restarts)
+{
+	cJSON *req = cJSON_CreateObject(), *reply = NULL;
+	cJSON_AddStringToObject(req, "op", "tenant_ls");
+	struct cx_error err = { 0 };
+	pid_t pid = 0;
+	if (cx_client_call(c, req, &reply, NULL, DEADLINE_MS, &err) != CX_OK)
+		return 0;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItem(reply, "tenants"))
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(t, "tenant")), tenant)) {
+			pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(t, "pid"));
+			*restarts = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(t, "restarts"));
+		}
+	cJSON_Delete(reply);
+	return pid;
+}
+
+/* councild saw its tenant's supervisor die, recovered the tenant's runs
+ * and restarted it. */
+static void await_restart(struct th_report *r, struct cx_client *c)
+{
+	int restarts = 0;
+	for (int i = 0; i < DEADLINE_MS / 10 && restarts == 0; i++) {
+		usleep(10000);
+		tenant_sup(c, NOBODY_TENANT, &restarts);
+	}
+	th_expect(r, restarts > 0, "awaited its supervisor's restart");
+}
+
+static void plant_and_crash(struct th_report *r, void *arg)
+{
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	own_run(r, c, "mine-3");
+	plant_name(r, arg);
+	int restarts = 0;
+	pid_t sup = tenant_sup(c, NOBODY_TENANT, &restarts);
+	th_expect(r, sup > 0 && kill(sup, SIGKILL) == 0, "killing its supervisor %d: %s", (int)sup,
+		  strerror(errno));
+	await_restart(r, c);
+	cx_client_close(c);
+}
+
+START_TEST(test_killing_ones_supervisor_finalizes_no_run_of_anothers)
+{
+	root_run(NULL, hanging_council, "roots-live-3", false);
+	th_as_user(&nobody_user, plant_and_crash, "roots-live-3");
+	ck_assert_msg(running("roots-live-3"), "root's live run was finalized");
+	char path[4096];
+	runs_path(path, sizeof path, "roots-live-3", "events");
+	char *events = th_read_file(path, NULL);
+	ck_assert_msg(events && !strstr(events, "run_failed"), "root's live run has a run_failed:\n%s",
+		      events ? events : "(no events)");
+	free(events);
+	struct cx_error err = { 0 };
+	ck_assert_int_eq(cx_terminate_run(cl, "roots-live-3", &err), CX_OK);
+}
+END_TEST
+
+struct forgery {
+	char *summary, *result;
+};
+
+static void forge_run(struct th_report *r, void *arg)
+{
+	const struct forgery *f = arg;
+	char path[4096];
+	runs_path(path, sizeof path, "forged-45", NULL);
+	th_expect(r, mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
+	runs_path(path, sizeof path, "forged-45", "summary.json");
+	th_write_file(path, f->summary);
+	runs_path(path, sizeof path, "forged-45", "result.json");
+	th_write_file(path, f->result);
+}
+
+START_TEST(test_a_run_forged_by_another_user_is_not_served_as_roots)
+{
+	root_run(NULL, whoami_council, "model-45", true);
+	char path[4096];
+	struct forgery f;
+	runs_path(path, sizeof path, "model-45", "summary.json");
+	char *text = th_read_file(path, NULL);
+	cJSON *summary = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	ck_assert_msg(summary, "model-45 has no summary");
+	cJSON_ReplaceItemInObject(summary, "run_id", cJSON_CreateString("forged-45"));
+	f.summary = cJSON_PrintUnformatted(summary);
+	f.result = "{\"council\":\"whoami\",\"final\":\"FORGED\",\"rounds\":[]}";
+	th_as_user(&nobody_user, forge_run, &f);
+	char *result = NULL;
+	enum cx_run_status status;
+	struct cx_run_summary s;
+	struct cx_error err = { 0 };
+	int rc = cx_fetch_result(cl, "forged-45", DEADLINE_MS, &result, &status, &err);
+	ck_assert_msg(rc == CX_ENOT_FOUND, "root's result of a run nobody forged: %s %s",
+		      cx_code_word(rc), result ? result : err.message);
+	ck_assert_int_eq(cx_state(cl, "forged-45", &s, &err), CX_ENOT_FOUND);
+	ck_assert_msg(!ps_names(cl, NULL, "forged-45"), "root's ps lists the forgery");
+	free(result);
+	free(f.summary);
+	cJSON_Delete(summary);
+}
+END_TEST
+
+/* Its own finished run, its tenant stopped (councild answers from the
+ * files), then file replaced by what make leaves there. */
+static void replace_own_file(struct th_report *r, struct cx_client *c, const char *run_id,
+			     const char *file, int (*make)(const char *path))
+{
+	own_run(r, c, run_id);
+	struct cx_error err = { 0 };
+	th_expect(r, cx_tenant_stop(c, NOBODY_TENANT, &err) == CX_OK, "tenant_stop: %s", err.message);
+	char path[4096];
+	runs_path(path, sizeof path, run_id, file);
+	th_expect(r, unlink(path) == 0 && make(path) == 0, "replacing %s: %s", path, strerror(errno));
+}
+
+static int make_fifo(const char *path)
+{
+	return mkfifo(path, 0644);
+}
+
+static int make_sparse(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	int r = fd < 0 ? -1 : ftruncate(fd, 1L << 30);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* fetch_result of run_id, with a deadline: councild must answer. */
+static int result_of(struct cx_client *c, const char *run_id, char *message, size_t size)
+{
+	cJSON *req = cJSON_CreateObject(), *reply = NULL;
+	cJSON_AddStringToObject(req, "op", "fetch_result");
+	cJSON_AddStringToObject(req, "run_id", run_id);
+	struct cx_error err = { 0 };
+	int rc = cx_client_call(c, req, &reply, NULL, DEADLINE_MS, &err);
+	snprintf(message, size, "%s", rc == CX_OK ? "(a result)" : err.message);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+static void plant_fifos(struct th_report *r, void *arg)
+{
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	char message[600];
+	replace_own_file(r, c, "fifo-result", "result.json", make_fifo);
+	int rc = result_of(c, "fifo-result", message, sizeof message);
+	th_expect(r, rc != CX_OK && rc != CX_ETIMEOUT && strstr(message, "not a regular file"),
+		  "result of a run whose result.json is a FIFO: %s %s", cx_code_word(rc), message);
+	char path[4096];
+	runs_path(path, sizeof path, "fifo-result", "summary.json");
+	th_expect(r, unlink(path) == 0 && mkfifo(path, 0644) == 0, "mkfifo %s: %s", path, strerror(errno));
+	cx_client_close(c);
+}
+
+START_TEST(test_a_fifo_in_place_of_a_run_file_stalls_nothing)
+{
+	th_as_user(&nobody_user, plant_fifos, NULL);
+	/* root's listing reads every run's summary, that one included. */
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "ps");
+	cJSON_AddBoolToObject(req, "all", true);
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_client_call(cl, req, NULL, NULL, DEADLINE_MS, &err) == CX_OK,
+		      "root's ps with a FIFO for a summary: %s", err.message);
+}
+END_TEST
+
+static void plant_sparse(struct th_report *r, void *arg)
+{
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	char message[600];
+	replace_own_file(r, c, "sparse-result", "result.json", make_sparse);
+	int rc = result_of(c, "sparse-result", message, sizeof message);
+	th_expect(r, rc != CX_OK && strstr(message, "result.json is over"),
+		  "result of a run whose result.json is a sparse GiB: %s %s", cx_code_word(rc), message);
+	cx_client_close(c);
+}
+
+/* councild's peak resident memory, in kB. */
+static long councild_peak_kb(void)
+{
+	char path[64], *status;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)councild);
+	ck_assert_msg((status = th_read_file(path, NULL)), "no councild %d", (int)councild);
+	const char *hwm = strstr(status, "VmHWM:");
+	long kb = hwm ? atol(hwm + 6) : -1;
+	free(status);
+	return kb;
+}
+
+START_TEST(test_a_sparse_result_is_refused_unread)
+{
+	th_as_user(&nobody_user, plant_sparse, NULL);
+	long kb = councild_peak_kb();
+	ck_assert_msg(kb >= 0 && kb < 256 * 1024, "councild's memory peaked at %ld kB", kb);
+}
+END_TEST
+
+
+/* Its supervisor's launcher (its guardian), from /proc. */
+static pid_t launcher_of(pid_t sup)
+{
+	char path[64], comm[64], *children;
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)sup, (int)sup);
+	if (!(children = th_read_file(path, NULL)))
+		return 0;
+	pid_t found = 0;
+	for (char *p = children, *end; !found && *p; p = end) {
+		pid_t pid = (pid_t)strtol(p, &end, 10);
+		if (end == p)
+			break;
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+		char *text = th_read_file(path, NULL);
+		if (text && sscanf(text, "%63s", comm) == 1 && !strcmp(comm, "council-launch"))
+			found = pid;
+		free(text);
+	}
+	free(children);
+	return found;
+}
+
+static void forge_pid_and_crash(struct th_report *r, void *arg)
+{
+	const pid_t *victim = arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	struct cx_client_start req = { .spec_json = hanging_council, .run_id = "mine-pid" };
+	struct cx_started st;
+	struct cx_error err = { 0 };
+	th_expect(r, cx_start(c, &req, &st, NULL, &err) == CX_OK, "its run: %s", err.message);
+	int restarts = 0;
+	pid_t sup = tenant_sup(c, NOBODY_TENANT, &restarts), launcher = launcher_of(sup);
+	/* Its summary names root's process group for its worker. */
+	char path[4096], *text;
+	runs_path(path, sizeof path, "mine-pid", "summary.json");
+	cJSON *summary = (text = th_read_file(path, NULL)) ? cJSON_Parse(text) : NULL;
+	free(text);
+	th_expect(r, summary != NULL, "no summary of its run");
+	cJSON_ReplaceItemInObject(summary, "pid", cJSON_CreateNumber(*victim));
+	text = cJSON_PrintUnformatted(summary);
+	th_expect(r, text && kill(sup, SIGSTOP) == 0, "stopping its supervisor: %s", strerror(errno));
+	th_write_file(path, text);
+	free(text);
+	cJSON_Delete(summary);
+	/* Its guardian first, so that councild finalizes the run. */
+	th_expect(r, launcher > 0 && kill(launcher, SIGKILL) == 0 && kill(sup, SIGKILL) == 0,
+		  "killing its launcher %d and supervisor %d: %s", (int)launcher, (int)sup, strerror(errno));
+	await_restart(r, c);
+	cx_client_close(c);
+}
+
+START_TEST(test_a_pid_in_a_users_summary_is_never_signalled)
+{
+	pid_t victim = fork();
+	ck_assert(victim >= 0);
+	if (victim == 0) {
+		setpgid(0, 0);
+		execlp("sleep", "sleep", "600", (char *)NULL);
+		_exit(127);
+	}
+	setpgid(victim, victim);
+	th_as_user(&nobody_user, forge_pid_and_crash, &victim);
+	int status;
+	bool alive = waitpid(victim, &status, WNOHANG) == 0;
+	kill(victim, SIGKILL);
+	waitpid(victim, &status, 0);
+	ck_assert_msg(alive, "root's process group %d, named in nobody's summary, was killed",
+		      (int)victim);
+}
+END_TEST
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -474,6 +921,14 @@ int main(void)
 	tcase_add_test(tc, test_a_group_tenant_is_shared_with_its_group_alone);
 	tcase_add_test(tc, test_a_councild_of_one_user_serves_that_user_alone);
 	tcase_add_test(tc, test_symlinks_a_user_plants_lead_councild_nowhere);
+	tcase_add_test(tc, test_another_users_run_id_is_refused_as_any_run_of_anothers);
+	tcase_add_test(tc, test_a_name_planted_in_ones_tenant_lists_no_run_of_anothers);
+	tcase_add_test(tc, test_retention_of_ones_tenant_removes_no_run_of_anothers);
+	tcase_add_test(tc, test_killing_ones_supervisor_finalizes_no_run_of_anothers);
+	tcase_add_test(tc, test_a_run_forged_by_another_user_is_not_served_as_roots);
+	tcase_add_test(tc, test_a_fifo_in_place_of_a_run_file_stalls_nothing);
+	tcase_add_test(tc, test_a_sparse_result_is_refused_unread);
+	tcase_add_test(tc, test_a_pid_in_a_users_summary_is_never_signalled);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

@@ -1290,13 +1290,17 @@ START_TEST(test_second_councild_on_one_directory_is_refused)
 }
 END_TEST
 
-/* A run's directory as if a supervisor had left it there, with this
- * summary.json. */
+/* A run's directory as if a supervisor of tenant default had left it
+ * there, with this summary.json. */
 static void plant_run(const char *run_id, const char *summary)
 {
 	char path[4096];
-	snprintf(path, sizeof path, "%s/runs", scratch);
-	ck_assert_msg(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path, strerror(errno));
+	const char *dirs[] = { "runs", "tenants", "tenants/default" };
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", scratch, dirs[i]);
+		ck_assert_msg(mkdir(path, 0700) == 0 || errno == EEXIST, "mkdir %s: %s", path,
+			      strerror(errno));
+	}
 	snprintf(path, sizeof path, "%s/runs/%s", scratch, run_id);
 	ck_assert_msg(mkdir(path, 0755) == 0, "mkdir %s: %s", path, strerror(errno));
 	snprintf(path, sizeof path, "%s/runs/%s/summary.json", scratch, run_id);
@@ -1309,8 +1313,8 @@ static void plant_run(const char *run_id, const char *summary)
  * another run is no record of the run it sits in. */
 START_TEST(test_summaries_read_back_are_checked)
 {
-	plant_run("sparse", "{\"run_id\":\"sparse\",\"status\":\"completed\",\"exit\":\"exited 0\","
-		  "\"current_round\":{\"name\":\"r\"},\"rounds_completed\":1e300,\"pid\":-1e19}");
+	plant_run("sparse", "{\"run_id\":\"sparse\",\"tenant\":\"default\",\"status\":\"completed\","
+		  "\"exit\":\"exited 0\",\"current_round\":{\"name\":\"r\"},\"rounds_completed\":1e300,\"pid\":-1e19}");
 	plant_run("planted", "{\"run_id\":\"../../elsewhere\",\"status\":\"completed\","
 		  "\"exit\":\"exited 0\"}");
 	struct cx_run_summary s;
