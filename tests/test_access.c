@@ -25,8 +25,13 @@ static char *scratch;
 static pid_t councild;
 static struct cx_client *cl;
 
+/* A secret in councild's environment, which no member, tool or tenant of
+ * another user may see. */
+#define CANARY "secret-canary"
+
 static void setup(void)
 {
+	setenv("OPENAI_API_KEY", CANARY, 1);
 	scratch = th_scratch_dir();
 	/* Other users must reach the socket and the runtime directory. */
 	chmod(scratch, 0755);
@@ -53,6 +58,45 @@ static const char whoami_council[] =
 	"{\"provider\":\"exec\",\"command\":[\"/bin/sh\",\"-c\","
 	"\"echo uid=$(id -u) gid=$(id -g) groups=$(id -G)\"]}}],"
 	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+
+/* The member "env" prints its environment, with CHOSEN set by its spec;
+ * "key" is an openai member whose worker looks for OPENAI_API_KEY (and
+ * fails at once, saying whether it found it: nothing listens at port 1). */
+static const char env_council[] =
+	"{\"id\":\"env\",\"members\":[{\"id\":\"env\",\"retry\":{\"max\":1},\"profile\":"
+	"{\"provider\":\"exec\",\"command\":[\"env\"],\"env\":{\"CHOSEN\":\"yes\"}}},"
+	"{\"id\":\"key\",\"retry\":{\"max\":1},\"profile\":{\"provider\":\"openai\","
+	"\"model\":\"m\",\"base_url\":\"http://127.0.0.1:1\",\"api_key_env\":\"OPENAI_API_KEY\"}}],"
+	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+
+/* What one member of a run's first round answered, or its error's message
+ * (NULL: no such member). */
+static char *member_answer(const char *result, const char *member)
+{
+	cJSON *doc = cJSON_Parse(result);
+	const cJSON *round = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "rounds"), 0);
+	const cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(round, "members"), member);
+	const char *response = cJSON_GetStringValue(cJSON_GetObjectItem(m, "response"));
+	const char *message = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(m, "error"), "message"));
+	char *answer = response ? strdup(response) : message ? strdup(message) : NULL;
+	cJSON_Delete(doc);
+	return answer;
+}
+
+/* Runs spec to its end: its result (NULL, with why in err, if it has none). */
+static char *run_result(struct cx_client *c, const char *spec, struct cx_error *err)
+{
+	struct cx_client_start req = { .spec_json = spec };
+	struct cx_started st;
+	enum cx_run_status status;
+	char *result = NULL;
+	if (cx_run(c, &req, DEADLINE_MS, NULL, &result, &status, &st, NULL, err) != CX_OK) {
+		free(result);
+		return NULL;
+	}
+	return result;
+}
 
 static void start_in(struct cx_client *c, const char *tenant, const char *spec, struct cx_started *st)
 {
@@ -414,6 +458,69 @@ START_TEST(test_symlinks_a_user_plants_lead_councild_nowhere)
 }
 END_TEST
 
+static void env_in_own_tenant(struct th_report *r, void *arg)
+{
+	(void)arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	struct cx_error err = { 0 };
+	char *result = run_result(c, env_council, &err);
+	th_expect(r, result != NULL, "its run: %s", err.message);
+	if (!result) {
+		cx_client_close(c);
+		return;
+	}
+	char *env = member_answer(result, "env"), *key = member_answer(result, "key");
+	th_expect(r, !strstr(result, CANARY), "councild's secret reached its run: %s", result);
+	th_expect(r, env && strstr(env, "CHOSEN=yes") && strstr(env, "USER=nobody") &&
+		  strstr(env, "PATH="), "its member lacks the clean set and its env: %s",
+		  env ? env : "(none)");
+	th_expect(r, key && strstr(key, "OPENAI_API_KEY (api_key_env) is not set"),
+		  "its worker has councild's OPENAI_API_KEY: %s", key ? key : "(none)");
+	free(env);
+	free(key);
+	free(result);
+	cx_client_close(c);
+}
+
+START_TEST(test_a_users_tenant_gets_nothing_of_councilds_environment)
+{
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	th_as_user(&nobody, env_in_own_tenant, NULL);
+}
+END_TEST
+
+START_TEST(test_members_get_the_clean_environment_and_what_their_profile_names)
+{
+	struct cx_error err = { 0 };
+	char *result = run_result(cl, env_council, &err);
+	ck_assert_msg(result, "the run in root's tenant: %s", err.message);
+	char *env = member_answer(result, "env"), *key = member_answer(result, "key");
+	/* The worker of councild's own tenant has councild's environment, for
+	 * its providers' keys; its member commands do not. */
+	ck_assert_msg(key && !strstr(key, "is not set"), "the worker has no OPENAI_API_KEY: %s", key);
+	ck_assert_msg(env && !strstr(env, CANARY), "a member sees councild's secret:\n%s", env);
+	ck_assert_msg(strstr(env, "CHOSEN=yes") && strstr(env, "USER=root\n") &&
+		      strstr(env, "HOME=/root\n") && strstr(env, "PATH="),
+		      "a member lacks the clean set or its env:\n%s", env);
+	free(env);
+	free(key);
+	free(result);
+	/* env_pass hands it on, by name. */
+	result = run_result(cl,
+		"{\"id\":\"pass\",\"members\":[{\"id\":\"env\",\"retry\":{\"max\":1},\"profile\":"
+		"{\"provider\":\"exec\",\"command\":[\"printenv\",\"OPENAI_API_KEY\"],"
+		"\"env_pass\":[\"OPENAI_API_KEY\",\"NOT_SET_ANYWHERE\"]}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}", &err);
+	ck_assert_msg(result, "the run with env_pass: %s", err.message);
+	env = member_answer(result, "env");
+	ck_assert_msg(env && !strcmp(env, CANARY), "env_pass did not pass the key: %s", env);
+	free(env);
+	free(result);
+}
+END_TEST
+
 static void denied_at_the_door(struct th_report *r, void *arg)
 {
 	struct cx_client_options opts = { .runtime_dir = arg };
@@ -474,6 +581,8 @@ int main(void)
 	tcase_add_test(tc, test_a_group_tenant_is_shared_with_its_group_alone);
 	tcase_add_test(tc, test_a_councild_of_one_user_serves_that_user_alone);
 	tcase_add_test(tc, test_symlinks_a_user_plants_lead_councild_nowhere);
+	tcase_add_test(tc, test_a_users_tenant_gets_nothing_of_councilds_environment);
+	tcase_add_test(tc, test_members_get_the_clean_environment_and_what_their_profile_names);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
