@@ -458,6 +458,51 @@ START_TEST(test_symlinks_a_user_plants_lead_councild_nowhere)
 }
 END_TEST
 
+static void squat_reserved(struct th_report *r, void *arg)
+{
+	(void)arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	static const char *const reserved[] = { "default", "user-4242", "user-04242", "user-0" };
+	char got[600];
+	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+		struct cx_client_start start = { .spec_json = hanging_council, .tenant = reserved[i] };
+		struct cx_started st;
+		struct cx_error err = { 0 };
+		int rc = cx_start(c, &start, &st, NULL, &err);
+		th_expect(r, rc == CX_EPERM, "start in tenant %s, not its own: %s", reserved[i],
+			  cx_code_word(rc));
+		rc = ask(c, "tenant_start", "tenant", reserved[i], got, sizeof got);
+		th_expect(r, rc == CX_EPERM, "tenant_start %s, not its own: %s", reserved[i],
+			  cx_code_word(rc));
+	}
+	cx_client_close(c);
+}
+
+START_TEST(test_reserved_tenants_belong_to_their_users_alone)
+{
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	th_as_user(&nobody, squat_reserved, NULL);
+	char path[4096];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/tenants/default", scratch);
+	ck_assert_msg(stat(path, &sb) < 0, "another user made tenant default");
+	/* Made by root, each is still its user's. */
+	struct cx_started st;
+	start_in(cl, "user-4242", whoami_council, &st);
+	snprintf(path, sizeof path, "%s/tenants/user-4242", scratch);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_msg(sb.st_uid == STRANGER, "tenant user-4242 belongs to uid %u", (unsigned)sb.st_uid);
+	char *result = NULL;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_fetch_result(cl, st.run_id, DEADLINE_MS, &result, NULL, &err) == CX_OK,
+		      "the result of root's run in user-4242: %s", err.message);
+	ck_assert_msg(strstr(result, "uid=4242 "), "root's run in user-4242 ran as another: %s", result);
+	free(result);
+}
+END_TEST
+
 static void env_in_own_tenant(struct th_report *r, void *arg)
 {
 	(void)arg;
@@ -581,6 +626,7 @@ int main(void)
 	tcase_add_test(tc, test_a_group_tenant_is_shared_with_its_group_alone);
 	tcase_add_test(tc, test_a_councild_of_one_user_serves_that_user_alone);
 	tcase_add_test(tc, test_symlinks_a_user_plants_lead_councild_nowhere);
+	tcase_add_test(tc, test_reserved_tenants_belong_to_their_users_alone);
 	tcase_add_test(tc, test_a_users_tenant_gets_nothing_of_councilds_environment);
 	tcase_add_test(tc, test_members_get_the_clean_environment_and_what_their_profile_names);
 	suite_add_tcase(s, tc);
