@@ -699,15 +699,17 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 		return cx_fail(err, CX_ESYS, "no identity for the supervisor: %s", strerror(-r));
 	}
 	sup->shutdown_ms = opts && opts->shutdown_ms > 0 ? opts->shutdown_ms : 5000;
-	r = opts && opts->runtime_dir
-		? (strlcpy(sup->root, opts->runtime_dir, sizeof sup->root) < sizeof sup->root ? 0 : -ENAMETOOLONG)
-		: cx_runtime_dir_default(sup->root, sizeof sup->root);
-	if (r == 0)
-		r = cx_rundir_open(&sup->dir, sup->root, sup->tenant);
+	char why[sizeof sup->root + 160];
+	r = cx_runtime_dir_ready(opts ? opts->runtime_dir : NULL, true, sup->root, sizeof sup->root,
+				 why, sizeof why);
 	if (r < 0) {
 		free(sup);
-		return cx_fail(err, CX_ESYS, "runtime directory %s: %s", opts && opts->runtime_dir ?
-			       opts->runtime_dir : "(default)", strerror(-r));
+		return cx_fail(err, r == -EPERM ? CX_EPERM : CX_ESYS, "%s", why);
+	}
+	r = cx_rundir_open(&sup->dir, sup->root, sup->tenant);
+	if (r < 0) {
+		free(sup);
+		return cx_fail(err, CX_ESYS, "runtime directory %s: %s", sup->root, strerror(-r));
 	}
 	r = cx_loop_new(&sup->loop);
 	if (r < 0) {

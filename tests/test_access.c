@@ -7,10 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +24,10 @@
 #define DEADLINE_MS 30000
 #define NOBODY 65534      /* uid nobody, gid nogroup on Debian */
 #define STRANGER 4242     /* a uid and gid no database knows */
+/* Another, and its default runtime directory, which its commands use
+ * without COUNCIL_RUNTIME_DIR and XDG_RUNTIME_DIR. */
+#define VICTIM 4244
+#define VICTIM_DIR "/tmp/council-4244"
 
 static char *scratch;
 static pid_t councild;
@@ -46,6 +54,7 @@ static void teardown(void)
 	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
 	th_rm_rf(scratch);
 	free(scratch);
+	th_rm_rf(VICTIM_DIR);  /* what a failed test_a_runtime_directory_... left */
 }
 
 static const char hanging_council[] =
@@ -503,6 +512,161 @@ START_TEST(test_reserved_tenants_belong_to_their_users_alone)
 }
 END_TEST
 
+struct squatted {
+	int councild_exe;   /* opened by root: the victim may not reach the build tree */
+	mode_t mode;
+};
+
+/* councild as the victim in its default directory: what it said, once it
+ * exited (NULL, and it is killed, if it still serves after the deadline). */
+static char *councild_refusal(int exe)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *const argv[] = { "councild", "--foreground", NULL };
+		dup2(p[1], STDERR_FILENO);
+		fexecve(exe, argv, environ);
+		_exit(127);
+	}
+	close(p[1]);
+	static char said[1024];
+	size_t len = 0;
+	struct pollfd pfd = { p[0], POLLIN, 0 };
+	ssize_t n = 1;
+	while (n > 0 && len < sizeof said - 1 && poll(&pfd, 1, DEADLINE_MS) > 0)
+		if ((n = read(p[0], said + len, sizeof said - 1 - len)) > 0)
+			len += (size_t)n;
+	said[len] = '\0';
+	close(p[0]);
+	bool exited = n == 0 && waitpid(pid, NULL, 0) == pid;
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return exited ? said : NULL;
+}
+
+static void use_squatted(struct th_report *r, void *arg)
+{
+	const struct squatted *s = arg;
+	unsetenv("COUNCIL_RUNTIME_DIR");
+	unsetenv("XDG_RUNTIME_DIR");
+	struct cx_client_options opts = { .autostart = true };
+	struct cx_client *c = NULL;
+	struct cx_error err = { 0 };
+	int rc = cx_client_connect(&opts, &c, &err);
+	th_expect(r, rc == CX_EPERM && strstr(err.message, VICTIM_DIR) &&
+		  strstr(err.message, "belongs to uid 65534"),
+		  "a client used " VICTIM_DIR " made by nobody (%04o): %s %s", (unsigned)s->mode,
+		  cx_code_word(rc), err.message);
+	if (c)
+		cx_client_close(c);
+	const char *said = councild_refusal(s->councild_exe);
+	th_expect(r, said && strstr(said, VICTIM_DIR) && strstr(said, "belongs to uid 65534"),
+		  "councild used " VICTIM_DIR " made by nobody (%04o): %s", (unsigned)s->mode,
+		  said ? said : "(it served)");
+}
+
+START_TEST(test_a_runtime_directory_another_user_made_first_is_refused)
+{
+	struct squatted s = { .councild_exe = open(getenv("COUNCILD"), O_RDONLY) };
+	ck_assert_msg(s.councild_exe >= 0, "COUNCILD: %s", strerror(errno));
+	const struct th_user victim = { VICTIM, VICTIM, { VICTIM }, 1 };
+	static const mode_t modes[] = { 0755, 0777 };
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		s.mode = modes[i];
+		th_rm_rf(VICTIM_DIR);
+		/* nobody was first to take the name. */
+		ck_assert_int_eq(mkdir(VICTIM_DIR, 0700), 0);
+		ck_assert_int_eq(chown(VICTIM_DIR, NOBODY, NOBODY), 0);
+		ck_assert_int_eq(chmod(VICTIM_DIR, s.mode), 0);
+		th_as_user(&victim, use_squatted, &s);
+		struct stat sb;
+		char sock[64];
+		snprintf(sock, sizeof sock, "%s/councild.sock", VICTIM_DIR);
+		ck_assert_msg(lstat(sock, &sb) < 0, "the victim's councild made its socket in nobody's directory");
+	}
+	th_rm_rf(VICTIM_DIR);
+	close(s.councild_exe);
+}
+END_TEST
+
+/* A server on dir's socket that runs as STRANGER: a byte on its pipe once
+ * it listens, then how many bytes it was sent, once its client went away. */
+static pid_t fake_councild(const char *dir, int *report)
+{
+	int p[2];
+	ck_assert(pipe(p) == 0);
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid > 0) {
+		close(p[1]);
+		*report = p[0];
+		return pid;
+	}
+	close(p[0]);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%.90s/councild.sock", dir) >=
+	    sizeof sa.sun_path)
+		_exit(1);
+	/* Bound by root in the victim's own directory, it listens as another
+	 * user: what the victim's client meets is that user. */
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0666) < 0 ||
+	    setgroups(0, NULL) < 0 || setgid(STRANGER) < 0 || setuid(STRANGER) < 0 ||
+	    listen(fd, 1) < 0 || write(p[1], "L", 1) != 1)
+		_exit(1);
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	int conn = poll(&pfd, 1, DEADLINE_MS) > 0 ? accept(fd, NULL, NULL) : -1;
+	long got = 0;
+	char buf[4096];
+	ssize_t n = 1;
+	pfd.fd = conn;
+	while (conn >= 0 && n > 0 && poll(&pfd, 1, DEADLINE_MS) > 0)
+		if ((n = read(conn, buf, sizeof buf)) > 0)
+			got += n;
+	ssize_t ignored = write(p[1], &got, sizeof got);
+	(void)ignored;
+	_exit(conn >= 0 ? 0 : 2);
+}
+
+static void meet_fake(struct th_report *r, void *arg)
+{
+	struct cx_client_options opts = { .runtime_dir = arg };
+	struct cx_client *c = NULL;
+	struct cx_error err = { 0 };
+	int rc = cx_client_connect(&opts, &c, &err);
+	th_expect(r, rc == CX_EPERM && strstr(err.message, "uid 4242"),
+		  "a client talked to a councild of uid 4242: %s %s", cx_code_word(rc), err.message);
+	if (c)
+		cx_client_close(c);
+}
+
+START_TEST(test_a_client_talks_to_no_server_of_another_user)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/nobody", scratch);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+	int report;
+	pid_t fake = fake_councild(dir, &report);
+	char listening;
+	ck_assert_msg(read(report, &listening, 1) == 1, "the fake server did not listen");
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	th_as_user(&nobody, meet_fake, dir);
+	long got = -1;
+	int status;
+	ck_assert_msg(read(report, &got, sizeof got) == sizeof got, "the fake server said nothing");
+	close(report);
+	ck_assert_int_eq(waitpid(fake, &status, 0), fake);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the fake server was never reached");
+	ck_assert_msg(got == 0, "the client sent %ld bytes to another user's server", got);
+}
+END_TEST
+
 static void env_in_own_tenant(struct th_report *r, void *arg)
 {
 	(void)arg;
@@ -627,6 +791,8 @@ int main(void)
 	tcase_add_test(tc, test_a_councild_of_one_user_serves_that_user_alone);
 	tcase_add_test(tc, test_symlinks_a_user_plants_lead_councild_nowhere);
 	tcase_add_test(tc, test_reserved_tenants_belong_to_their_users_alone);
+	tcase_add_test(tc, test_a_runtime_directory_another_user_made_first_is_refused);
+	tcase_add_test(tc, test_a_client_talks_to_no_server_of_another_user);
 	tcase_add_test(tc, test_a_users_tenant_gets_nothing_of_councilds_environment);
 	tcase_add_test(tc, test_members_get_the_clean_environment_and_what_their_profile_names);
 	suite_add_tcase(s, tc);
