@@ -633,30 +633,45 @@ static pid_t fake_councild(const char *dir, int *report)
 	_exit(conn >= 0 ? 0 : 2);
 }
 
-static void meet_fake(struct th_report *r, void *arg)
+/* A client in door.dir is refused, saying door.why. */
+struct door {
+	const char *dir;
+	const char *why;
+};
+
+static void denied_at_the_door(struct th_report *r, void *arg)
 {
-	struct cx_client_options opts = { .runtime_dir = arg };
+	const struct door *door = arg;
+	struct cx_client_options opts = { .runtime_dir = door->dir };
 	struct cx_client *c = NULL;
 	struct cx_error err = { 0 };
 	int rc = cx_client_connect(&opts, &c, &err);
-	th_expect(r, rc == CX_EPERM && strstr(err.message, "uid 4242"),
-		  "a client talked to a councild of uid 4242: %s %s", cx_code_word(rc), err.message);
+	th_expect(r, rc == CX_EPERM && strstr(err.message, door->why),
+		  "a client in %s was not refused with \"%s\": %s %s", door->dir, door->why,
+		  cx_code_word(rc), err.message);
 	if (c)
 		cx_client_close(c);
+}
+
+/* scratch/nobody, nobody's, of mode. */
+static void nobody_dir(char dir[4096], mode_t mode)
+{
+	snprintf(dir, 4096, "%s/nobody", scratch);
+	ck_assert_int_eq(mkdir(dir, mode), 0);
+	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
 }
 
 START_TEST(test_a_client_talks_to_no_server_of_another_user)
 {
 	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/nobody", scratch);
-	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+	nobody_dir(dir, 0700);
 	int report;
 	pid_t fake = fake_councild(dir, &report);
 	char listening;
 	ck_assert_msg(read(report, &listening, 1) == 1, "the fake server did not listen");
 	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
-	th_as_user(&nobody, meet_fake, dir);
+	struct door door = { dir, "answered by uid 4242" };
+	th_as_user(&nobody, denied_at_the_door, &door);
 	long got = -1;
 	int status;
 	ck_assert_msg(read(report, &got, sizeof got) == sizeof got, "the fake server said nothing");
@@ -730,25 +745,11 @@ START_TEST(test_members_get_the_clean_environment_and_what_their_profile_names)
 }
 END_TEST
 
-static void denied_at_the_door(struct th_report *r, void *arg)
-{
-	struct cx_client_options opts = { .runtime_dir = arg };
-	struct cx_client *c = NULL;
-	struct cx_error err = { 0 };
-	int rc = cx_client_connect(&opts, &c, &err);
-	th_expect(r, rc == CX_EPERM, "another user reached a councild of nobody's: %s %s",
-	       cx_code_word(rc), err.message);
-	if (c)
-		cx_client_close(c);
-}
-
 START_TEST(test_a_councild_of_one_user_serves_that_user_alone)
 {
 	/* nobody's own councild, in a directory of its own. */
 	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/nobody", scratch);
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+	nobody_dir(dir, 0755);
 	/* Opened as root: nobody may not be able to reach the build tree. */
 	int exe = open(getenv("COUNCILD"), O_RDONLY | O_CLOEXEC);
 	ck_assert_msg(exe >= 0, "COUNCILD: %s", strerror(errno));
@@ -769,7 +770,8 @@ START_TEST(test_a_councild_of_one_user_serves_that_user_alone)
 	snprintf(sock, sizeof sock, "%s/councild.sock", dir);
 	ck_assert_int_eq(chmod(sock, 0666), 0);
 	const struct th_user stranger = { STRANGER, STRANGER, { STRANGER }, 1 };
-	th_as_user(&stranger, denied_at_the_door, dir);
+	struct door door = { dir, "serves uid 65534 only" };
+	th_as_user(&stranger, denied_at_the_door, &door);
 	ck_assert_msg(th_councild_stop(pid, DEADLINE_MS) != -1, "awaited nobody's councild's exit");
 }
 END_TEST
