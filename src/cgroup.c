@@ -243,11 +243,13 @@ static bool listed(const pid_t *pids, int n, pid_t pid)
 }
 
 /* One sweep over one cgroup: opens a pidfd on each listed pid, re-reads
- * the list, and SIGKILLs through the pidfds whose pid is still listed. A
- * pid that died and was reused by an outsider between the two reads is not
- * listed the second time; one reused inside the cgroup is ours anyway.
- * Counts in *fresh the processes not signalled by an earlier sweep. */
-static int sweep_one(int dir_fd, pid_t *done, int *ndone, int *fresh)
+ * the list, and SIGKILLs through the pidfds whose pid is still listed and
+ * not one of the n_keep of keep. A pid that died and was reused by an
+ * outsider between the two reads is not listed the second time; one reused
+ * inside the cgroup is ours anyway. Counts in *fresh the processes not
+ * signalled by an earlier sweep. */
+static int sweep_one(int dir_fd, const pid_t *keep, int n_keep, pid_t *done, int *ndone,
+		     int *fresh)
 {
 	static pid_t before[PROCS_MAX], after[PROCS_MAX];
 	static struct cx_proc handle[PROCS_MAX];
@@ -261,6 +263,10 @@ static int sweep_one(int dir_fd, pid_t *done, int *ndone, int *fresh)
 	for (int i = 0; i < n; i++) {
 		if (handle[i].pidfd < 0)
 			continue;
+		if (listed(keep, n_keep, before[i])) {
+			cx_proc_release(&handle[i]);
+			continue;
+		}
 		if (m > 0 && listed(after, m, before[i]) && cx_proc_signal(&handle[i], SIGKILL) == 0 &&
 		    !listed(done, *ndone, before[i])) {
 			if (*ndone < PROCS_MAX)
@@ -275,7 +281,7 @@ static int sweep_one(int dir_fd, pid_t *done, int *ndone, int *fresh)
 /* Sweeps dir_fd's cgroup and its child cgroups, depth first. */
 static int sweep_tree(int dir_fd, pid_t *done, int *ndone, int *fresh)
 {
-	int r = sweep_one(dir_fd, done, ndone, fresh);
+	int r = sweep_one(dir_fd, NULL, 0, done, ndone, fresh);
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
@@ -311,6 +317,21 @@ int cx_cgroup_kill_each(const struct cx_cgroup *cg)
 			return r;
 		if (fresh == 0)
 			return 0;
+	}
+	return -EAGAIN;
+}
+
+int cx_cgroup_kill_strays(const struct cx_cgroup *cg, const pid_t *keep, int n_keep)
+{
+	static pid_t done[PROCS_MAX];
+	int ndone = 0;
+	for (int sweeps = 0; sweeps < KILL_SWEEPS_MAX; sweeps++) {
+		int fresh = 0;
+		int r = sweep_one(cg->dir_fd, keep, n_keep, done, &ndone, &fresh);
+		if (r < 0)
+			return r;
+		if (fresh == 0)
+			return ndone;
 	}
 	return -EAGAIN;
 }

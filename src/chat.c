@@ -545,8 +545,8 @@ static void refuse(struct cx_chat *c, struct cx_chat_tool_call *tc, const char *
 
 /* The model asked for tools: each call is announced, then run, all at
  * once; a call of a tool the member was not offered, or with arguments
- * that are not an object, gets its failure as its result. The tools do
- * not see the member's key. */
+ * that are not an object, gets its failure as its result. The tools run
+ * in the clean environment, without the member's key (cleanenv.h). */
 static void run_tools(struct cx_chat *c)
 {
 	const struct cx_member *m = c->call->member;
@@ -556,7 +556,7 @@ static void run_tools(struct cx_chat *c)
 		emit_tool_event(c, tc, CX_EV_TOOL_CALL_REQUEST);
 		cJSON *args = tool ? cx_chat_args_parse(tc) : NULL;
 		int rc = args ? cx_tool_run_start(&tc->run, cx_call_loop(c->call), tool, args,
-						  key_variable(c), tool_done, c)
+						  tool_done, c)
 			      : 0;
 		cJSON_Delete(args);
 		if (!tool)

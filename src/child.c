@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cleanenv.h"
 #include "init.h"
 
 /* The run's cgroup, below which each command gets its own (closed: none),
@@ -210,8 +211,9 @@ static const char *apply_limits(const cJSON *limits)
 /* The child side: it only sets up and execs. The worker keeps fds 0-2 open
  * (the supervisor points them at /dev/null), so in, out and err are all
  * above 2 and the dup2()s cannot clobber one another. */
-static void __attribute__((noreturn)) exec_child(const struct cx_child_cmd *cmd, pid_t parent,
-						 bool own_group, int in, int out, int err)
+static void __attribute__((noreturn)) exec_child(const struct cx_child_cmd *cmd, char **envp,
+						 pid_t parent, bool own_group, int in, int out,
+						 int err)
 {
 	const cJSON *item;
 	int argc = 0;
@@ -225,18 +227,13 @@ static void __attribute__((noreturn)) exec_child(const struct cx_child_cmd *cmd,
 		dprintf(2, "%s\n", refused);
 		_exit(126);
 	}
-	cJSON_ArrayForEach(item, cmd->env)
-		if (cJSON_IsString(item))
-			setenv(item->string, item->valuestring, 1);
-	if (cmd->unset)
-		unsetenv(cmd->unset);
 	char **argv = calloc((size_t)cJSON_GetArraySize(cmd->argv) + 1, sizeof *argv);
 	if (!argv)
 		_exit(127);
 	cJSON_ArrayForEach(item, cmd->argv)
 		argv[argc++] = item->valuestring;
 	if (argc)
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 	dprintf(2, "exec %s: %s\n", argc ? argv[0] : "(no command)", strerror(errno));
 	_exit(127);
 }
@@ -270,7 +267,10 @@ int cx_child_start(struct cx_child *ch, struct cx_loop *loop, const struct cx_ch
 		.on_exit = on_exit,
 		.data = data,
 	};
-	int in = input_memfd(cmd->input);
+	/* Built before the fork: the child of a worker whose libcurl may run
+	 * threads must not allocate. */
+	char **envp = cx_cleanenv_build(cmd->env, cmd->pass);
+	int in = envp ? input_memfd(cmd->input) : -ENOMEM;
 	int rc = in < 0 ? in : 0;
 	if (rc == 0 && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0))
 		rc = -errno;
@@ -283,7 +283,8 @@ int cx_child_start(struct cx_child *ch, struct cx_loop *loop, const struct cx_ch
 	if (rc == 0)
 		rc = cx_proc_fork_opts(&ch->proc, &where, &how);
 	if (rc == 0)
-		exec_child(cmd, parent, ch->own_group, in, out[1], err[1]);
+		exec_child(cmd, envp, parent, ch->own_group, in, out[1], err[1]);
+	cx_cleanenv_free(envp);
 	if (rc == 0 && ch->own_group)
 		setpgid(ch->proc.pid, ch->proc.pid); /* whichever runs first wins the race */
 	/* In the parent, or after a failure: the child's ends are its alone. */

@@ -16,7 +16,8 @@
  *           started dies with the run.
  * Its end is seen through its pidfd: the owner hears of it once it is
  * reaped and its output drained (what a surviving grandchild may still
- * write is not waited for). */
+ * write is not waited for). Its environment is the clean one (cleanenv.h),
+ * never the worker's. */
 #ifndef CX_CHILD_H
 #define CX_CHILD_H
 
@@ -41,8 +42,8 @@ typedef void cx_child_exit_fn(struct cx_child *ch, int reaped, const siginfo_t *
 
 struct cx_child_cmd {
 	const cJSON *argv;      /* an array of strings, argv[0] looked up in PATH */
-	const cJSON *env;       /* an object of strings added to the environment, or NULL */
-	const char *unset;      /* a variable taken out of the environment, or NULL */
+	const cJSON *env;       /* an object of strings set in its environment, or NULL */
+	const cJSON *pass;      /* names of variables it takes from the worker's, or NULL */
 	const cJSON *input;     /* stdin */
 	const cJSON *limits;    /* memory_max_mb, processes_max (an exec profile), or NULL */
 };

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -311,6 +312,26 @@ static int connect_error(const char *dir, int r, struct cx_error *err)
 		       "connecting to %s/%s: %s", dir, CX_SOCKET_NAME, strerror(-r));
 }
 
+/* Who answers on the socket, before anything is sent: root, ourselves, or
+ * the owner of the runtime directory (whom we trust by using it: ours, for
+ * the default, cx_runtime_dir_ready). Another user who took the socket's
+ * name would otherwise read our requests and answer them. */
+static int trusted_peer(struct cx_client *cl, struct cx_error *err)
+{
+	struct ucred peer;
+	socklen_t len = sizeof peer;
+	struct stat dir;
+	if (getsockopt(cl->wire.fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+		return cx_fail(err, CX_EUNAVAILABLE, "%s/%s: who answers: %s", cl->runtime_dir,
+			       CX_SOCKET_NAME, strerror(errno));
+	if (peer.uid == 0 || peer.uid == geteuid() ||
+	    (stat(cl->runtime_dir, &dir) == 0 && peer.uid == dir.st_uid))
+		return CX_OK;
+	return cx_fail(err, CX_EPERM, "%s/%s is answered by uid %u, neither root nor you (uid %u) "
+		       "nor the directory's owner: not talking to it", cl->runtime_dir, CX_SOCKET_NAME,
+		       (unsigned)peer.uid, (unsigned)geteuid());
+}
+
 /* Starts councild, then connects with backoff until it answers. */
 static int autostart(struct cx_client *cl, const struct cx_client_options *opts,
 		     struct cx_error *err)
@@ -385,20 +406,24 @@ int cx_client_connect(const struct cx_client_options *opts, struct cx_client **o
 	cx_wire_init(&cl->wire, -1);
 	cl->call_timeout_ms = opts && opts->call_timeout_ms ? opts->call_timeout_ms
 							    : CX_CLIENT_CALL_MS;
-	int r = opts && opts->runtime_dir
-		? (strlcpy(cl->runtime_dir, opts->runtime_dir, sizeof cl->runtime_dir) <
-		   sizeof cl->runtime_dir ? 0 : -ENAMETOOLONG)
-		: cx_runtime_dir_default(cl->runtime_dir, sizeof cl->runtime_dir);
+	/* Made here when councild is to be started in it: it starts with the
+	 * directory given, which it does not verify. */
+	char why[sizeof cl->runtime_dir + 160];
+	bool autostarts = opts && opts->autostart;
+	int r = cx_runtime_dir_ready(opts ? opts->runtime_dir : NULL, autostarts, cl->runtime_dir,
+				     sizeof cl->runtime_dir, why, sizeof why);
 	if (r < 0) {
 		cx_client_close(cl);
-		return cx_fail(err, CX_EUSAGE, "runtime directory: %s", strerror(-r));
+		return cx_fail(err, r == -EPERM ? CX_EPERM : CX_EUSAGE, "%s", why);
 	}
 	int fd = connect_socket(cl->runtime_dir);
 	if (fd >= 0)
 		cx_wire_init(&cl->wire, fd);
 	r = fd >= 0 ? CX_OK
-	    : nobody_listens(fd) && opts && opts->autostart ? autostart(cl, opts, err)
+	    : nobody_listens(fd) && autostarts ? autostart(cl, opts, err)
 	    : connect_error(cl->runtime_dir, fd, err);
+	if (r == CX_OK)
+		r = trusted_peer(cl, err);
 	if (r == CX_OK)
 		r = hello(cl, err);
 	if (r < 0) {

@@ -24,12 +24,23 @@
  * else a PID namespace where it may create one.
  *
  * Layout: one councild, in its cgroup <own>, keeps
- *     <own>/council/<tenant>/<run_id>
- * Only the run leaves ever hold processes: councild and the tenant
- * supervisors stay in <own>, and council/ and council/<tenant>/ stay empty.
- * So cgroup2's no-internal-processes rule can never refuse a fork, even if
- * an administrator enables controllers on council/. We never write
- * cgroup.subtree_control ourselves.
+ *     <own>/council-<hash>/<tenant>/<run_id>
+ * councild stays in <own>; a tenant's supervisor and its launcher live in
+ * <tenant>, delegated to the tenant's owner, so the supervisor may make its
+ * runs' cgroups and move workers into them. We never write
+ * cgroup.subtree_control ourselves, so cgroup2's no-internal-processes
+ * rule never refuses a fork.
+ *
+ * Delegation lets a member, which runs as the owner too, move itself (or
+ * what it started) out of its run's cgroup, but only within <tenant>'s
+ * subtree: the kernel lets a process be moved only between cgroups whose
+ * common ancestor's cgroup.procs the mover may write. So what leaves a run
+ * lands in <tenant> itself (where only the supervisor and its launcher
+ * belong, and each run's end kills anything else there:
+ * cx_cgroup_kill_strays), in another run of the tenant (which it then
+ * dies with), or in a cgroup it makes below <tenant>, which no run's end
+ * looks into (a known limit: it is then a process of the tenant's owner,
+ * who could have started it by hand).
  *
  * Errors are negative errno values; nothing here prints. */
 #ifndef CX_CONTAINMENT_H
@@ -145,6 +156,10 @@ int cx_cgroup_kill(const struct cx_cgroup *cg);
  * until a sweep finds nobody new. Not atomic without the freezer: a process
  * forked between two sweeps is caught by the next one. */
 int cx_cgroup_kill_each(const struct cx_cgroup *cg);
+/* SIGKILLs each process in cg itself (not below it) but the n_keep of keep,
+ * the way cx_cgroup_kill_each does, without the freezer (keep must run):
+ * sweeps until one finds nobody new. How many were signalled, or -errno. */
+int cx_cgroup_kill_strays(const struct cx_cgroup *cg, const pid_t *keep, int n_keep);
 /* 1 if a live process is in the cgroup or below it, 0 if none is
  * ("populated" of cgroup.events), -errno. */
 int cx_cgroup_populated(const struct cx_cgroup *cg);

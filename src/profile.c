@@ -170,6 +170,8 @@ static void check_env_name(struct cx_check *c, const cJSON *item, const char *pa
 				cx_shown(shown, item->valuestring));
 }
 
+static const struct cx_field env_name = { .kind = CX_FIELD_CUSTOM, .check = check_env_name };
+
 static void check_base_url(struct cx_check *c, const cJSON *item, const char *path,
 			   void *dest)
 {
@@ -237,6 +239,8 @@ static const struct cx_field profile_fields[] = {
 	{ .key = "command", .kind = CX_FIELD_ARRAY, .min = 1, .max = CX_COMMAND_MAX_ARGS,
 	  .each = &cx_command_arg, .only = ONLY(CX_PROVIDER_EXEC) },
 	{ .key = "env", .kind = CX_FIELD_CUSTOM, .check = check_env,
+	  .only = ONLY(CX_PROVIDER_EXEC) },
+	{ .key = "env_pass", .kind = CX_FIELD_ARRAY, .max = MAX_ENV_VARS, .each = &env_name,
 	  .only = ONLY(CX_PROVIDER_EXEC) },
 	{ .key = "memory_max_mb", .kind = CX_FIELD_INT, .min = 1, .max = 1 << 20,
 	  .only = ONLY(CX_PROVIDER_EXEC) },

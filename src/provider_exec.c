@@ -1,6 +1,6 @@
 /* The exec provider: one subprocess per attempt (child.h), running the
- * profile's "command" (argv) with its "env" added to the worker's
- * environment and the request JSON (see prompt.h) on stdin.
+ * profile's "command" (argv) in the clean environment (cleanenv.h) with
+ * its "env_pass" and "env", and the request JSON (see prompt.h) on stdin.
  *
  * stdout is read a line at a time: {"token": s} streams a chunk,
  * {"final": s} is the answer, and any other line is plain text, joined
@@ -149,6 +149,7 @@ static int exec_start(struct cx_call *call)
 	struct cx_child_cmd cmd = {
 		.argv = cJSON_GetObjectItemCaseSensitive(profile, "command"),
 		.env = cJSON_GetObjectItemCaseSensitive(profile, "env"),
+		.pass = cJSON_GetObjectItemCaseSensitive(profile, "env_pass"),
 		.input = call->request,
 		.limits = profile,
 	};

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,11 +14,14 @@
 #include "fsutil.h"
 #include "wire.h"
 
-int cx_runtime_dir_default(char *buf, size_t size)
+/* The default, and whether it is council's own choice (not
+ * COUNCIL_RUNTIME_DIR's): a place council picks is verified before use. */
+static int default_dir(char *buf, size_t size, bool *picked)
 {
 	const char *env = getenv("COUNCIL_RUNTIME_DIR");
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	int n;
+	*picked = !(env && *env);
 	if (env && *env)
 		n = snprintf(buf, size, "%s", env);
 	else if (xdg && *xdg)
@@ -26,6 +31,67 @@ int cx_runtime_dir_default(char *buf, size_t size)
 	else
 		n = snprintf(buf, size, "/tmp/council-%u", (unsigned)geteuid());
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int cx_runtime_dir_default(char *buf, size_t size)
+{
+	bool picked;
+	return default_dir(buf, size, &picked);
+}
+
+/* /tmp/council-<uid> is a name anyone may take first: another user who
+ * made it could read, rename or replace what we put there (our socket), or
+ * answer in councild's place. So, as ssh-agent and tmux do, the directory
+ * must be ours, a directory itself (not a link to one) and writable by
+ * nobody else; else we say what is wrong and use nothing in it. */
+static int verify(const char *dir, char *why, size_t size)
+{
+	struct stat st;
+	const char *wrong = NULL;
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		wrong = "is a symbolic link";
+	else if (!S_ISDIR(st.st_mode))
+		wrong = "is not a directory";
+	else if (st.st_uid != geteuid())
+		snprintf(why, size, "runtime directory %s belongs to uid %u, not to you (uid %u)", dir,
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+	else if (st.st_mode & 022)
+		snprintf(why, size, "runtime directory %s is writable by others (mode %04o)", dir,
+			 (unsigned)(st.st_mode & 07777));
+	else
+		return 0;
+	if (wrong)
+		snprintf(why, size, "runtime directory %s %s", dir, wrong);
+	strlcat(why, ": remove it, or name another with COUNCIL_RUNTIME_DIR", size);
+	return -EPERM;
+}
+
+int cx_runtime_dir_ready(const char *given, bool create, char *buf, size_t size, char *why,
+			 size_t why_size)
+{
+	bool picked = false;
+	int r = given ? (strlcpy(buf, given, size) < size ? 0 : -ENAMETOOLONG)
+		      : default_dir(buf, size, &picked);
+	if (r < 0) {
+		snprintf(why, why_size, "runtime directory: %s", strerror(-r));
+		return r;
+	}
+	if (!picked)
+		return 0;
+	/* Root's (/run/council) is searched by the clients of every user. */
+	if (create && mkdir(buf, geteuid() == 0 ? 0755 : 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(why, why_size, "runtime directory %s: %s", buf, strerror(-r));
+		return r;
+	}
+	r = verify(buf, why, why_size);
+	if (r == -ENOENT && !create)
+		return 0;
+	if (r < 0 && r != -EPERM)
+		snprintf(why, why_size, "runtime directory %s: %s", buf, strerror(-r));
+	return r;
 }
 
 static int open_dir(int at, const char *name, mode_t mode)

@@ -3,6 +3,7 @@
 #ifndef CX_RUNDIR_H
 #define CX_RUNDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -65,6 +66,16 @@ size_t cx_run_file_max(enum cx_run_file f);
 const char *cx_run_file(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX]);
 /* "runs/<run_id>/<file>": the same relative to the runtime directory. */
 const char *cx_run_path(const char *run_id, enum cx_run_file f, char path[CX_RUN_PATH_MAX]);
+
+/* The runtime directory to use, in buf: given, else the default
+ * (cx_runtime_dir_default). A default council picks (not one
+ * COUNCIL_RUNTIME_DIR names) is made with create when missing (0700; 0755
+ * for root's, which every user's clients search), and verified: a
+ * directory, not a symlink, of this user, writable by no one else.
+ * Returns 0 (a missing one too, without create), or -errno with what is
+ * wrong, naming the directory, in why (-EPERM: not ours to trust). */
+int cx_runtime_dir_ready(const char *given, bool create, char *buf, size_t size, char *why,
+			 size_t why_size);
 
 /* Opens (creating as needed) root, runs/ and tenants/<tenant>/runs/. A
  * tenant directory made here is its creator's alone (0700); councild makes

@@ -58,9 +58,9 @@ static void conclude(struct cx_child *ch, int reaped, const siginfo_t *info)
 }
 
 int cx_tool_run_start(struct cx_tool_run *run, struct cx_loop *loop, const struct cx_tool *tool,
-		      const cJSON *args, const char *unset, cx_tool_done_fn *done, void *data)
+		      const cJSON *args, cx_tool_done_fn *done, void *data)
 {
-	struct cx_child_cmd cmd = { .argv = tool->command, .unset = unset, .input = args };
+	struct cx_child_cmd cmd = { .argv = tool->command, .input = args };
 
 	*run = (struct cx_tool_run){
 		.tool = tool,

@@ -36,11 +36,11 @@ struct cx_tool_run {
 	char *text;
 };
 
-/* Runs tool with args (an object) on its stdin; unset names an
- * environment variable the tool must not see (NULL: none). Returns 0, or
+/* Runs tool with args (an object) on its stdin, in the clean environment
+ * (cleanenv.h): the member's key is not in it. Returns 0, or
  * -errno with nothing running (done is never called then). */
 int cx_tool_run_start(struct cx_tool_run *run, struct cx_loop *loop, const struct cx_tool *tool,
-		      const cJSON *args, const char *unset, cx_tool_done_fn *done, void *data);
+		      const cJSON *args, cx_tool_done_fn *done, void *data);
 
 /* Kills a run in flight; done still comes, once the process is reaped. */
 void cx_tool_run_kill(struct cx_tool_run *run, const char *why);

@@ -16,6 +16,26 @@
 #define SO_PEERGROUPS 59
 #endif
 
+bool cx_tenant_reserved(const char *name, uid_t *uid)
+{
+	static const char prefix[] = "user-";
+	if (!strcmp(name, "default")) {
+		*uid = geteuid();
+		return true;
+	}
+	if (strncmp(name, prefix, sizeof prefix - 1))
+		return false;
+	const char *digits = name + sizeof prefix - 1;
+	if (!*digits || strspn(digits, "0123456789") != strlen(digits))
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(digits, &end, 10);
+	bool canonical = errno == 0 && n < (uid_t)-1 && (digits[0] != '0' || !digits[1]);
+	*uid = canonical ? (uid_t)n : (uid_t)-1;
+	return true;
+}
+
 int cx_peer_of(int sock, struct cx_peer *out)
 {
 	struct ucred cred;

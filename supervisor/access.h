@@ -33,6 +33,12 @@ struct cx_owner {
 	bool group;   /* members of gid share the tenant */
 };
 
+/* Whether tenant name is reserved to one user, and to whom (*uid):
+ * "default" to councild's own user, "user-<uid>" to that uid. A name of
+ * that shape that is not a uid's canonical form ("user-007") is reserved
+ * to nobody: *uid is (uid_t)-1. */
+bool cx_tenant_reserved(const char *name, uid_t *uid);
+
 /* The peer on a connected unix socket. Returns 0 or -errno. */
 int cx_peer_of(int sock, struct cx_peer *out);
 bool cx_peer_in_group(const struct cx_peer *p, gid_t gid);

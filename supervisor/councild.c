@@ -148,9 +148,10 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (!root[0] && cx_runtime_dir_default(root, sizeof root) < 0) {
-		fprintf(stderr, "councild: runtime directory: name too long\n");
-		return 2;
+	char why[PATH_MAX + 160];
+	if (!root[0] && cx_runtime_dir_ready(NULL, true, root, sizeof root, why, sizeof why) < 0) {
+		fprintf(stderr, "councild: %s\n", why);
+		return 1;
 	}
 	int r = cx_mkdir_p(root, 0755);
 	if (r < 0) {

@@ -3,6 +3,7 @@
  * live tenant of ours can answer (a run that is over, whose tenant is gone,
  * or that an embedded supervisor owns), the run's files do. */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,26 @@ static void deny(struct client *c, const cJSON *req, const char *what, const cha
 					 what, name), -1);
 }
 
-/* The owner a tenant created by c gets: c, or councild's own user when it
- * cannot become anyone else; with "group", that group, of which c must be
- * a member. NULL when c may not have it, after replying. */
-static const struct cx_owner *new_owner(struct client *c, const cJSON *req, struct cx_owner *o)
+/* The primary group of uid: the peer's own when it is uid. */
+static gid_t primary_gid(const struct client *c, uid_t uid)
+{
+	if (c->peer.uid == uid)
+		return c->peer.gid;
+	const struct passwd *pw = getpwuid(uid);
+	return pw ? pw->pw_gid : (gid_t)uid;
+}
+
+/* The owner a tenant created by c gets: c (the reserved tenant's user,
+ * rightful, when not (uid_t)-1), or councild's own user when it cannot
+ * become anyone else; with "group", that group, of which c must be a
+ * member. NULL when c may not have it, after replying. */
+static const struct cx_owner *new_owner(struct client *c, const cJSON *req, uid_t rightful,
+					struct cx_owner *o)
 {
 	const cJSON *given = cJSON_GetObjectItemCaseSensitive(req, "group");
 	const char *group = cJSON_GetStringValue(given);
-	*o = geteuid() == 0 ? (struct cx_owner){ c->peer.uid, c->peer.gid, false }
+	uid_t uid = rightful != (uid_t)-1 ? rightful : c->peer.uid;
+	*o = geteuid() == 0 ? (struct cx_owner){ uid, primary_gid(c, uid), false }
 			    : (struct cx_owner){ geteuid(), getegid(), false };
 	if (given && !group) {
 		cx_client_send(c, cx_reply_error(req, "bad_request", "\"group\" must be a group name or number"), -1);
@@ -67,12 +80,26 @@ static const struct cx_owner *new_owner(struct client *c, const cJSON *req, stru
 static bool tenant_access(struct daemon *d, struct client *c, const cJSON *req, const char *name,
 			  bool create, struct cx_owner *o)
 {
+	uid_t rightful = (uid_t)-1;
+	bool reserved = cx_tenant_reserved(name, &rightful);
 	int r = cx_owner_read(d->root_fd, name, o);
-	if (r == -ENOENT && create) {
-		if (!new_owner(c, req, o))
-			return false;
-		r = cx_owner_create(d->root_fd, name, o) ?: cx_owner_read(d->root_fd, name, o);
+	/* A reserved tenant is its user's before it exists: whoever made it
+	 * first would own it, and run its user's later runs as itself. */
+	if (reserved && r == -ENOENT && c->peer.uid != 0 && c->peer.uid != rightful) {
+		deny(c, req, "tenant", name);
+		return false;
 	}
+	bool making = r == -ENOENT && create;
+	if (making && !new_owner(c, req, rightful, o))
+		return false;
+	/* Made by another user before names were reserved, or to be made by
+	 * a councild that cannot give it to its user: nobody's to use. */
+	if (reserved && (r == 0 || making) && o->uid != rightful) {
+		deny(c, req, "tenant", name);
+		return false;
+	}
+	if (making)
+		r = cx_owner_create(d->root_fd, name, o) ?: cx_owner_read(d->root_fd, name, o);
 	if (r == -ENOENT) {
 		cx_client_send(c, cx_reply_error(req, "unknown_tenant", "no tenant %s", name), -1);
 		return false;

@@ -52,6 +52,8 @@ struct cx_sup {
 	unsigned guarded;            /* the launcher generation that guards every live run */
 	struct cx_proc_id owner;     /* ours, in every run's status (docs/supervision.md) */
 	struct cx_cgroup tenant_cg;  /* where each run gets a cgroup; closed: none */
+	bool at_home;                /* we live in tenant_cg itself, with our launcher */
+	unsigned outside;            /* live runs whose cgroup was refused: in tenant_cg */
 	bool pidns;                  /* without one, each run gets a PID namespace */
 };
 
@@ -534,8 +536,23 @@ static void on_write_due(struct cx_loop *loop, struct cx_timer *t)
 	write_final(t->data);
 }
 
+/* What left a run's cgroup for the tenant's, where only we and our
+ * launcher belong (containment.h), dies with the run it left: the run's
+ * end would otherwise not be the end of its members. */
+static void kill_strays(struct cx_sup *sup)
+{
+	pid_t keep[] = { getpid(), sup->launcher.proc.pid };
+	/* A live run the kernel kept out of a cgroup of its own is in ours:
+	 * strays cannot be told from its members until it is over. */
+	if (sup->at_home && !sup->outside)
+		cx_cgroup_kill_strays(&sup->tenant_cg, keep, sup->launcher.proc.pidfd >= 0 ? 2 : 1);
+}
+
 static void run_finalize(struct cx_run *run)
 {
+	if (!run->in_cgroup && run->sup->tenant_cg.dir_fd >= 0)
+		run->sup->outside--;
+	kill_strays(run->sup);
 	run->phase = CX_PHASE_FINAL;
 	run->sup->live--;
 	if (run->control_fd >= 0)
@@ -667,6 +684,7 @@ static int run_launch(struct cx_run *run, const char *cwd, struct cx_error *err)
 	if (r < 0)
 		return run_refuse(run, "could not fork the worker", r, err);
 	sup->live++;
+	sup->outside += !run->in_cgroup && sup->tenant_cg.dir_fd >= 0;
 	run->proc = w.proc;
 	run->summary.pid = w.proc.pid;
 	cx_registry_add_pid(&sup->registry, run);
@@ -701,15 +719,17 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 		return cx_fail(err, CX_ESYS, "no identity for the supervisor: %s", strerror(-r));
 	}
 	sup->shutdown_ms = opts && opts->shutdown_ms > 0 ? opts->shutdown_ms : 5000;
-	r = opts && opts->runtime_dir
-		? (strlcpy(sup->root, opts->runtime_dir, sizeof sup->root) < sizeof sup->root ? 0 : -ENAMETOOLONG)
-		: cx_runtime_dir_default(sup->root, sizeof sup->root);
-	if (r == 0)
-		r = cx_rundir_open(&sup->dir, sup->root, sup->tenant);
+	char why[sizeof sup->root + 160];
+	r = cx_runtime_dir_ready(opts ? opts->runtime_dir : NULL, true, sup->root, sizeof sup->root,
+				 why, sizeof why);
 	if (r < 0) {
 		free(sup);
-		return cx_fail(err, CX_ESYS, "runtime directory %s: %s", opts && opts->runtime_dir ?
-			       opts->runtime_dir : "(default)", strerror(-r));
+		return cx_fail(err, r == -EPERM ? CX_EPERM : CX_ESYS, "%s", why);
+	}
+	r = cx_rundir_open(&sup->dir, sup->root, sup->tenant);
+	if (r < 0) {
+		free(sup);
+		return cx_fail(err, CX_ESYS, "runtime directory %s: %s", sup->root, strerror(-r));
 	}
 	r = cx_loop_new(&sup->loop);
 	if (r < 0) {
@@ -733,6 +753,9 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 	if (cap >= CX_CONTAIN_CGROUP &&
 	    cx_cgroup_tenant(sup->root, sup->tenant, true, &sup->tenant_cg) < 0)
 		sup->tenant_cg = CX_CGROUP_NULL;
+	char self[PATH_MAX];
+	sup->at_home = sup->tenant_cg.dir_fd >= 0 && cx_cgroup_self_path(self, sizeof self) == 0 &&
+		       !strcmp(self, sup->tenant_cg.path);
 	sup->pidns = sup->tenant_cg.dir_fd < 0 && cap >= CX_CONTAIN_PIDNS && cx_pidns_available();
 	cx_registry_init(&sup->registry);
 	/* Forked now, while we are small; without one, we fork the workers. */

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cleanenv.h"
 #include "containment.h"
 #include "fsutil.h"
 #include "statusfs.h"
@@ -99,13 +100,21 @@ static void on_exit_ready(struct cx_loop *loop, struct cx_watch *w, uint32_t eve
 	cx_tenant_reap(w->data);
 }
 
+/* What of councild's environment the supervisor of another user's tenant
+ * keeps, besides the clean set (docs/supervision.md). */
+static const char *const tenant_keeps[] = { "COUNCIL_CONTAINMENT", NULL };
+
 /* The child: becomes the tenant's owner, then `council-sup <tenant>`, and
  * dies with councild (the death signal is set after the change of user,
- * which would clear it). */
+ * which would clear it). A tenant of another user than councild's gets the
+ * clean environment: councild's (a root councild's API keys, say) is not
+ * its owner's to read, and its workers and members would have it. */
 static void __attribute__((noreturn))
 tenant_main(pid_t parent, int channel, const struct cx_tenant *t)
 {
-	if (cx_owner_become(&t->owner) < 0 || !cx_proc_child_init(parent))
+	bool foreign = t->owner.uid != geteuid();
+	if (cx_owner_become(&t->owner) < 0 || !cx_proc_child_init(parent) ||
+	    (foreign && cx_cleanenv_reset(tenant_keeps) < 0))
 		_exit(1);
 	const char *name = t->name;
 	setproctitle("-council-sup %s", name);

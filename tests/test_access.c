@@ -8,11 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,13 +25,22 @@
 #define DEADLINE_MS 30000
 #define NOBODY 65534      /* uid nobody, gid nogroup on Debian */
 #define STRANGER 4242     /* a uid and gid no database knows */
+/* Another, and its default runtime directory, which its commands use
+ * without COUNCIL_RUNTIME_DIR and XDG_RUNTIME_DIR. */
+#define VICTIM 4244
+#define VICTIM_DIR "/tmp/council-4244"
 
 static char *scratch;
 static pid_t councild;
 static struct cx_client *cl;
 
+/* A secret in councild's environment, which no member, tool or tenant of
+ * another user may see. */
+#define CANARY "secret-canary"
+
 static void setup(void)
 {
+	setenv("OPENAI_API_KEY", CANARY, 1);
 	scratch = th_scratch_dir();
 	/* Other users must reach the socket and the runtime directory. */
 	chmod(scratch, 0755);
@@ -43,6 +55,7 @@ static void teardown(void)
 	ck_assert_msg(th_no_descendants(5000), "processes were left behind");
 	th_rm_rf(scratch);
 	free(scratch);
+	th_rm_rf(VICTIM_DIR);  /* what a failed test_a_runtime_directory_... left */
 }
 
 static const char hanging_council[] =
@@ -55,6 +68,45 @@ static const char whoami_council[] =
 	"{\"provider\":\"exec\",\"command\":[\"/bin/sh\",\"-c\","
 	"\"echo uid=$(id -u) gid=$(id -g) groups=$(id -G)\"]}}],"
 	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+
+/* The member "env" prints its environment, with CHOSEN set by its spec;
+ * "key" is an openai member whose worker looks for OPENAI_API_KEY (and
+ * fails at once, saying whether it found it: nothing listens at port 1). */
+static const char env_council[] =
+	"{\"id\":\"env\",\"members\":[{\"id\":\"env\",\"retry\":{\"max\":1},\"profile\":"
+	"{\"provider\":\"exec\",\"command\":[\"env\"],\"env\":{\"CHOSEN\":\"yes\"}}},"
+	"{\"id\":\"key\",\"retry\":{\"max\":1},\"profile\":{\"provider\":\"openai\","
+	"\"model\":\"m\",\"base_url\":\"http://127.0.0.1:1\",\"api_key_env\":\"OPENAI_API_KEY\"}}],"
+	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
+
+/* What one member of a run's first round answered, or its error's message
+ * (NULL: no such member). */
+static char *member_answer(const char *result, const char *member)
+{
+	cJSON *doc = cJSON_Parse(result);
+	const cJSON *round = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "rounds"), 0);
+	const cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(round, "members"), member);
+	const char *response = cJSON_GetStringValue(cJSON_GetObjectItem(m, "response"));
+	const char *message = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(m, "error"), "message"));
+	char *answer = response ? strdup(response) : message ? strdup(message) : NULL;
+	cJSON_Delete(doc);
+	return answer;
+}
+
+/* Runs spec to its end: its result (NULL, with why in err, if it has none). */
+static char *run_result(struct cx_client *c, const char *spec, struct cx_error *err)
+{
+	struct cx_client_start req = { .spec_json = spec };
+	struct cx_started st;
+	enum cx_run_status status;
+	char *result = NULL;
+	if (cx_run(c, &req, DEADLINE_MS, NULL, &result, &status, &st, NULL, err) != CX_OK) {
+		free(result);
+		return NULL;
+	}
+	return result;
+}
 
 static void start_in(struct cx_client *c, const char *tenant, const char *spec, struct cx_started *st)
 {
@@ -422,25 +474,289 @@ START_TEST(test_symlinks_a_user_plants_lead_councild_nowhere)
 }
 END_TEST
 
-static void denied_at_the_door(struct th_report *r, void *arg)
+static void squat_reserved(struct th_report *r, void *arg)
 {
-	struct cx_client_options opts = { .runtime_dir = arg };
+	(void)arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	static const char *const reserved[] = { "default", "user-4242", "user-04242", "user-0" };
+	char got[600];
+	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+		struct cx_client_start start = { .spec_json = hanging_council, .tenant = reserved[i] };
+		struct cx_started st;
+		struct cx_error err = { 0 };
+		int rc = cx_start(c, &start, &st, NULL, &err);
+		th_expect(r, rc == CX_EPERM, "start in tenant %s, not its own: %s", reserved[i],
+			  cx_code_word(rc));
+		rc = ask(c, "tenant_start", "tenant", reserved[i], got, sizeof got);
+		th_expect(r, rc == CX_EPERM, "tenant_start %s, not its own: %s", reserved[i],
+			  cx_code_word(rc));
+	}
+	cx_client_close(c);
+}
+
+START_TEST(test_reserved_tenants_belong_to_their_users_alone)
+{
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	th_as_user(&nobody, squat_reserved, NULL);
+	char path[4096];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/tenants/default", scratch);
+	ck_assert_msg(stat(path, &sb) < 0, "another user made tenant default");
+	/* Made by root, each is still its user's. */
+	struct cx_started st;
+	start_in(cl, "user-4242", whoami_council, &st);
+	snprintf(path, sizeof path, "%s/tenants/user-4242", scratch);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_msg(sb.st_uid == STRANGER, "tenant user-4242 belongs to uid %u", (unsigned)sb.st_uid);
+	char *result = NULL;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_fetch_result(cl, st.run_id, DEADLINE_MS, &result, NULL, &err) == CX_OK,
+		      "the result of root's run in user-4242: %s", err.message);
+	ck_assert_msg(strstr(result, "uid=4242 "), "root's run in user-4242 ran as another: %s", result);
+	free(result);
+}
+END_TEST
+
+struct squatted {
+	int councild_exe;   /* opened by root: the victim may not reach the build tree */
+	mode_t mode;
+};
+
+/* councild as the victim in its default directory: what it said, once it
+ * exited (NULL, and it is killed, if it still serves after the deadline). */
+static char *councild_refusal(int exe)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *const argv[] = { "councild", "--foreground", NULL };
+		dup2(p[1], STDERR_FILENO);
+		fexecve(exe, argv, environ);
+		_exit(127);
+	}
+	close(p[1]);
+	static char said[1024];
+	size_t len = 0;
+	struct pollfd pfd = { p[0], POLLIN, 0 };
+	ssize_t n = 1;
+	while (n > 0 && len < sizeof said - 1 && poll(&pfd, 1, DEADLINE_MS) > 0)
+		if ((n = read(p[0], said + len, sizeof said - 1 - len)) > 0)
+			len += (size_t)n;
+	said[len] = '\0';
+	close(p[0]);
+	bool exited = n == 0 && waitpid(pid, NULL, 0) == pid;
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return exited ? said : NULL;
+}
+
+static void use_squatted(struct th_report *r, void *arg)
+{
+	const struct squatted *s = arg;
+	unsetenv("COUNCIL_RUNTIME_DIR");
+	unsetenv("XDG_RUNTIME_DIR");
+	struct cx_client_options opts = { .autostart = true };
 	struct cx_client *c = NULL;
 	struct cx_error err = { 0 };
 	int rc = cx_client_connect(&opts, &c, &err);
-	th_expect(r, rc == CX_EPERM, "another user reached a councild of nobody's: %s %s",
-	       cx_code_word(rc), err.message);
+	th_expect(r, rc == CX_EPERM && strstr(err.message, VICTIM_DIR) &&
+		  strstr(err.message, "belongs to uid 65534"),
+		  "a client used " VICTIM_DIR " made by nobody (%04o): %s %s", (unsigned)s->mode,
+		  cx_code_word(rc), err.message);
+	if (c)
+		cx_client_close(c);
+	const char *said = councild_refusal(s->councild_exe);
+	th_expect(r, said && strstr(said, VICTIM_DIR) && strstr(said, "belongs to uid 65534"),
+		  "councild used " VICTIM_DIR " made by nobody (%04o): %s", (unsigned)s->mode,
+		  said ? said : "(it served)");
+}
+
+START_TEST(test_a_runtime_directory_another_user_made_first_is_refused)
+{
+	struct squatted s = { .councild_exe = open(getenv("COUNCILD"), O_RDONLY) };
+	ck_assert_msg(s.councild_exe >= 0, "COUNCILD: %s", strerror(errno));
+	const struct th_user victim = { VICTIM, VICTIM, { VICTIM }, 1 };
+	static const mode_t modes[] = { 0755, 0777 };
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		s.mode = modes[i];
+		th_rm_rf(VICTIM_DIR);
+		/* nobody was first to take the name. */
+		ck_assert_int_eq(mkdir(VICTIM_DIR, 0700), 0);
+		ck_assert_int_eq(chown(VICTIM_DIR, NOBODY, NOBODY), 0);
+		ck_assert_int_eq(chmod(VICTIM_DIR, s.mode), 0);
+		th_as_user(&victim, use_squatted, &s);
+		struct stat sb;
+		char sock[64];
+		snprintf(sock, sizeof sock, "%s/councild.sock", VICTIM_DIR);
+		ck_assert_msg(lstat(sock, &sb) < 0, "the victim's councild made its socket in nobody's directory");
+	}
+	th_rm_rf(VICTIM_DIR);
+	close(s.councild_exe);
+}
+END_TEST
+
+/* A server on dir's socket that runs as STRANGER: a byte on its pipe once
+ * it listens, then how many bytes it was sent, once its client went away. */
+static pid_t fake_councild(const char *dir, int *report)
+{
+	int p[2];
+	ck_assert(pipe(p) == 0);
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid > 0) {
+		close(p[1]);
+		*report = p[0];
+		return pid;
+	}
+	close(p[0]);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%.90s/councild.sock", dir) >=
+	    sizeof sa.sun_path)
+		_exit(1);
+	/* Bound by root in the victim's own directory, it listens as another
+	 * user: what the victim's client meets is that user. */
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(sa.sun_path, 0666) < 0 ||
+	    setgroups(0, NULL) < 0 || setgid(STRANGER) < 0 || setuid(STRANGER) < 0 ||
+	    listen(fd, 1) < 0 || write(p[1], "L", 1) != 1)
+		_exit(1);
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	int conn = poll(&pfd, 1, DEADLINE_MS) > 0 ? accept(fd, NULL, NULL) : -1;
+	long got = 0;
+	char buf[4096];
+	ssize_t n = 1;
+	pfd.fd = conn;
+	while (conn >= 0 && n > 0 && poll(&pfd, 1, DEADLINE_MS) > 0)
+		if ((n = read(conn, buf, sizeof buf)) > 0)
+			got += n;
+	ssize_t ignored = write(p[1], &got, sizeof got);
+	(void)ignored;
+	_exit(conn >= 0 ? 0 : 2);
+}
+
+/* A client in door.dir is refused, saying door.why. */
+struct door {
+	const char *dir;
+	const char *why;
+};
+
+static void denied_at_the_door(struct th_report *r, void *arg)
+{
+	const struct door *door = arg;
+	struct cx_client_options opts = { .runtime_dir = door->dir };
+	struct cx_client *c = NULL;
+	struct cx_error err = { 0 };
+	int rc = cx_client_connect(&opts, &c, &err);
+	th_expect(r, rc == CX_EPERM && strstr(err.message, door->why),
+		  "a client in %s was not refused with \"%s\": %s %s", door->dir, door->why,
+		  cx_code_word(rc), err.message);
 	if (c)
 		cx_client_close(c);
 }
+
+/* scratch/nobody, nobody's, of mode. */
+static void nobody_dir(char dir[4096], mode_t mode)
+{
+	snprintf(dir, 4096, "%s/nobody", scratch);
+	ck_assert_int_eq(mkdir(dir, mode), 0);
+	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+}
+
+START_TEST(test_a_client_talks_to_no_server_of_another_user)
+{
+	char dir[4096];
+	nobody_dir(dir, 0700);
+	int report;
+	pid_t fake = fake_councild(dir, &report);
+	char listening;
+	ck_assert_msg(read(report, &listening, 1) == 1, "the fake server did not listen");
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	struct door door = { dir, "answered by uid 4242" };
+	th_as_user(&nobody, denied_at_the_door, &door);
+	long got = -1;
+	int status;
+	ck_assert_msg(read(report, &got, sizeof got) == sizeof got, "the fake server said nothing");
+	close(report);
+	ck_assert_int_eq(waitpid(fake, &status, 0), fake);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the fake server was never reached");
+	ck_assert_msg(got == 0, "the client sent %ld bytes to another user's server", got);
+}
+END_TEST
+
+static void env_in_own_tenant(struct th_report *r, void *arg)
+{
+	(void)arg;
+	struct cx_client *c = user_connect(r);
+	if (!c)
+		return;
+	struct cx_error err = { 0 };
+	char *result = run_result(c, env_council, &err);
+	th_expect(r, result != NULL, "its run: %s", err.message);
+	if (!result) {
+		cx_client_close(c);
+		return;
+	}
+	char *env = member_answer(result, "env"), *key = member_answer(result, "key");
+	th_expect(r, !strstr(result, CANARY), "councild's secret reached its run: %s", result);
+	th_expect(r, env && strstr(env, "CHOSEN=yes") && strstr(env, "USER=nobody") &&
+		  strstr(env, "PATH="), "its member lacks the clean set and its env: %s",
+		  env ? env : "(none)");
+	th_expect(r, key && strstr(key, "OPENAI_API_KEY (api_key_env) is not set"),
+		  "its worker has councild's OPENAI_API_KEY: %s", key ? key : "(none)");
+	free(env);
+	free(key);
+	free(result);
+	cx_client_close(c);
+}
+
+START_TEST(test_a_users_tenant_gets_nothing_of_councilds_environment)
+{
+	const struct th_user nobody = { NOBODY, NOBODY, { NOBODY }, 1 };
+	th_as_user(&nobody, env_in_own_tenant, NULL);
+}
+END_TEST
+
+START_TEST(test_members_get_the_clean_environment_and_what_their_profile_names)
+{
+	struct cx_error err = { 0 };
+	char *result = run_result(cl, env_council, &err);
+	ck_assert_msg(result, "the run in root's tenant: %s", err.message);
+	char *env = member_answer(result, "env"), *key = member_answer(result, "key");
+	/* The worker of councild's own tenant has councild's environment, for
+	 * its providers' keys; its member commands do not. */
+	ck_assert_msg(key && !strstr(key, "is not set"), "the worker has no OPENAI_API_KEY: %s", key);
+	ck_assert_msg(env && !strstr(env, CANARY), "a member sees councild's secret:\n%s", env);
+	ck_assert_msg(strstr(env, "CHOSEN=yes") && strstr(env, "USER=root\n") &&
+		      strstr(env, "HOME=/root\n") && strstr(env, "PATH="),
+		      "a member lacks the clean set or its env:\n%s", env);
+	free(env);
+	free(key);
+	free(result);
+	/* env_pass hands it on, by name. */
+	result = run_result(cl,
+		"{\"id\":\"pass\",\"members\":[{\"id\":\"env\",\"retry\":{\"max\":1},\"profile\":"
+		"{\"provider\":\"exec\",\"command\":[\"printenv\",\"OPENAI_API_KEY\"],"
+		"\"env_pass\":[\"OPENAI_API_KEY\",\"NOT_SET_ANYWHERE\"]}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}", &err);
+	ck_assert_msg(result, "the run with env_pass: %s", err.message);
+	env = member_answer(result, "env");
+	ck_assert_msg(env && !strcmp(env, CANARY), "env_pass did not pass the key: %s", env);
+	free(env);
+	free(result);
+}
+END_TEST
 
 START_TEST(test_a_councild_of_one_user_serves_that_user_alone)
 {
 	/* nobody's own councild, in a directory of its own. */
 	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/nobody", scratch);
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+	nobody_dir(dir, 0755);
 	/* Opened as root: nobody may not be able to reach the build tree. */
 	int exe = open(getenv("COUNCILD"), O_RDONLY | O_CLOEXEC);
 	ck_assert_msg(exe >= 0, "COUNCILD: %s", strerror(errno));
@@ -461,7 +777,8 @@ START_TEST(test_a_councild_of_one_user_serves_that_user_alone)
 	snprintf(sock, sizeof sock, "%s/councild.sock", dir);
 	ck_assert_int_eq(chmod(sock, 0666), 0);
 	const struct th_user stranger = { STRANGER, STRANGER, { STRANGER }, 1 };
-	th_as_user(&stranger, denied_at_the_door, dir);
+	struct door door = { dir, "serves uid 65534 only" };
+	th_as_user(&stranger, denied_at_the_door, &door);
 	ck_assert_msg(th_councild_stop(pid, DEADLINE_MS) != -1, "awaited nobody's councild's exit");
 }
 END_TEST
@@ -929,6 +1246,11 @@ int main(void)
 	tcase_add_test(tc, test_a_fifo_in_place_of_a_run_file_stalls_nothing);
 	tcase_add_test(tc, test_a_sparse_result_is_refused_unread);
 	tcase_add_test(tc, test_a_pid_in_a_users_summary_is_never_signalled);
+	tcase_add_test(tc, test_reserved_tenants_belong_to_their_users_alone);
+	tcase_add_test(tc, test_a_runtime_directory_another_user_made_first_is_refused);
+	tcase_add_test(tc, test_a_client_talks_to_no_server_of_another_user);
+	tcase_add_test(tc, test_a_users_tenant_gets_nothing_of_councilds_environment);
+	tcase_add_test(tc, test_members_get_the_clean_environment_and_what_their_profile_names);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "containment.h"
 #include "council/council.h"
 #include "council/client.h"
 #include "harness.h"
@@ -98,13 +99,15 @@ static char *council(const char *profile)
 static const char escaping_council[] =
 	"{\"id\":\"escape\",\"members\":["
 	"{\"id\":\"forker\",\"profile\":{\"provider\":\"exec\","
+	"\"env_pass\":[\"COUNCIL_RUNTIME_DIR\"],"
 	"\"command\":[\"sh\",\"-c\",\"(sleep 3101 &) ; exec sleep 3100\"]}},"
 	"{\"id\":\"escaper\",\"profile\":{\"provider\":\"exec\","
+	"\"env_pass\":[\"COUNCIL_RUNTIME_DIR\"],"
 	"\"command\":[\"sh\",\"-c\",\"setsid sleep 3102 & exec sleep 3100\"]}}],"
 	"\"rounds\":[{\"type\":\"independent_analysis\"}]}";
 
 /* Whether /proc/<pid> has our runtime directory in its environment: the
- * members of our runs do (escaped ones are not our descendants, so /proc
+ * members of our runs do, by env_pass (escaped ones are not our descendants, so /proc
  * is searched whole), those of tests running beside this one do not. */
 static bool has_our_runtime_dir(const char *pid, const char *arg)
 {
@@ -771,6 +774,69 @@ START_TEST(test_a_timed_out_member_tree_is_killed_at_its_timeout)
 }
 END_TEST
 
+/* Processes "sleep 3500.<our pid>": what a member moved out of its run's
+ * cgroup. */
+static bool escapee_gone(void *unused)
+{
+	(void)unused;
+	return th_sleeps("3500.", th_sleep_of_ours) == 0;
+}
+
+/* The cgroup2 mount, as our own cgroup's directory (the mount and our
+ * path in it) less our path (/proc/self/cgroup's "0::" line). */
+static bool cgroup_mount(char *out, size_t size)
+{
+	char *text = th_read_file("/proc/self/cgroup", NULL);
+	char *line = text ? strstr(text, "0::") : NULL;
+	bool ok = line && cx_cgroup_self_path(out, size) == 0;
+	if (ok) {
+		line += 3;
+		line[strcspn(line, "\n")] = '\0';
+		size_t n = strlen(out), m = strcmp(line, "/") ? strlen(line) : 0;
+		ok = n >= m && !strcmp(out + n - m, line + (m ? 0 : 1));
+		out[n - m] = '\0';
+	}
+	free(text);
+	return ok;
+}
+
+/* A member can move what it started out of its run's cgroup into its
+ * tenant's, which is delegated to the tenant's owner: it still dies when
+ * the run ends. */
+START_TEST(test_a_member_that_left_its_runs_cgroup_dies_with_the_run)
+{
+	char mount[4096];
+	if (!cx_cgroup_available() || !cgroup_mount(mount, sizeof mount)) {
+		printf("SKIP: no writable cgroup2 hierarchy here\n");
+		return;
+	}
+	char *spec;
+	/* Its cgroup is .../<tenant>/escape/command-1: the tenant's is what
+	 * comes before /escape. */
+	ck_assert(asprintf(&spec,
+		"{\"id\":\"escape\",\"members\":[{\"id\":\"m\",\"retry\":{\"max\":1},\"profile\":"
+		"{\"provider\":\"exec\",\"command\":[\"sh\",\"-c\","
+		"\"cg=$(sed -n 's/^0:://p' /proc/self/cgroup); "
+		"sleep 3500.%d </dev/null >/dev/null 2>&1 & "
+		"echo $! > '%s'\\\"${cg%%%%/escape/*}\\\"/cgroup.procs && echo moved\"]}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}", (int)getpid(), mount) > 0);
+	struct cx_client_start req = { .spec_json = spec, .run_id = "escape" };
+	struct cx_started st;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_start(cl, &req, &st, NULL, &err) == CX_OK, "start: %s", err.message);
+	free(spec);
+	char *result = NULL;
+	enum cx_run_status status;
+	ck_assert_msg(cx_fetch_result(cl, "escape", DEADLINE_MS, &result, &status, &err) == CX_OK,
+		      "the run's result: %s", err.message);
+	ck_assert_msg(status == CX_RUN_COMPLETED && strstr(result, "moved"),
+		      "the member did not leave its cgroup: %s %s", cx_run_status_name(status), result);
+	free(result);
+	ck_assert_msg(th_wait_until(escapee_gone, NULL, DEADLINE_MS),
+		      "what the member moved into its tenant's cgroup outlived the run");
+}
+END_TEST
+
 /* Ownership and guardians (docs/supervision.md): a run is its owner's
  * alone, and when its owner dies, its guardian (else the next reader)
  * finishes it. */
@@ -1376,6 +1442,7 @@ int main(void)
 	tcase_add_test(tc, test_tenant_crashing_four_times_in_five_seconds_stays_down);
 	tcase_add_test(tc, test_terminate_all_leaves_every_run_final);
 	tcase_add_test(tc, test_terminate_all_reaches_members_that_left_their_process_group);
+	tcase_add_test(tc, test_a_member_that_left_its_runs_cgroup_dies_with_the_run);
 	tcase_add_test(tc, test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process);
 	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);

@@ -205,6 +205,8 @@ static const struct bad_spec {
 	{ WITH_EXEC("'env':{'1X':'a'}"), "members[0].profile.env.1X", "invalid_name" },
 	{ WITH_EXEC("'env':{'X':1}"), "members[0].profile.env.X", "wrong_type" },
 	{ WITH_EXEC("'env':['X']"), "members[0].profile.env", "wrong_type" },
+	{ WITH_EXEC("'env_pass':['1X']"), "members[0].profile.env_pass[0]", "invalid_name" },
+	{ WITH_EXEC("'env_pass':{'X':'a'}"), "members[0].profile.env_pass", "wrong_type" },
 	{ WITH_EXEC("'words':3"), "members[0].profile.words", "unknown_key" },
 	/* openai and anthropic profiles */
 	{ WITH_PROFILE("'provider':'openai'"), "members[0].profile.model", "missing_key" },
