@@ -102,6 +102,14 @@ static void catalog_close(struct catalog *c)
 		close(c->runs_fd);
 }
 
+bool cx_catalog_owns(int root_fd, const char *run_id, const char *tenant)
+{
+	struct catalog c;
+	bool owns = catalog_open(&c, root_fd, NULL) == 0 && tenants_run(&c, run_id, tenant);
+	catalog_close(&c);
+	return owns;
+}
+
 int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out)
 {
 	struct catalog c;

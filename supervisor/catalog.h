@@ -12,6 +12,9 @@
 
 /* The summary.json of runs/<run_id>, parsed. Returns 0 or -errno. */
 int cx_catalog_read(int root_fd, const char *run_id, struct cx_run_summary *out);
+/* Whether runs/<run_id> under the runtime directory root_fd is tenant's by
+ * the kernel's word: a directory owned by the tenant's owner. */
+bool cx_catalog_owns(int root_fd, const char *run_id, const char *tenant);
 
 /* summary.json objects of the runs of tenant (NULL: every tenant), in run id
  * order (start order for generated ids); live_only: not final. A run found

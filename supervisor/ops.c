@@ -224,7 +224,12 @@ static bool started(struct daemon *d, struct cx_pending *p, cJSON *reply, int fd
 		cJSON_Delete(reply);
 		return true;
 	}
-	if (cx_req_bool(reply, "ok")) {
+	/* A tenant supervisor runs as its tenant's owner, who could make it
+	 * name another's run here: only a run of its own tenant, not known
+	 * yet, is recorded as its worker (and linked). */
+	if (cx_req_bool(reply, "ok") && cx_run_id_valid(run_id) &&
+	    !cx_worker_of_run(&d->monitors, run_id) &&
+	    cx_catalog_owns(d->root_fd, run_id, p->tenant->name)) {
 		cx_worker_add(&d->monitors, run_id, p->tenant,
 			      (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "pid")),
 			      (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(reply, "ino")));
