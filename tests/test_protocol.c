@@ -496,7 +496,8 @@ START_TEST(test_a_connection_councild_has_no_descriptor_for_is_told_so)
 	char *code = NULL;
 	while (n < 8) {
 		fds[n] = dial();
-		send_all(fds[n], "{\"id\":1,\"op\":\"hello\"}\n", 25);
+		const char hello[] = "{\"id\":1,\"op\":\"hello\"}\n";
+		send_all(fds[n], hello, sizeof hello - 1);
 		code = next_code(fds[n++]);
 		if (strcmp(code, "ok"))
 			break;
