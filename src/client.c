@@ -2,6 +2,7 @@
  * calls matched to their replies by id, and a queue for the messages
  * (DOWN, EXIT) that arrive while a call waits. */
 #include "council/client.h"
+#include "council/spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include "json.h"
 #include "proc.h"
 #include "rundir.h"
+#include "shape.h"
 #include "wire.h"
 
 #define NO_DEADLINE UINT64_MAX
@@ -175,6 +177,9 @@ static int send_request(struct cx_client *cl, const cJSON *request, uint64_t dea
 				r = cx_wire_flush(&cl->wire);
 		}
 	}
+	if (r == -EMSGSIZE)
+		return cx_fail(err, CX_EUSAGE, "too_large: the request is over %d bytes",
+			       CX_WIRE_LINE_MAX);
 	if (r < 0)
 		return cx_fail(err, r == -ENOMEM ? CX_ENOMEM : CX_EUNAVAILABLE,
 			       "writing to councild: %s", strerror(-r));
@@ -568,29 +573,16 @@ static void reply_diags(const cJSON *reply, struct cx_diags *diags)
 			     cx_json_str(d, "message"));
 }
 
-/* JSON text as a value for the request: CX_EINVALID with a diagnostic at
- * path when it is not JSON (councild is never asked), worded as the
- * embedded supervisor words it. */
-static int parse_text(const char *text, const char *path, const char *what, cJSON **out,
-		      struct cx_diags *diags, struct cx_error *err)
-{
-	const char *end = NULL;
-	*out = cJSON_ParseWithOpts(text, &end, 1);
-	if (*out)
-		return CX_OK;
-	size_t at = end ? (size_t)(end - text) : 0;
-	cx_diags_add(diags, path, "invalid_json", "%s (at byte %zu)", what, at);
-	return cx_fail(err, CX_EINVALID, "%s (at byte %zu)", what, at);
-}
-
 static cJSON *start_request(const struct cx_client_start *req, bool link, struct cx_diags *diags,
 			    int *code, struct cx_error *err)
 {
-	cJSON *spec = NULL, *input = NULL;
-	*code = parse_text(req->spec_json ? req->spec_json : "", "", "not valid JSON", &spec, diags,
-			   err);
-	if (*code == CX_OK && req->input_json)
-		*code = parse_text(req->input_json, "input", "input is not JSON", &input, diags, err);
+	/* The spec and the input as the supervisor will take them, refused
+	 * here (councild is never asked) by the same rules and size limits. */
+	struct cx_check check = { .diags = diags };
+	const char *text = req->spec_json ? req->spec_json : "";
+	cJSON *spec = cx_spec_json(&check, text, strlen(text)), *input = NULL;
+	*code = spec && (!req->input_json || cx_input_parse(req->input_json, &input, diags) == CX_OK)
+		? CX_OK : cx_fail(err, CX_EINVALID, "invalid council: see the diagnostics");
 	cJSON *r = *code == CX_OK ? request("start", "tenant", req->tenant) : NULL;
 	if (!r) {
 		cJSON_Delete(spec);

@@ -7,8 +7,19 @@
 #define CX_JSON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+
+#define CX_JSON_DEPTH_MAX 128  /* arrays and objects in one another */
+#define CX_JSON_DEPTH_MAX_TEXT "128"
+
+/* The one way JSON text from elsewhere (requests, replies, specs, inputs)
+ * is parsed: text[0..len) must be one JSON value, whitespace around it,
+ * valid UTF-8, with no NUL (raw or \u0000) and no unpaired surrogate, and
+ * nested at most CX_JSON_DEPTH_MAX deep. Returns the value, or NULL with
+ * why saying what is wrong and at which byte. */
+cJSON *cx_json_parse(const char *text, size_t len, char *why, size_t why_size);
 
 /* The string at key, or "" when absent or not a string. */
 const char *cx_json_str(const cJSON *obj, const char *key);

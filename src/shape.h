@@ -87,4 +87,8 @@ const struct cx_field *cx_shape_find(const struct cx_shape *shape,
 bool cx_check_object(struct cx_check *c, const cJSON *obj, const char *path,
 		     const struct cx_shape *shape, void *target);
 
+/* A spec's text (the run's council, at most CX_SPEC_MAX_BYTES) as JSON, or
+ * NULL with too_large or invalid_json reported at its root (spec.c). */
+cJSON *cx_spec_json(struct cx_check *c, const char *text, size_t len);
+
 #endif

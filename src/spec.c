@@ -5,6 +5,7 @@
  * same way, its findings reported under its member's path. */
 #include "council/spec.h"
 #include "council/ids.h"
+#include "json.h"
 #include "profile.h"
 #include "round_spec.h"
 #include "schema.h"
@@ -368,28 +369,17 @@ static struct cx_spec *spec_from(struct cx_check *c, cJSON *json, bool owns_json
 	return spec;
 }
 
-/* cJSON stops after the value; anything but whitespace after it is an error. */
-static const char *after_space(const char *p, const char *end)
+cJSON *cx_spec_json(struct cx_check *c, const char *text, size_t len)
 {
-	while (p < end && *p && (unsigned char)*p <= ' ')
-		p++;
-	return p;
-}
+	char why[128];
+	cJSON *json = NULL;
 
-static cJSON *parse_json(struct cx_check *c, const char *text, size_t len)
-{
-	const char *stop = NULL;
-	cJSON *json = cJSON_ParseWithLengthOpts(text, len, &stop, false);
-
-	if (json) {
-		stop = after_space(stop, text + len);
-		if (stop == text + len || !*stop)
-			return json;
-		cJSON_Delete(json);
-	}
-	cx_check_report(c, "", "invalid_json", "not valid JSON (at byte %td)",
-			stop ? stop - text : 0);
-	return NULL;
+	if (len > CX_SPEC_MAX_BYTES)
+		cx_check_report(c, "", "too_large", "%zu bytes, at most %d allowed", len,
+				CX_SPEC_MAX_BYTES);
+	else if (!(json = cx_json_parse(text, len, why, sizeof why)))
+		cx_check_report(c, "", "invalid_json", "%s", why);
+	return json;
 }
 
 int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
@@ -401,12 +391,7 @@ int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 	if (!out || (!text && len))
 		return CX_EUSAGE;
 	*out = NULL;
-	if (len > CX_SPEC_MAX_BYTES) {
-		cx_check_report(&c, "", "too_large", "%zu bytes, at most %d allowed",
-				len, CX_SPEC_MAX_BYTES);
-		return CX_EINVALID;
-	}
-	cJSON *json = parse_json(&c, text, len);
+	cJSON *json = cx_spec_json(&c, text, len);
 	if (!json)
 		return CX_EINVALID;
 	*out = spec_from(&c, json, true, 0, &rc);
@@ -447,11 +432,10 @@ int cx_input_parse(const char *text, cJSON **out, struct cx_diags *diags)
 		cx_diags_add(diags, "input", "too_large", "input is over %d bytes", CX_INPUT_MAX_BYTES);
 		return CX_EINVALID;
 	}
-	const char *end = NULL;
-	*out = cJSON_ParseWithOpts(text, &end, 1);
+	char why[128];
+	*out = cx_json_parse(text, strlen(text), why, sizeof why);
 	if (!*out) {
-		cx_diags_add(diags, "input", "invalid_json", "input is not JSON (at byte %zu)",
-			     end ? (size_t)(end - text) : 0);
+		cx_diags_add(diags, "input", "invalid_json", "input: %s", why);
 		return CX_EINVALID;
 	}
 	return CX_OK;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "shape.h"
 
 #define MAX_FILES 64
@@ -64,7 +65,8 @@ static int open_regular(struct reader *rd, const char *path, const char *at, str
 	return fd;
 }
 
-static char *read_all(int fd, size_t size)
+/* At most size bytes of fd; *n of them came. */
+static char *read_all(int fd, size_t size, size_t *got_n)
 {
 	char *text = malloc(size + 1);
 	size_t n = 0;
@@ -79,6 +81,7 @@ static char *read_all(int fd, size_t size)
 	}
 	if (text)
 		text[n] = '\0';
+	*got_n = n;
 	return text;
 }
 
@@ -93,12 +96,14 @@ static cJSON *council_from(struct reader *rd, const char *dir, const char *name,
 	int fd = path ? open_regular(rd, path, at, &st) : -1;
 
 	if (fd >= 0) {
-		char *text = read_all(fd, (size_t)st.st_size);
+		size_t n;
+		char *text = read_all(fd, (size_t)st.st_size, &n);
 		close(fd);
 		rd->bytes += (size_t)st.st_size;
-		council = text ? cJSON_Parse(text) : NULL;
+		char why[128];
+		council = text ? cx_json_parse(text, n, why, sizeof why) : NULL;
 		if (text && !council)
-			cx_check_report(&rd->check, at, "invalid_json", "%s: not valid JSON", path);
+			cx_check_report(&rd->check, at, "invalid_json", "%s: %s", path, why);
 		free(text);
 	}
 	if (council) {
@@ -161,11 +166,11 @@ int cx_spec_inline(const char *text, size_t len, const char *dir, char **out,
 		   size_t *out_len, struct cx_diags *diags)
 {
 	struct reader rd = { .check = { .diags = diags } };
-	cJSON *spec = cJSON_ParseWithLength(text, len);
+	cJSON *spec = cx_spec_json(&rd.check, text, len);
 	char *inlined = NULL;
 
 	*out = NULL;
-	if (spec && len <= CX_SPEC_MAX_BYTES) {
+	if (spec) {
 		rd.bytes = len;
 		resolve(&rd, spec, dir, "", 0);
 	}
@@ -174,7 +179,7 @@ int cx_spec_inline(const char *text, size_t len, const char *dir, char **out,
 		return CX_EINVALID;
 	}
 	/* Untouched, the text stays as written: cx_spec_parse reports what is
-	 * wrong with it at its own byte offsets. */
+	 * wrong with its fields at their own byte offsets. */
 	inlined = rd.changed ? cJSON_PrintUnformatted(spec) : strndup(text, len);
 	cJSON_Delete(spec);
 	if (!inlined)

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "json.h"
+
 #define READ_CHUNK (64 * 1024)
 
 struct cx_wire_fds {
@@ -136,8 +138,8 @@ int cx_wire_send(struct cx_wire *w, const cJSON *msg, const int *fds, size_t n_f
 		return -ENOMEM;
 	size_t len = strlen(line);
 	line[len] = '\n';
-	int r = 0;
-	if (n_fds) {
+	int r = len > CX_WIRE_LINE_MAX ? -EMSGSIZE : 0;  /* the peer would refuse it */
+	if (n_fds && r == 0) {
 		struct cx_wire_fds *v = reallocarray(w->fds_out, w->n_fds_out + 1, sizeof *v);
 		if (!v) {
 			r = -ENOMEM;
@@ -174,8 +176,12 @@ ssize_t cx_wire_fill(struct cx_wire *w)
 	ssize_t got = cx_fds_recv(w->fd, w->in.data + w->in.len, READ_CHUNK, fds, &n, MSG_DONTWAIT);
 	if (got < 0)
 		return got;
-	int *v = n ? reallocarray(w->fds_in, w->n_fds_in + n, sizeof *v) : w->fds_in;
-	if (!v) {
+	int *v = n && !w->refuse_fds ? reallocarray(w->fds_in, w->n_fds_in + n, sizeof *v)
+					 : w->fds_in;
+	if (n && w->refuse_fds) { /* held, they would pile up until the line ends */
+		close_fds(fds, n);
+		w->fds_refused += n;
+	} else if (!v) {
 		close_fds(fds, n);
 	} else {
 		w->fds_in = v;
@@ -208,17 +214,11 @@ int cx_wire_next(struct cx_wire *w, cJSON **msg, char *why, size_t why_size)
 		snprintf(why, why_size, "line over %d bytes", CX_WIRE_LINE_MAX);
 		return -2;
 	}
-	const char *end = NULL;
-	cJSON *j = cJSON_ParseWithLengthOpts(head, len, &end, 0);
-	size_t at = end ? (size_t)(end - head) : 0;
-	if (j) /* head[len] is the '\n': blanks after the object stop there */
-		at += strspn(end, " \t\r");
+	cJSON *j = cx_json_parse(head, len, why, why_size);
 	cx_buf_consume(&w->in, len + 1);
-	if (!cJSON_IsObject(j) || at < len) {
-		if (!cJSON_IsObject(j))
-			snprintf(why, why_size, j ? "not a JSON object" : "not JSON (at byte %zu)", at);
-		else
-			snprintf(why, why_size, "text after the JSON object (at byte %zu)", at);
+	if (!cJSON_IsObject(j)) {
+		if (j)
+			snprintf(why, why_size, "not a JSON object");
 		cJSON_Delete(j);
 		return -1;
 	}
@@ -251,6 +251,14 @@ int cx_wire_service(struct cx_wire *w, struct cx_loop *loop, struct cx_watch *wa
 	if (got == -EAGAIN)
 		return 0;
 	return got > 0 ? 1 : -1;
+}
+
+size_t cx_wire_trim(struct cx_wire *w)
+{
+	if (cx_buf_unread(&w->in))
+		return w->in.cap;
+	cx_buf_free(&w->in);
+	return 0;
 }
 
 int cx_wire_take_fd(struct cx_wire *w)

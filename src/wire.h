@@ -29,6 +29,8 @@ struct cx_wire {
 	struct cx_wire_fds *fds_out; /* to attach when out reaches their offset */
 	size_t n_fds_out;
 	bool too_large;         /* a line over CX_WIRE_LINE_MAX came in */
+	bool refuse_fds;        /* the peer may send none: close each as it comes */
+	unsigned fds_refused;   /* how many were closed so */
 };
 
 void cx_wire_init(struct cx_wire *w, int fd);
@@ -37,7 +39,8 @@ void cx_wire_close(struct cx_wire *w);
 
 /* Queues msg (and fds, which are duplicated) and writes what the socket
  * takes. Returns 0 when all is written, 1 while some waits for EPOLLOUT,
- * -errno on failure. */
+ * -errno on failure (-EMSGSIZE: the line is over CX_WIRE_LINE_MAX, and
+ * nothing was queued). */
 int cx_wire_send(struct cx_wire *w, const cJSON *msg, const int *fds, size_t n_fds);
 /* Writes what is queued: 0 all written, 1 more waits, -errno. */
 int cx_wire_flush(struct cx_wire *w);
@@ -65,6 +68,10 @@ int cx_wire_post(struct cx_wire *w, struct cx_loop *loop, struct cx_watch *watch
  * 0 when nothing came, -1 when the peer is gone (EOF or an error). */
 int cx_wire_service(struct cx_wire *w, struct cx_loop *loop, struct cx_watch *watch,
 		    uint32_t events);
+
+/* The bytes held for an unfinished line; with none, the input buffer is
+ * given back (a long line's room is not kept for an idle peer). */
+size_t cx_wire_trim(struct cx_wire *w);
 
 /* The oldest received descriptor (which the caller now owns), or -1. */
 int cx_wire_take_fd(struct cx_wire *w);

@@ -27,10 +27,22 @@
 
 #define STOP_GRACE_MS 10000  /* beyond shutdown_ms, before a tenant is killed */
 
+/* What a client may cost councild (docs/protocol.md, "Limits"). */
+#define CLIENT_FDS_MAX 8              /* descriptors sent (each closed at once) before it is dropped */
+#define HALF_LINES_MAX (32 << 20)     /* bytes held for unfinished lines, all clients together */
+#define HALF_LINE_IDLE_MS 10000       /* an unfinished line with no byte added for this long */
+#define LISTENER_REST_MS 1000         /* out of descriptors with no spare: accept nothing */
+
 void cx_client_send(struct client *c, cJSON *msg, int fd)
 {
-	if (c && c->wire.fd >= 0)
-		cx_wire_post(&c->wire, c->d->loop, &c->watch, msg, fd >= 0 ? &fd : NULL, fd >= 0);
+	if (c && c->wire.fd >= 0 &&
+	    cx_wire_post(&c->wire, c->d->loop, &c->watch, msg, fd >= 0 ? &fd : NULL, fd >= 0) ==
+		    -EMSGSIZE) {
+		cJSON *e = cx_reply_error(msg, "too_large", "the reply is over %d bytes",
+					  CX_WIRE_LINE_MAX);
+		cx_wire_post(&c->wire, c->d->loop, &c->watch, e, NULL, 0);
+		cJSON_Delete(e);
+	}
 	cJSON_Delete(msg);
 }
 
@@ -150,9 +162,54 @@ static void client_close(struct client *c)
 	cx_monitors_drop_client(&d->monitors, c);
 	cx_forward_drop_client(d, c);
 	cx_watch_del(d->loop, &c->watch);
+	cx_timer_disarm(d->loop, &c->idle);
+	d->half_lines -= c->half_line;
 	cx_wire_close(&c->wire);
 	LIST_REMOVE(c, link);
 	free(c);
+}
+
+/* One error line the client may still read, then the door. */
+static void drop(struct client *c, cJSON *why)
+{
+	cx_client_send(c, why, -1);
+	cx_wire_flush(&c->wire);
+	client_close(c);
+}
+
+static void on_half_line_idle(struct cx_loop *loop, struct cx_timer *t)
+{
+	struct client *c = t->data;
+	drop(c, cx_reply_error(NULL, "timeout", "no byte of an unfinished line came for %d s",
+			       HALF_LINE_IDLE_MS / 1000));
+}
+
+/* A half line is held in memory until its newline comes. An unfinished
+ * line costs up to CX_WIRE_LINE_MAX per connection, and connections are
+ * many: all together they may hold HALF_LINES_MAX, beyond which the
+ * connection holding the most goes (an attacker's, sooner than a client
+ * sending one large spec); and one that stops adding to its line goes
+ * after HALF_LINE_IDLE_MS. Called when bytes came: that is progress. c
+ * may be gone after it. */
+static void hold_half_line(struct client *c)
+{
+	struct daemon *d = c->d;
+	size_t held = cx_wire_trim(&c->wire);
+	d->half_lines += held - c->half_line;
+	c->half_line = held;
+	if (held)
+		cx_timer_arm(d->loop, &c->idle, HALF_LINE_IDLE_MS);
+	else
+		cx_timer_disarm(d->loop, &c->idle);
+	while (d->half_lines > HALF_LINES_MAX) {
+		struct client *most = NULL, *o;
+		LIST_FOREACH(o, &d->clients, link)
+			if (!most || o->half_line > most->half_line)
+				most = o;
+		drop(most, cx_reply_error(NULL, "too_large",
+					  "councild holds over %d MiB of unfinished lines, the most for this connection",
+					  HALF_LINES_MAX >> 20));
+	}
 }
 
 static void on_client(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
@@ -165,16 +222,19 @@ static void on_client(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 	}
 	if (r == 0)
 		return;
+	/* Clients send no descriptors: cx_wire_fill closed them as they came
+	 * (held, they would pile up to councild's limit), and one that keeps
+	 * sending them goes. */
+	if (c->wire.fds_refused > CLIENT_FDS_MAX) {
+		drop(c, cx_reply_error(NULL, "bad_request", "%u descriptors sent: clients send none",
+				       c->wire.fds_refused));
+		return;
+	}
 	cJSON *req;
 	char why[128];
 	while ((r = cx_wire_next(&c->wire, &req, why, sizeof why)) != 0) {
-		int stray;
-		while ((stray = cx_wire_take_fd(&c->wire)) >= 0)
-			close(stray); /* clients send no descriptors */
 		if (r == -2) {
-			cx_client_send(c, cx_reply_error(NULL, "too_large", "%s", why), -1);
-			cx_wire_flush(&c->wire);
-			client_close(c);
+			drop(c, cx_reply_error(NULL, "too_large", "%s", why));
 			return;
 		}
 		if (r < 0) {
@@ -184,6 +244,7 @@ static void on_client(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 		cx_daemon_handle(c->d, c, req);
 		cJSON_Delete(req);
 	}
+	hold_half_line(c);
 }
 
 static unsigned connections_of(struct daemon *d, uid_t uid)
@@ -195,19 +256,50 @@ static unsigned connections_of(struct daemon *d, uid_t uid)
 	return n;
 }
 
-/* One line the peer can read, then the door. */
-static void turn_away(struct client *c, cJSON *why)
+/* One line the peer of fd can read, then the door. */
+static void turn_away(int fd, cJSON *why)
 {
-	cx_wire_send(&c->wire, why, NULL, 0);
+	struct cx_wire w;
+	cx_wire_init(&w, fd);
+	cx_wire_send(&w, why, NULL, 0);
 	cJSON_Delete(why);
-	cx_wire_close(&c->wire);
-	free(c);
+	cx_wire_close(&w);
+}
+
+static void on_listener_rested(struct cx_loop *loop, struct cx_timer *t)
+{
+	struct daemon *d = t->data;
+	if (!d->stopping)
+		cx_watch_add(loop, &d->listener, EPOLLIN);
+}
+
+/* Out of descriptors, accept fails and leaves the connection queued: the
+ * listener stays readable and the loop would spin on it. The spare
+ * descriptor kept for this (as libuv and libev do) makes room to take the
+ * connection and tell it why it is closed at once, so a client learns it
+ * and nothing waits in the queue. With no spare (the system's table is
+ * full too), the listener rests a moment instead. */
+static void turn_away_when_full(struct daemon *d)
+{
+	if (d->spare_fd < 0) {
+		cx_watch_del(d->loop, &d->listener);
+		cx_timer_arm(d->loop, &d->listener_rest, LISTENER_REST_MS);
+	} else {
+		close(d->spare_fd);
+		int fd = accept4(d->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			turn_away(fd, cx_reply_error(NULL, "too_many_connections",
+						     "councild is out of descriptors"));
+	}
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void on_accept(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 {
 	struct daemon *d = w->data;
 	int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		turn_away_when_full(d);
 	if (fd < 0)
 		return;
 	struct client *c = calloc(1, sizeof *c);
@@ -216,23 +308,26 @@ static void on_accept(struct cx_loop *loop, struct cx_watch *w, uint32_t events)
 		close(fd);
 		return;
 	}
-	c->d = d;
-	cx_wire_init(&c->wire, fd);
-	c->watch = (struct cx_watch){ fd, on_client, c };
 	uid_t uid = c->peer.uid;
 	/* A councild that is not root cannot run anything as another user: it
 	 * serves its own user (and root) alone. */
-	if (geteuid() != 0 && uid != 0 && uid != geteuid()) {
-		turn_away(c, cx_reply_error(NULL, "permission_denied", "this councild serves uid %u only",
-					    (unsigned)geteuid()));
+	cJSON *refusal = geteuid() != 0 && uid != 0 && uid != geteuid()
+		? cx_reply_error(NULL, "permission_denied", "this councild serves uid %u only",
+				 (unsigned)geteuid())
+		: connections_of(d, uid) >= (unsigned)d->connections_per_uid
+		? cx_reply_error(NULL, "too_many_connections", "uid %u has %d connections open already",
+				 (unsigned)uid, d->connections_per_uid)
+		: NULL;
+	if (refusal) {
+		free(c);
+		turn_away(fd, refusal);
 		return;
 	}
-	if (connections_of(d, uid) >= (unsigned)d->connections_per_uid) {
-		turn_away(c, cx_reply_error(NULL, "too_many_connections",
-					    "uid %u has %d connections open already", (unsigned)uid,
-					    d->connections_per_uid));
-		return;
-	}
+	c->d = d;
+	cx_wire_init(&c->wire, fd);
+	c->wire.refuse_fds = true;
+	c->watch = (struct cx_watch){ fd, on_client, c };
+	c->idle = CX_TIMER_INIT(on_half_line_idle, c);
 	LIST_INSERT_HEAD(&d->clients, c, link);
 	cx_watch_add(loop, &c->watch, EPOLLIN);
 }
@@ -336,6 +431,8 @@ static void daemon_free(struct daemon *d)
 		cx_watch_del(d->loop, &d->listener);
 		close(d->listener.fd);
 	}
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
 	if (d->signals.fd >= 0) {
 		cx_watch_del(d->loop, &d->signals);
 		close(d->signals.fd);
@@ -348,12 +445,14 @@ static void daemon_free(struct daemon *d)
 int cx_daemon_run(const struct cx_daemon_options *opts)
 {
 	const char *root = opts->root;
-	struct daemon d = { .root_fd = -1, .listener.fd = -1, .signals.fd = -1 };
+	struct daemon d = { .root_fd = -1, .listener.fd = -1, .signals.fd = -1,
+			    .spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC) };
 	d.connections_per_uid = opts->connections_per_uid > 0 ? opts->connections_per_uid
 							      : CX_DAEMON_CONNECTIONS_PER_UID;
 	d.retention_ms = opts->retention_ms > 0 ? opts->retention_ms : CX_DAEMON_RETENTION_MS;
 	d.retention_count = opts->retention_count > 0 ? opts->retention_count : CX_DAEMON_RETENTION_COUNT;
 	d.expiry = CX_TIMER_INIT(on_expiry, &d);
+	d.listener_rest = CX_TIMER_INIT(on_listener_rested, &d);
 	LIST_INIT(&d.clients);
 	LIST_INIT(&d.tenants);
 	LIST_INIT(&d.pending);

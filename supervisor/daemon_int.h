@@ -32,6 +32,8 @@ struct client {
 	struct cx_wire wire;
 	struct cx_watch watch;
 	struct cx_peer peer;      /* SO_PEERCRED, SO_PEERGROUPS */
+	size_t half_line;         /* bytes held for its unfinished line */
+	struct cx_timer idle;     /* armed while it holds one */
 	LIST_ENTRY(client) link;
 };
 
@@ -40,6 +42,9 @@ struct daemon {
 	char root[PATH_MAX];
 	int root_fd;
 	struct cx_watch listener;
+	struct cx_timer listener_rest; /* out of descriptors, with no spare */
+	int spare_fd;             /* closed to accept a connection when out of descriptors */
+	size_t half_lines;        /* bytes held for unfinished lines, all clients */
 	struct cx_watch signals;
 	LIST_HEAD(, client) clients;
 	struct cx_tenant_list tenants;

@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,8 +62,14 @@ int cx_request_decode(const cJSON *req, enum cx_request_from from, cJSON **reply
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	const char *op = cx_req_string(req, "op");
 	*reply = NULL;
-	if (!cJSON_IsNumber(id) && !cJSON_IsString(id)) {
-		*reply = cx_reply_error(NULL, "bad_request", "a request needs an \"id\": a number or a string");
+	/* The id comes back in the reply: a number JSON cannot say (1e999
+	 * parses as infinity, printed as null) or a long string would not
+	 * come back as sent. */
+	if (!(cJSON_IsNumber(id) && isfinite(id->valuedouble)) &&
+	    !(cJSON_IsString(id) && strlen(id->valuestring) <= CX_REQUEST_ID_MAX)) {
+		*reply = cx_reply_error(NULL, "bad_request",
+					"a request needs an \"id\": a finite number or a string of at most %d bytes",
+					CX_REQUEST_ID_MAX);
 		return -1;
 	}
 	if (!op) {

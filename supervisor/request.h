@@ -43,6 +43,8 @@ enum cx_request_from {
 	CX_FROM_COUNCILD,
 };
 
+#define CX_REQUEST_ID_MAX 128  /* bytes of a request id given as a string */
+
 /* Decodes a request: its "id", its "op" (one its receiver serves) and the
  * fields that op must carry (a valid run_id, tenant name). Returns the op,
  * or -1 with *reply the error to answer. Pure: what a request asks of the

@@ -8,12 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "council/ids.h"
+#include "council/spec.h"
 #include "harness.h"
 
 #define DEADLINE_MS 30000
@@ -307,6 +310,83 @@ START_TEST(test_invalid_council_exits_2_and_starts_nothing)
 }
 END_TEST
 
+/* council_file's council, padded with spaces to size bytes. */
+static const char *padded_council_file(off_t size)
+{
+	const char *path = council_file("");
+	int fd = open(path, O_WRONLY | O_APPEND);
+	ck_assert(fd >= 0);
+	struct stat st;
+	ck_assert(fstat(fd, &st) == 0);
+	static char spaces[65536];
+	memset(spaces, ' ', sizeof spaces);
+	for (off_t left = size - st.st_size; left > 0;) {
+		ssize_t n = write(fd, spaces, left < (off_t)sizeof spaces ? (size_t)left : sizeof spaces);
+		ck_assert(n > 0);
+		left -= n;
+	}
+	close(fd);
+	return path;
+}
+
+/* start sent the spec without its blanks, under the limit, and ran what
+ * validate refused. */
+START_TEST(test_validate_and_start_refuse_a_spec_over_1_mib_alike)
+{
+	const char *path = padded_council_file(CX_SPEC_MAX_BYTES + 1);
+	const char *validate[] = { "validate", path, NULL }, *start[] = { "start", path, NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(validate, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "too_large"), "validate: %s", err);
+	free(err);
+	ck_assert_int_eq(ctl_run(start, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "too_large"), "start: %s", err);
+	free(err);
+	ck_assert_int_eq(runs_in_runtime_dir(), 0);
+}
+END_TEST
+
+/* A 100 MB spec made councilctl peak at 315 MB before it said too_large. */
+START_TEST(test_a_100_mb_spec_is_refused_before_it_is_read)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/huge.json", scratch);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	static char x[65536];
+	memset(x, 'x', sizeof x);
+	ck_assert(fd >= 0 && write(fd, "{\"id\":\"", 7) == 7);
+	for (int i = 0; i < 1600; i++) /* a string of 100 MiB */
+		ck_assert(write(fd, x, sizeof x) == sizeof x);
+	ck_assert(write(fd, "\"}", 2) == 2);
+	close(fd);
+	const char *validate[] = { "validate", path, NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(validate, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "too_large"), "validate: %s", err);
+	free(err);
+	unlink(path);
+	struct rusage ru;
+	ck_assert(getrusage(RUSAGE_CHILDREN, &ru) == 0);
+	ck_assert_msg(ru.ru_maxrss < 32 * 1024, "councilctl peaked at %ld KiB", ru.ru_maxrss);
+}
+END_TEST
+
+START_TEST(test_an_input_with_a_nul_byte_is_refused)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/input.json", scratch);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert(fd >= 0 && write(fd, "{\"q\":1}\0garbage", 16) == 16);
+	close(fd);
+	const char *args[] = { "run", council_file(""), "--input", path, NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "a NUL byte at byte 7"), "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(runs_in_runtime_dir(), 0);
+}
+END_TEST
+
 START_TEST(test_usage_errors_exit_2)
 {
 	const char *args[] = { "frobnicate", NULL };
@@ -333,6 +413,9 @@ int main(void)
 	tcase_add_test(tc, test_sighup_stops_a_run_like_sigterm);
 	tcase_add_test(tc, test_invalid_council_exits_2_and_starts_nothing);
 	tcase_add_test(tc, test_usage_errors_exit_2);
+	tcase_add_test(tc, test_validate_and_start_refuse_a_spec_over_1_mib_alike);
+	tcase_add_test(tc, test_a_100_mb_spec_is_refused_before_it_is_read);
+	tcase_add_test(tc, test_an_input_with_a_nul_byte_is_refused);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "council/council.h"
+#include "council/spec.h"
 #include "harness.h"
 
 #define DEADLINE_MS 30000
@@ -300,6 +301,27 @@ START_TEST(test_invalid_council_is_refused_with_every_diagnostic)
 	ck_assert_msg(diags.n == 1 && !strcmp(diags.v[0].code, "invalid_json"),
 		      "a spec that is not JSON: %s", err.message);
 	cx_diags_free(&diags);
+}
+END_TEST
+
+/* The client checks what it would send by the supervisor's own limits:
+ * a spec over 1 MiB with blanks was sent without them, under the limit. */
+START_TEST(test_a_spec_over_its_limit_is_refused_before_it_is_sent)
+{
+	const char *valid = council("");
+	size_t size = CX_SPEC_MAX_BYTES + 1, n = strlen(valid);
+	char *text = malloc(size + 1);
+	memset(text, ' ', size);
+	memcpy(text, valid, n);
+	text[size] = '\0';
+	struct cx_client_start req = { .spec_json = text };
+	struct cx_started st;
+	struct cx_diags diags = { 0 };
+	struct cx_error err = { 0 };
+	ck_assert_int_eq(cx_start(cl, &req, &st, &diags, &err), CX_EINVALID);
+	ck_assert_msg(diags.n == 1 && !strcmp(diags.v[0].code, "too_large"), "%s", err.message);
+	cx_diags_free(&diags);
+	free(text);
 }
 END_TEST
 
@@ -841,6 +863,7 @@ int main(void)
 	tcase_add_test(tc, test_monitor_of_a_finished_run_gets_noproc);
 	tcase_add_test(tc, test_demonitor_means_no_down);
 	tcase_add_test(tc, test_invalid_council_is_refused_with_every_diagnostic);
+	tcase_add_test(tc, test_a_spec_over_its_limit_is_refused_before_it_is_sent);
 	tcase_add_test(tc, test_a_run_id_is_used_once);
 	tcase_add_test(tc, test_malformed_line_gets_bad_request_and_the_connection_stays_usable);
 	tcase_add_test(tc, test_unknown_op_is_unknown_op);

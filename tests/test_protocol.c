@@ -2,14 +2,18 @@
  * malformed or hostile request gets a clear error, and councild goes on
  * serving, on that connection when it can and on a new one always. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +45,7 @@ static int dial(void)
 static void setup(void)
 {
 	scratch = th_scratch_dir();
+	chmod(scratch, 0755); /* an attacker of another user reaches the socket */
 	static const char *const options[] = { "--max-connections", "8", NULL };
 	councild = th_councild_start(scratch, options);
 	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
@@ -134,6 +139,10 @@ static void assert_serving(int fd)
 #define VALID_SPEC "{\"id\":\"c\",\"members\":[{\"id\":\"m\",\"profile\":{\"provider\":\"mock\"}}]," \
 		   "\"rounds\":[{\"type\":\"independent_analysis\"}]}"
 
+#define LONG_ID_16 "0123456789abcdef"
+#define LONG_ID LONG_ID_16 LONG_ID_16 LONG_ID_16 LONG_ID_16 LONG_ID_16 LONG_ID_16 LONG_ID_16 \
+	LONG_ID_16 "x"  /* 129 bytes */
+
 static const struct row {
 	const char *line;
 	const char *code;
@@ -178,7 +187,20 @@ static const struct row {
 	{ "{\"id\":1,\"op\":\"terminate_all\",\"tenant\":\"\"}", "bad_request" },
 	{ "{\"id\":1,\"op\":\"ps\",\"tenant\":5}", "bad_request" },
 	{ "{\"id\":1,\"op\":\"hello\"} trailing", "bad_request" },
-	{ "{\"id\":1,\"op\":\"hel\\u0000lo\"}", "unknown_op" },
+	/* cJSON reads strings as C strings: a NUL would cut an op, an id or
+	 * a name short ("t\u0000x" was tenant t). */
+	{ "{\"id\":1,\"op\":\"hel\\u0000lo\"}", "bad_request" },
+	{ "{\"id\":1,\"op\":\"tenant_stop\",\"tenant\":\"t\\u0000x\"}", "bad_request" },
+	{ "{\"id\":1,\"op\":\"state\",\"run_id\":\"ab\\u0000cd\"}", "bad_request" },
+	/* An id that cannot come back as sent: 1e999 is infinity, printed null. */
+	{ "{\"id\":1e999,\"op\":\"hello\"}", "bad_request" },
+	{ "{\"id\":-1e999,\"op\":\"hello\"}", "bad_request" },
+	{ "{\"id\":\"" LONG_ID "\",\"op\":\"hello\"}", "bad_request" },
+	/* Not UTF-8: a stray 0xFF, an overlong '/', a surrogate (raw and unpaired). */
+	{ "{\"id\":1,\"op\":\"hello\",\"x\":\"\xff\"}", "bad_request" },
+	{ "{\"id\":1,\"op\":\"hello\",\"x\":\"\xc0\xaf\"}", "bad_request" },
+	{ "{\"id\":1,\"op\":\"hello\",\"x\":\"\xed\xa0\x80\"}", "bad_request" },
+	{ "{\"id\":1,\"op\":\"hello\",\"x\":\"\\udc00\"}", "bad_request" },
 };
 
 START_TEST(test_bad_request_gets_its_error_and_the_connection_stays_usable)
@@ -338,6 +360,239 @@ START_TEST(test_each_line_keeps_its_descriptors_when_lines_queue_up)
 }
 END_TEST
 
+/* Attacks by another user. */
+
+#define NOBODY 65534
+
+/* A process of nobody that runs attack (its return: the findings, each
+ * printed to stderr) and then holds whatever it opened until
+ * attacker_release: what councild does meanwhile is the test's. */
+struct attacker {
+	pid_t pid;
+	int hold;     /* closed to release it */
+};
+
+static int attacker_start(struct attacker *a, int (*attack)(void))
+{
+	int ready[2], hold[2];
+	ck_assert(pipe(ready) == 0 && pipe(hold) == 0);
+	a->pid = fork();
+	ck_assert(a->pid >= 0);
+	if (a->pid == 0) {
+		gid_t g = NOBODY;
+		close(ready[0]);
+		close(hold[1]);
+		if (setgroups(1, &g) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(99);
+		char findings = (char)attack();
+		if (write(ready[1], &findings, 1) != 1 || read(hold[0], &findings, 1) < 0)
+			_exit(98);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	a->hold = hold[1];
+	struct pollfd p = { ready[0], POLLIN, 0 };
+	char findings = 1;
+	ck_assert_msg(poll(&p, 1, 3 * DEADLINE_MS) == 1 && read(ready[0], &findings, 1) == 1,
+		      "awaited the attacker's attack");
+	close(ready[0]);
+	return findings;
+}
+
+static void attacker_release(struct attacker *a)
+{
+	int status;
+	close(a->hold);
+	ck_assert(waitpid(a->pid, &status, 0) == a->pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attacker: %#x", status);
+}
+
+/* How many descriptors councild has open; with limit, the RLIMIT_NOFILE
+ * (a bound on descriptor numbers) that leaves it room for `room` more. */
+static int councild_fds(int room, rlim_t *limit)
+{
+	char path[64];
+	bool open_fd[4096] = { false };
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)councild);
+	DIR *dir = opendir(path);
+	ck_assert(dir);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(dir));) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.')
+			continue;
+		n++;
+		if (fd >= 0 && fd < 4096)
+			open_fd[fd] = true;
+	}
+	closedir(dir);
+	for (rlim_t l = 0, free_below = 0; limit && l < 4096; l++) {
+		if (free_below == (rlim_t)room) {
+			*limit = l;
+			break;
+		}
+		free_below += !open_fd[l];
+	}
+	return n;
+}
+
+/* The error code of the next line on fd ("" at EOF, "ok" for a success). */
+static char *next_code(int fd)
+{
+	char *line = read_line(fd);
+	cJSON *j = line ? cJSON_Parse(line) : NULL;
+	const char *code = cJSON_IsTrue(cJSON_GetObjectItem(j, "ok")) ? "ok"
+		: cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "code"));
+	char *copy = strdup(code ? code : "");
+	cJSON_Delete(j);
+	free(line);
+	return copy;
+}
+
+/* An unfinished line, then 200 messages of 8 descriptors each: councild
+ * held them all until a newline that never came (1024 of 1024). */
+static int send_descriptors(void)
+{
+	int fd = dial(), devnull[CX_WIRE_FDS_MAX];
+	for (int i = 0; i < CX_WIRE_FDS_MAX; i++)
+		devnull[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	send_all(fd, "{", 1);
+	int sent = 0;
+	for (int i = 0; i < 200 && cx_fds_send(fd, " ", 1, devnull, CX_WIRE_FDS_MAX, 0) == 1; i++)
+		sent++;
+	char *code = next_code(fd);
+	int findings = strcmp(code, "bad_request") != 0;
+	if (findings)
+		fprintf(stderr, "after %d messages with descriptors: \"%s\", not bad_request\n", sent, code);
+	free(code);
+	return findings;
+}
+
+START_TEST(test_descriptors_a_client_sends_are_closed_and_capped)
+{
+	int before = councild_fds(0, NULL);
+	struct attacker a;
+	ck_assert_msg(attacker_start(&a, send_descriptors) == 0, "the attacker was not dropped");
+	int fd = dial();
+	assert_serving(fd);
+	int during = councild_fds(0, NULL);
+	ck_assert_msg(during <= before + 4, "councild holds %d descriptors, %d before the attack",
+		      during, before);
+	close(fd);
+	attacker_release(&a);
+}
+END_TEST
+
+START_TEST(test_a_connection_councild_has_no_descriptor_for_is_told_so)
+{
+	/* Room for two more connections. */
+	struct rlimit old, low;
+	councild_fds(2, &low.rlim_cur);
+	ck_assert(prlimit(councild, RLIMIT_NOFILE, NULL, &old) == 0);
+	low.rlim_max = old.rlim_max;
+	ck_assert(prlimit(councild, RLIMIT_NOFILE, &low, NULL) == 0);
+	int fds[8], n = 0;
+	char *code = NULL;
+	while (n < 8) {
+		fds[n] = dial();
+		const char hello[] = "{\"id\":1,\"op\":\"hello\"}\n";
+		send_all(fds[n], hello, sizeof hello - 1);
+		code = next_code(fds[n++]);
+		if (strcmp(code, "ok"))
+			break;
+		free(code);
+		code = NULL;
+	}
+	ck_assert_msg(code && !strcmp(code, "too_many_connections"),
+		      "a connection beyond councild's descriptors got \"%s\"", code ? code : "(all served)");
+	free(code);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	ck_assert(prlimit(councild, RLIMIT_NOFILE, &old, NULL) == 0);
+	int fd = dial();
+	assert_serving(fd);
+	close(fd);
+}
+END_TEST
+
+#define HALF_LINE ((4 << 20) - 64)
+
+/* 8 connections, each with a line of almost 4 MiB and no newline: 270 MB
+ * for 64 of them. Counts the connections councild dropped. */
+static int hold_half_lines(void)
+{
+	int fds[8], dropped = 0;
+	char *line = malloc(HALF_LINE);
+	memset(line, ' ', HALF_LINE);
+	line[0] = '{';
+	for (int i = 0; i < 8; i++) {
+		fds[i] = dial();
+		send_all(fds[i], line, HALF_LINE);
+	}
+	free(line);
+	uint64_t deadline = cx_mono_ms() + DEADLINE_MS;
+	while (dropped < 4 && cx_mono_ms() < deadline) {
+		dropped = 0;
+		for (int i = 0; i < 8; i++) {
+			char c;
+			dropped += recv(fds[i], &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+		}
+		usleep(50000);
+	}
+	if (dropped < 4)
+		fprintf(stderr, "%d of 8 connections holding 4 MiB half lines were dropped\n", dropped);
+	return dropped < 4;
+}
+
+START_TEST(test_half_lines_are_capped_across_connections)
+{
+	struct attacker a;
+	ck_assert_msg(attacker_start(&a, hold_half_lines) == 0,
+		      "councild kept every connection's half line");
+	int fd = dial();
+	ck_assert_msg(fd >= 0, "root could not connect while the attacker held its lines");
+	char *code = exchange(fd, "{\"id\":1,\"op\":\"ps\"}");
+	ck_assert_msg(!strcmp(code, "ok"), "root's ps beside the attacker's half lines: %s", code);
+	free(code);
+	close(fd);
+	attacker_release(&a);
+}
+END_TEST
+
+START_TEST(test_a_half_line_left_idle_is_dropped)
+{
+	int fd = dial();
+	send_all(fd, "{\"id\":1,", 8);
+	char *code = next_code(fd);
+	ck_assert_msg(!strcmp(code, "timeout"), "a half line left idle got \"%s\"", code);
+	free(code);
+	close(fd);
+	fd = dial();
+	assert_serving(fd);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_nesting_too_deep_is_reported_as_such)
+{
+	int fd = dial();
+	char line[1024] = "{\"id\":1,\"op\":\"hello\",\"x\":";
+	size_t len = strlen(line);
+	for (int i = 0; i < 200; i++) /* the 129th '[' is at byte 25 + 127 */
+		line[len++] = '[';
+	line[len] = '\0';
+	send_all(fd, line, len);
+	send_all(fd, "\n", 1);
+	char *reply = read_line(fd);
+	ck_assert_msg(reply && strstr(reply, "nested deeper than 128 levels at byte 152"), "reply: %s",
+		      reply ? reply : "(none)");
+	free(reply);
+	assert_serving(fd);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("protocol");
@@ -350,6 +605,11 @@ int main(void)
 	tcase_add_test(tc, test_a_client_that_leaves_mid_request_harms_nothing);
 	tcase_add_test(tc, test_descriptors_where_none_are_expected_are_dropped);
 	tcase_add_test(tc, test_connections_per_uid_are_limited);
+	tcase_add_test(tc, test_nesting_too_deep_is_reported_as_such);
+	tcase_add_test(tc, test_a_half_line_left_idle_is_dropped);
+	tcase_add_test(tc, test_descriptors_a_client_sends_are_closed_and_capped);
+	tcase_add_test(tc, test_a_connection_councild_has_no_descriptor_for_is_told_so);
+	tcase_add_test(tc, test_half_lines_are_capped_across_connections);
 	suite_add_tcase(s, tc);
 	TCase *framing = tcase_create("framing");
 	tcase_add_test(framing, test_each_line_keeps_its_descriptors_when_lines_queue_up);

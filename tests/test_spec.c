@@ -106,6 +106,14 @@ static const struct bad_spec {
 	/* the document */
 	{ "not json", "$", "invalid_json" },
 	{ "{'id':'c'} trailing", "$", "invalid_json" },
+	/* a NUL would cut a name short ('c\u0000d' was council c) */
+	{ SPEC("'c\\u0000d'", MEMBER_A, IA, ""), "$", "invalid_json" },
+	{ WITH_MEMBER("{'id':'a\\u0000b'," MOCK "}"), "$", "invalid_json" },
+	/* not UTF-8: a stray 0xFF, an overlong '/', a surrogate, raw and escaped */
+	{ WITH(",'description':'\xff'"), "$", "invalid_json" },
+	{ WITH(",'description':'\xc0\xaf'"), "$", "invalid_json" },
+	{ WITH(",'description':'\xed\xa0\x80'"), "$", "invalid_json" },
+	{ WITH(",'description':'\\udfff'"), "$", "invalid_json" },
 	{ "[]", "$", "wrong_type" },
 	/* top-level keys */
 	{ "{'members':[" MEMBER_A "],'rounds':[" IA "]}", "id", "missing_key" },
@@ -582,6 +590,78 @@ START_TEST(test_spec_over_the_size_limit_is_too_large)
 }
 END_TEST
 
+/* The limits every reader of JSON text shares (cx_json_parse). */
+
+static void expect_message(const char *what, const char *text, size_t len, const char *message)
+{
+	struct cx_diags diags = { 0 };
+	struct cx_spec *spec = NULL;
+
+	ck_assert_msg(cx_spec_parse(text, len, &spec, &diags) == CX_EINVALID && !spec,
+		      "%s: accepted", what);
+	ck_assert_msg(diags.n == 1 && find_diag(&diags, "$", "invalid_json") &&
+		      strstr(diags.v[0].message, message),
+		      "%s: no invalid_json saying \"%s\"; found:%s", what, message, listed(&diags));
+	cx_diags_free(&diags);
+}
+
+START_TEST(test_a_valid_spec_then_a_nul_and_garbage_is_refused)
+{
+	char *valid = unquote(WITH(""));
+	size_t n = strlen(valid);
+	char *text = malloc(n + 8);
+
+	memcpy(text, valid, n);
+	memcpy(text + n, "\0garbage", 8);
+	char at[64];
+	snprintf(at, sizeof at, "a NUL byte at byte %zu", n);
+	expect_message("NUL and garbage", text, n + 8, at);
+	free(text);
+	free(valid);
+}
+END_TEST
+
+START_TEST(test_invalid_utf8_names_its_byte_offset)
+{
+	char *text = unquote(WITH(",'description':'ok \xc0\xaf'"));
+
+	expect_message("overlong", text, strlen(text), "invalid UTF-8 at byte ");
+	char *at = strstr(text, "\xc0"), offset[64];
+	snprintf(offset, sizeof offset, "invalid UTF-8 at byte %td", at - text);
+	expect_message("overlong", text, strlen(text), offset);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_nesting_too_deep_is_reported_as_such)
+{
+	size_t depth = 10000, n = 0;
+	char *text = malloc(2 * depth + 64);
+
+	n += (size_t)sprintf(text, "{\"id\":\"c\",\"metadata\":");
+	for (size_t i = 0; i < depth; i++)
+		text[n++] = '[';
+	for (size_t i = 0; i < depth; i++)
+		text[n++] = ']';
+	text[n++] = '}';
+	/* '{' is level 1: level 129 is the 128th '[', at byte 21 + 127. */
+	expect_message("10000 levels", text, n, "nested deeper than 128 levels at byte 148");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_an_input_with_a_nul_is_refused)
+{
+	struct cx_diags diags = { 0 };
+	cJSON *input = NULL;
+
+	ck_assert_int_eq(cx_input_parse("{\"q\":\"a\\u0000b\"}", &input, &diags), CX_EINVALID);
+	ck_assert_ptr_null(input);
+	ck_assert_msg(find_diag(&diags, "input", "invalid_json"), "found:%s", listed(&diags));
+	cx_diags_free(&diags);
+}
+END_TEST
+
 START_TEST(test_too_many_members_are_refused)
 {
 	char members[(CX_SPEC_MAX_MEMBERS + 1) * 64] = "";
@@ -801,6 +881,10 @@ static Suite *spec_suite(void)
 	tcase_add_test(refused, test_key_of_another_round_type_is_one_finding);
 	tcase_add_test(refused, test_invalid_json_names_the_byte_offset);
 	tcase_add_test(refused, test_spec_over_the_size_limit_is_too_large);
+	tcase_add_test(refused, test_a_valid_spec_then_a_nul_and_garbage_is_refused);
+	tcase_add_test(refused, test_invalid_utf8_names_its_byte_offset);
+	tcase_add_test(refused, test_nesting_too_deep_is_reported_as_such);
+	tcase_add_test(refused, test_an_input_with_a_nul_is_refused);
 	tcase_add_test(refused, test_too_many_members_are_refused);
 	tcase_add_test(refused, test_system_prompt_over_its_limit_is_too_large);
 	tcase_add_test(refused, test_findings_are_counted_without_a_diags_list);

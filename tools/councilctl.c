@@ -6,18 +6,19 @@
  * when none answers. This file holds the command table, the options and
  * what the commands share; runs.c, ps.c and tenants.c the daemon commands. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctl.h"
 
 #define RESULT_WAIT_MS 5000
-#define READ_CHUNK 65536
 
 static const char usage_text[] =
 	"usage: councilctl COMMAND [ARGS]\n"
@@ -125,34 +126,41 @@ int usage_error(const char *fmt, ...)
 	return exit_code(CX_EUSAGE);
 }
 
-int read_text(const char *path, char **text, size_t *len)
+int read_text(const char *path, size_t max, const char *at, char **text, size_t *len,
+	      struct cx_diags *diags)
 {
-	FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	if (!in)
-		return fail(CX_EUSAGE, "cannot read %s: %s", path, strerror(errno));
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0;
-	for (;;) {
-		if (cap - n < READ_CHUNK) {
-			char *grown = realloc(buf, cap + READ_CHUNK + 1);
-			if (!grown) {
-				rc = fail(CX_ENOMEM, "reading %s", path);
-				break;
-			}
-			buf = grown;
-			cap += READ_CHUNK;
-		}
-		n += fread(buf + n, 1, cap - n, in);
-		if (ferror(in)) {
-			rc = fail(CX_EUSAGE, "cannot read %s: %s", path, strerror(errno));
-			break;
-		}
-		if (feof(in))
-			break;
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : dup(0);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int rc = fail(CX_EUSAGE, "cannot read %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
 	}
-	if (in != stdin)
-		fclose(in);
+	/* Its size before a byte is read: a 100 MB file is refused as such,
+	 * not read whole first. A pipe is read up to max, and one byte more. */
+	bool over = S_ISREG(st.st_mode) && (size_t)st.st_size > max;
+	char *buf = over ? NULL : malloc(max + 2);
+	size_t n = 0;
+	ssize_t got = 1;
+	while (buf && n <= max && got != 0) {
+		got = read(fd, buf + n, max + 1 - n);
+		if (got < 0 && errno != EINTR)
+			break;
+		n += got > 0 ? (size_t)got : 0;
+	}
+	int rc = got < 0 ? fail(CX_EUSAGE, "cannot read %s: %s", path, strerror(errno))
+		 : !buf && !over ? fail(CX_ENOMEM, "reading %s", path) : 0;
+	close(fd);
+	if (!rc && (!buf || n > max)) {
+		cx_diags_add(diags, at, "too_large", "over the %zu bytes allowed", max);
+		rc = CX_EINVALID;
+	} else if (!rc && memchr(buf, '\0', n)) {
+		/* What is sent goes on as a C string, which would end there. */
+		cx_diags_add(diags, at, "invalid_json", "a NUL byte at byte %zu",
+			     (size_t)((char *)memchr(buf, '\0', n) - buf));
+		rc = CX_EINVALID;
+	}
 	if (rc) {
 		free(buf);
 		return rc;
@@ -189,30 +197,35 @@ int read_spec(const char *path, char **text, size_t *len)
 {
 	char *raw, *slash = strrchr(path, '/');
 	struct cx_diags diags = { 0 };
-	int rc = read_text(path, &raw, len);
-	if (rc)
-		return rc;
-	/* A path in the spec is relative to the spec's own directory. */
-	char *dir = !strcmp(path, "-") || !slash ? strdup(".")
-		    : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-	int r = dir ? cx_spec_inline(raw, *len, dir, text, len, &diags) : CX_ENOMEM;
-	rc = r == CX_EINVALID ? print_diags(path, NULL, &diags)
-	     : r < 0 ? fail(r, "%s: reading its sub-councils", path) : 0;
+	int r = read_text(path, CX_SPEC_MAX_BYTES, "", &raw, len, &diags);
+	char *dir = NULL;
+	if (!r) {
+		/* A path in the spec is relative to the spec's own directory. */
+		dir = !strcmp(path, "-") || !slash ? strdup(".")
+		      : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+		r = dir ? cx_spec_inline(raw, *len, dir, text, len, &diags) : CX_ENOMEM;
+		free(raw);
+	}
+	int rc = r == CX_EINVALID ? print_diags(path, NULL, &diags)
+		 : r < 0 ? fail(r, "%s: reading its sub-councils", path) : r;
 	cx_diags_free(&diags);
 	free(dir);
-	free(raw);
 	return rc;
 }
 
 int read_spec_and_input(const struct ctl *c, char **spec, char **input)
 {
 	size_t len;
+	struct cx_diags diags = { 0 };
 	*spec = *input = NULL;
 	int rc = read_spec(c->args[0], spec, &len);
-	if (!rc && c->input_path)
-		rc = read_text(c->input_path, input, &len);
+	if (!rc && c->input_path &&
+	    (rc = read_text(c->input_path, CX_INPUT_MAX_BYTES, "input", input, &len, &diags)) ==
+		    CX_EINVALID)
+		rc = print_diags(c->args[0], input_name(c), &diags);
 	if (!rc && c->input_json && !(*input = strdup(c->input_json)))
 		rc = fail(CX_ENOMEM, "input");
+	cx_diags_free(&diags);
 	return rc;
 }
 

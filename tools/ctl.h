@@ -53,8 +53,11 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A usage error (exit 2), the usage text after it. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The whole of path ("-": stdin), NUL-terminated. Returns 0 or an exit code. */
-int read_text(const char *path, char **text, size_t *len);
+/* The whole of path ("-": stdin), NUL-terminated: 0, CX_EINVALID with a
+ * diagnostic at `at` in diags (over max bytes, or a NUL in it), or an exit
+ * code (the problem printed). */
+int read_text(const char *path, size_t max, const char *at, char **text, size_t *len,
+	      struct cx_diags *diags);
 /* The spec at path ("-": stdin) as it is sent: its sub-councils given as
  * paths read (relative to its directory) and put in place. Returns 0 or an
  * exit code (the problems printed). */

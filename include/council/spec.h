@@ -121,8 +121,9 @@ void cx_spec_free(struct cx_spec *spec);
  * directory of the file naming it (docs/spec.md): what a client sends, so
  * the supervisor never opens a file a spec names. *out (malloc'd, *out_len
  * bytes) is the text itself when it names no file. CX_EINVALID with the
- * findings in diags when a file cannot be had; nothing else is checked
- * here: cx_spec_parse() does that. */
+ * findings in diags when the text is over CX_SPEC_MAX_BYTES or not JSON
+ * (docs/spec.md: valid UTF-8, no NUL) or a file cannot be had; its fields are not
+ * checked here: cx_spec_parse() does that. */
 int cx_spec_inline(const char *text, size_t len, const char *dir, char **out,
 		   size_t *out_len, struct cx_diags *diags);
 
