@@ -56,6 +56,12 @@ struct cx_fork_outcome {
 			     * without CAP_SYS_ADMIN, ENOSPC, ENOSYS...); else 0 */
 };
 
+/* The child is in the cgroup it was forked for. */
+static inline bool cx_fork_in_cgroup(const struct cx_fork_outcome *how)
+{
+	return how->cgroup == CX_FORK_CGROUP_CLONE || how->cgroup == CX_FORK_CGROUP_MOVED;
+}
+
 /* cx_proc_fork, with the child started in a cgroup and/or a new PID
  * namespace where the kernel allows, and without them where it does not:
  * a refused CLONE_INTO_CGROUP falls back to a fork whose child moves

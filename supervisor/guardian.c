@@ -41,7 +41,8 @@ static struct cx_guarded *find(struct cx_guardian *g, const char *run_id)
 	return RB_FIND(cx_guarded_tree, &g->runs, &key);
 }
 
-void cx_guardian_watch(struct cx_guardian *g, const char *run_id, struct cx_proc *worker)
+void cx_guardian_watch(struct cx_guardian *g, const char *run_id, struct cx_proc *worker,
+		       bool in_cgroup)
 {
 	struct cx_guarded *r = find(g, run_id);
 	if (r || !(r = calloc(1, sizeof *r))) {
@@ -49,7 +50,11 @@ void cx_guardian_watch(struct cx_guardian *g, const char *run_id, struct cx_proc
 		return;
 	}
 	strlcpy(r->run_id, run_id, sizeof r->run_id);
-	r->worker = *worker;
+	r->worker = CX_PROC_NULL;
+	if (in_cgroup)
+		cx_proc_release(worker);
+	else
+		r->worker = *worker;
 	*worker = CX_PROC_NULL;
 	RB_INSERT(cx_guarded_tree, &g->runs, r);
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -30,6 +31,7 @@ enum launcher_op { OP_SPAWN, OP_GUARD, OP_FORGET };
 struct note {
 	enum launcher_op op;
 	pid_t pid;                    /* OP_GUARD: the worker's */
+	bool in_cgroup;               /* OP_GUARD: it is in the run's cgroup */
 	char run_id[CX_RUN_ID_MAX + 1];
 };
 
@@ -81,7 +83,7 @@ static void serve(struct cx_guardian *g, const struct request *rq, const int *fd
 	close_all(fds, n_fds);
 	cx_fds_send(LAUNCHER_SOCK, &rp, sizeof rp, &worker.pidfd, rp.r == 0, 0);
 	if (rp.r == 0)
-		cx_guardian_watch(g, rq->args.run_id, &worker);
+		cx_guardian_watch(g, rq->args.run_id, &worker, cx_fork_in_cgroup(&rp.how));
 }
 
 static void take_note(struct cx_guardian *g, const struct note *n, const int *fds, size_t n_fds)
@@ -89,7 +91,7 @@ static void take_note(struct cx_guardian *g, const struct note *n, const int *fd
 	if (n->op == OP_GUARD && n_fds == 1) {
 		struct cx_proc worker;
 		cx_proc_adopt(&worker, n->pid, fds[0]);
-		cx_guardian_watch(g, n->run_id, &worker);
+		cx_guardian_watch(g, n->run_id, &worker, n->in_cgroup);
 		return;
 	}
 	close_all(fds, n_fds);
@@ -133,6 +135,11 @@ static void __attribute__((noreturn)) launcher_main(pid_t parent, int sock, int 
 	/* The time zone is read here, once, not at every worker's first
 	 * timestamp (gmtime_r reads it on its first call in a process). */
 	tzset();
+	/* No fastbins here: a worker inherits our heap, and its first large
+	 * malloc would consolidate every small chunk we freed (a guardian's
+	 * records of runs gone), writing, and so copying, each page they lie
+	 * on. Freed chunks coalesce at once instead. */
+	mallopt(M_MXFAST, 0);
 	setproctitle("-council-launch");
 	prctl(PR_SET_NAME, "council-launch");
 	const int given[] = { sock, runs_fd, tenant_fd, cgroup_fd };
@@ -288,9 +295,9 @@ int cx_launcher_spawn(struct cx_launcher *l, const struct cx_worker_args *args,
  * told nothing more, and replaced at the next start by one that is told
  * of every live run, so no note it missed matters. */
 static void send_note(struct cx_launcher *l, enum launcher_op op, const char *run_id,
-		      const struct cx_proc *worker)
+		      const struct cx_proc *worker, bool in_cgroup)
 {
-	struct note n = { .op = op, .pid = worker ? worker->pid : 0 };
+	struct note n = { .op = op, .pid = worker ? worker->pid : 0, .in_cgroup = in_cgroup };
 	strlcpy(n.run_id, run_id, sizeof n.run_id);
 	if (l->sock >= 0 && !l->stale &&
 	    send_bounded(l, &n, sizeof n, worker ? &worker->pidfd : NULL, worker != NULL,
@@ -298,12 +305,13 @@ static void send_note(struct cx_launcher *l, enum launcher_op op, const char *ru
 		l->stale = true;
 }
 
-void cx_launcher_guard(struct cx_launcher *l, const char *run_id, const struct cx_proc *worker)
+void cx_launcher_guard(struct cx_launcher *l, const char *run_id, const struct cx_proc *worker,
+		       bool in_cgroup)
 {
-	send_note(l, OP_GUARD, run_id, worker);
+	send_note(l, OP_GUARD, run_id, worker, in_cgroup);
 }
 
 void cx_launcher_forget(struct cx_launcher *l, const char *run_id)
 {
-	send_note(l, OP_FORGET, run_id, NULL);
+	send_note(l, OP_FORGET, run_id, NULL, false);
 }

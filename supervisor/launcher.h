@@ -60,9 +60,10 @@ int cx_launcher_spawn(struct cx_launcher *l, const struct cx_worker_args *args,
 /* Ends and reaps the launcher; l becomes none. Its runs are unguarded. */
 void cx_launcher_stop(struct cx_launcher *l);
 
-/* Tells the guardian of a worker the supervisor forked itself, and of a
- * run that is final. Never waits. */
-void cx_launcher_guard(struct cx_launcher *l, const char *run_id, const struct cx_proc *worker);
+/* Tells the guardian of a worker the supervisor forked itself (in its
+ * run's cgroup if in_cgroup), and of a run that is final. Never waits. */
+void cx_launcher_guard(struct cx_launcher *l, const char *run_id, const struct cx_proc *worker,
+		       bool in_cgroup);
 void cx_launcher_forget(struct cx_launcher *l, const char *run_id);
 
 #endif

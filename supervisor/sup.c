@@ -659,7 +659,8 @@ static void guard_all(struct cx_sup *sup)
 	struct cx_run *run;
 	TAILQ_FOREACH(run, &sup->registry.runs, link)
 		if (run->phase != CX_PHASE_FINAL && run->proc.pidfd >= 0)
-			cx_launcher_guard(&sup->launcher, run->summary.run_id, &run->proc);
+			cx_launcher_guard(&sup->launcher, run->summary.run_id, &run->proc,
+					  run->in_cgroup);
 	sup->guarded = sup->launcher.generation;
 }
 
@@ -763,6 +764,9 @@ int cx_sup_new(const struct cx_sup_options *opts, struct cx_sup **out, struct cx
 			      sup->tenant_cg.dir_fd) < 0)
 		sup->launcher = CX_LAUNCHER_NONE;
 	sup->guarded = sup->launcher.generation;
+	/* What a dead predecessor's runs left in the tenant's cgroup, which
+	 * its guardian does not look into. */
+	kill_strays(sup);
 	/* Subscribers may close their pipes at any time: that must be an
 	 * EPIPE to handle, not a signal that kills the supervisor. */
 	struct sigaction old;

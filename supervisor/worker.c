@@ -153,8 +153,8 @@ int cx_worker_spawn(struct cx_worker *w, struct cx_launcher *launcher, int runs_
 		r = try_spawn(w, launcher, &args, opts, true, &how);
 	if (r < 0)
 		return r;
-	*got = how.cgroup == CX_FORK_CGROUP_CLONE || how.cgroup == CX_FORK_CGROUP_MOVED
-	       ? CX_CONTAIN_CGROUP : how.pidns ? CX_CONTAIN_PIDNS : CX_CONTAIN_PGROUP;
+	*got = cx_fork_in_cgroup(&how) ? CX_CONTAIN_CGROUP
+	       : how.pidns ? CX_CONTAIN_PIDNS : CX_CONTAIN_PGROUP;
 	setpgid(w->proc.pid, w->proc.pid);
 	return 0;
 }

@@ -800,16 +800,14 @@ static bool cgroup_mount(char *out, size_t size)
 	return ok;
 }
 
-/* A member can move what it started out of its run's cgroup into its
- * tenant's, which is delegated to the tenant's owner: it still dies when
- * the run ends. */
-START_TEST(test_a_member_that_left_its_runs_cgroup_dies_with_the_run)
+/* Starts run "escape", whose member moves a `sleep 3500.<our pid>` out of
+ * its run's cgroup into its tenant's, which is delegated to the tenant's
+ * owner, then runs then (shell). False: no writable cgroup2 here. */
+static bool start_escape(const char *then)
 {
 	char mount[4096];
-	if (!cx_cgroup_available() || !cgroup_mount(mount, sizeof mount)) {
-		printf("SKIP: no writable cgroup2 hierarchy here\n");
-		return;
-	}
+	if (!cx_cgroup_available() || !cgroup_mount(mount, sizeof mount))
+		return false;
 	char *spec;
 	/* Its cgroup is .../<tenant>/escape/command-1: the tenant's is what
 	 * comes before /escape. */
@@ -818,15 +816,27 @@ START_TEST(test_a_member_that_left_its_runs_cgroup_dies_with_the_run)
 		"{\"provider\":\"exec\",\"command\":[\"sh\",\"-c\","
 		"\"cg=$(sed -n 's/^0:://p' /proc/self/cgroup); "
 		"sleep 3500.%d </dev/null >/dev/null 2>&1 & "
-		"echo $! > '%s'\\\"${cg%%%%/escape/*}\\\"/cgroup.procs && echo moved\"]}}],"
-		"\"rounds\":[{\"type\":\"independent_analysis\"}]}", (int)getpid(), mount) > 0);
+		"echo $! > '%s'\\\"${cg%%%%/escape/*}\\\"/cgroup.procs && %s\"]}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}", (int)getpid(), mount, then) > 0);
 	struct cx_client_start req = { .spec_json = spec, .run_id = "escape" };
 	struct cx_started st;
 	struct cx_error err = { 0 };
 	ck_assert_msg(cx_start(cl, &req, &st, NULL, &err) == CX_OK, "start: %s", err.message);
 	free(spec);
+	return true;
+}
+
+/* A member can move what it started out of its run's cgroup into its
+ * tenant's: it still dies when the run ends. */
+START_TEST(test_a_member_that_left_its_runs_cgroup_dies_with_the_run)
+{
+	if (!start_escape("echo moved")) {
+		printf("SKIP: no writable cgroup2 hierarchy here\n");
+		return;
+	}
 	char *result = NULL;
 	enum cx_run_status status;
+	struct cx_error err = { 0 };
 	ck_assert_msg(cx_fetch_result(cl, "escape", DEADLINE_MS, &result, &status, &err) == CX_OK,
 		      "the run's result: %s", err.message);
 	ck_assert_msg(status == CX_RUN_COMPLETED && strstr(result, "moved"),
@@ -834,6 +844,40 @@ START_TEST(test_a_member_that_left_its_runs_cgroup_dies_with_the_run)
 	free(result);
 	ck_assert_msg(th_wait_until(escapee_gone, NULL, DEADLINE_MS),
 		      "what the member moved into its tenant's cgroup outlived the run");
+}
+END_TEST
+
+static bool file_exists(void *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* The guardian of a dead supervisor kills each run by its cgroup: what a
+ * member moved into the tenant's cgroup dies as the tenant's next
+ * supervisor starts. */
+START_TEST(test_a_member_that_left_its_runs_cgroup_dies_when_its_supervisor_does)
+{
+	char moved[4096], then[4200];
+	snprintf(moved, sizeof moved, "%s/moved", scratch);
+	snprintf(then, sizeof then, "touch '%s' && exec sleep 3500.%d", moved, (int)getpid());
+	if (!start_escape(then)) {
+		printf("SKIP: no writable cgroup2 hierarchy here\n");
+		return;
+	}
+	ck_assert_msg(th_wait_until(file_exists, moved, DEADLINE_MS),
+		      "the member did not leave its cgroup (no %s)", moved);
+	pid_t sup = tenant_pid("default");
+	ck_assert_msg(sup > 0, "tenant default has no supervisor");
+	kill(sup, SIGKILL);
+	char *result = NULL;
+	enum cx_run_status status;
+	struct cx_error err = { 0 };
+	ck_assert_msg(cx_fetch_result(cl, "escape", DEADLINE_MS, &result, &status, &err) == CX_OK,
+		      "the run's result: %s", err.message);
+	free(result);
+	assert_final_with_kind("escape", "supervisor_down");
+	ck_assert_msg(th_wait_until(escapee_gone, NULL, DEADLINE_MS),
+		      "what the member moved into its tenant's cgroup outlived its supervisor");
 }
 END_TEST
 
@@ -1443,6 +1487,7 @@ int main(void)
 	tcase_add_test(tc, test_terminate_all_leaves_every_run_final);
 	tcase_add_test(tc, test_terminate_all_reaches_members_that_left_their_process_group);
 	tcase_add_test(tc, test_a_member_that_left_its_runs_cgroup_dies_with_the_run);
+	tcase_add_test(tc, test_a_member_that_left_its_runs_cgroup_dies_when_its_supervisor_does);
 	tcase_add_test(tc, test_tenant_stop_with_200_runs_leaves_200_final_runs_and_no_process);
 	tcase_add_test(tc, test_tenant_stop_answers_once_the_tenant_is_stopped);
 	tcase_add_test(tc, test_councild_sigkilled_leaves_nothing_and_the_next_one_finalizes);
