@@ -330,6 +330,7 @@ struct cx_council *cx_council_new(const struct cx_council_params *params)
 		.em = params->em,
 		.wake = is_sub(c) ? &c->step : NULL,
 		.council = c,
+		.verbose = is_sub(c) ? params->parent->env.verbose : params->verbose,
 	};
 	c->scene = (struct cx_round_scene){
 		.run_id = params->run_id,

@@ -387,6 +387,132 @@ START_TEST(test_an_input_with_a_nul_byte_is_refused)
 }
 END_TEST
 
+/* A spec's text written into the scratch dir. */
+static const char *spec_file(const char *text)
+{
+	static char path[4096];
+	snprintf(path, sizeof path, "%s/spec-%d.json", scratch, rand());
+	th_write_file(path, text);
+	return path;
+}
+
+/* The first event line of out of type `type` holding `has` (NULL: any),
+ * parsed; NULL when there is none. */
+static cJSON *event_with(const char *out, const char *type, const char *has)
+{
+	char *copy = strdup(out), *save;
+	cJSON *found = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		cJSON *ev = cJSON_Parse(line);
+		const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "type"));
+		if (t && !strcmp(t, type) && (!has || strstr(line, has)))
+			found = ev;
+		else
+			cJSON_Delete(ev);
+	}
+	free(copy);
+	return found;
+}
+
+/* UTF-8 characters in s. */
+static size_t chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+#define SECRET "sk-test-4f8a2c19"
+
+START_TEST(test_verbose_debug_records_prompts_and_answers_cut_and_without_secrets)
+{
+	/* The answer: the secret the member was passed, then 900 "é". */
+	const char *spec = spec_file(
+		"{\"id\":\"dbg\",\"members\":[{\"id\":\"m\",\"system_prompt\":\"Be brief.\","
+		"\"retry\":{\"max\":1},\"profile\":{\"provider\":\"exec\",\"env_pass\":[\"CX_TEST_KEY\"],"
+		"\"command\":[\"sh\",\"-c\",\"printf '%s ' \\\"$CX_TEST_KEY\\\"; i=0; "
+		"while [ $i -lt 900 ]; do printf '\xc3\xa9'; i=$((i+1)); done\"]}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}");
+	const char *args[] = { "run", spec, "--verbose", "debug", "--json", NULL };
+	char *out;
+	setenv("CX_TEST_KEY", SECRET, 1);
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	unsetenv("CX_TEST_KEY");
+	cJSON *system = event_with(out, "member_debug", "\"role\":\"system\"");
+	cJSON *user = event_with(out, "member_debug", "\"role\":\"user\"");
+	cJSON *answer = event_with(out, "member_debug", "\"what\":\"response\"");
+	ck_assert_msg(system && user && answer, "no member_debug prompt and answer in: %.2000s", out);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(system, "text")), "Be brief.");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(system, "member")), "m");
+	const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(answer, "text"));
+	ck_assert_msg(!strncmp(text, "[redacted] \xc3\xa9", 13), "answer shown: %.60s", text);
+	ck_assert_uint_eq(chars(text), 800);
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(answer, "truncated")));
+	ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(answer, "attempt")), 1);
+	cJSON *leak = event_with(out, "member_debug", SECRET);
+	ck_assert_msg(!leak, "a member_debug event holds the secret");
+	cJSON_Delete(system);
+	cJSON_Delete(user);
+	cJSON_Delete(answer);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_run_retry_gives_members_without_their_own_that_many_attempts)
+{
+	const char *spec = spec_file(
+		"{\"id\":\"r\",\"retry\":{\"base_ms\":0},\"members\":[{\"id\":\"m\",\"profile\":"
+		"{\"provider\":\"mock\",\"fail\":\"transient\",\"fail_times\":2}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}");
+	const char *args[] = { "run", spec, "--retry", "3", "--json", "--run-id", "retry-1", NULL };
+	char *out, path[4096];
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	cJSON *done = event_with(out, "member_completed", NULL);
+	ck_assert_ptr_nonnull(done);
+	const cJSON *result = cJSON_GetObjectItem(done, "result");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(result, "status")), "ok");
+	ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(result, "attempts")), 3);
+	snprintf(path, sizeof path, "%s/runs/retry-1/options.json", scratch);
+	char *options = th_read_file(path, NULL);
+	ck_assert_msg(options && strstr(options, "\"retry\":{\"max\":3}"), "options.json: %s", options);
+	free(options);
+	cJSON_Delete(done);
+	free(out);
+}
+END_TEST
+
+/* A hung worker ignores SIGTERM: the second signal terminates it, and
+ * --shutdown-ms is how long it has before the SIGKILL. */
+START_TEST(test_run_shutdown_ms_is_the_grace_before_a_hung_worker_is_killed)
+{
+	const char *args[] = { "run", council_file(",\"fail\":\"hang\""), "--shutdown-ms", "100",
+			       "--json", NULL };
+	struct ctl c = ctl_start(args);
+	char *line;
+	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
+		;
+	ck_assert_msg(line, "awaited member_started");
+	kill(c.pid, SIGINT);
+	kill(c.pid, SIGTERM);  /* two SIGINTs at once could be one */
+	char *out;
+	ck_assert_int_eq(ctl_wait(&c, &out), 1);
+	ck_assert_msg(strstr(out, "\"kind\":\"killed\""), "stdout: %s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_verbose_takes_normal_or_debug)
+{
+	const char *args[] = { "run", council_file(""), "--verbose", "loud", NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "--verbose takes normal or debug"), "stderr: %s", err);
+	free(err);
+}
+END_TEST
+
 START_TEST(test_usage_errors_exit_2)
 {
 	const char *args[] = { "frobnicate", NULL };
@@ -416,6 +542,10 @@ int main(void)
 	tcase_add_test(tc, test_validate_and_start_refuse_a_spec_over_1_mib_alike);
 	tcase_add_test(tc, test_a_100_mb_spec_is_refused_before_it_is_read);
 	tcase_add_test(tc, test_an_input_with_a_nul_byte_is_refused);
+	tcase_add_test(tc, test_verbose_debug_records_prompts_and_answers_cut_and_without_secrets);
+	tcase_add_test(tc, test_run_retry_gives_members_without_their_own_that_many_attempts);
+	tcase_add_test(tc, test_run_shutdown_ms_is_the_grace_before_a_hung_worker_is_killed);
+	tcase_add_test(tc, test_verbose_takes_normal_or_debug);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

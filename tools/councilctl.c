@@ -24,14 +24,18 @@ static const char usage_text[] =
 	"usage: councilctl COMMAND [ARGS]\n"
 	"\n"
 	"  run SPEC [--input FILE|-] [--input-json JSON] [--tenant T] [--run-id ID]\n"
+	"           [--retry N] [--verbose normal|debug] [--shutdown-ms MS]\n"
 	"           [--json] [--runtime-dir DIR]\n"
 	"      run a council, follow it on stderr, print its result on stdout\n"
+	"      (--retry: attempts in all for members without their own retry max;\n"
+	"      --verbose debug: their prompts and answers as member_debug events)\n"
 	"  validate SPEC\n"
 	"      check a council spec and print every problem found\n"
 	"\n"
 	"These ask councild, and start it when none answers:\n"
 	"  start SPEC [--input FILE|-] [--input-json JSON] [--tenant T] [--link]\n"
-	"             [--run-id ID]     start a run, print its run_id\n"
+	"             [--run-id ID] [--retry N] [--verbose normal|debug]\n"
+	"             [--shutdown-ms MS]  start a run, print its run_id\n"
 	"  ps [--tenant T] [--all] [--json]   list runs (--all: finished ones too)\n"
 	"  state ID [--json]            a run's summary\n"
 	"  pid ID                       the pid of a run's worker\n"
@@ -51,7 +55,8 @@ static const char usage_text[] =
 
 /* Options every councild command takes. */
 #define DAEMON OPT_RUNTIME_DIR
-#define RUN_OPTIONS (OPT_INPUT | OPT_INPUT_JSON | OPT_TENANT | OPT_RUN_ID | OPT_RUNTIME_DIR)
+#define RUN_OPTIONS (OPT_INPUT | OPT_INPUT_JSON | OPT_TENANT | OPT_RUN_ID | OPT_RUNTIME_DIR | \
+		     OPT_RETRY | OPT_SHUTDOWN_MS | OPT_VERBOSE)
 
 static const struct command {
 	const char *name;          /* one word, or two: "tenant ls" */
@@ -193,6 +198,11 @@ const char *input_name(const struct ctl *c)
 	return NULL;
 }
 
+const char *run_options(const struct ctl *c)
+{
+	return c->options[0] ? c->options : NULL;
+}
+
 int read_spec(const char *path, char **text, size_t *len)
 {
 	char *raw, *slash = strrchr(path, '/');
@@ -321,7 +331,8 @@ static int run_council(struct ctl *c, const char *spec, const char *input)
 {
 	struct cx_sup_options sup_options = { .runtime_dir = c->runtime_dir, .tenant = c->tenant };
 	struct cx_start req = {
-		.spec_json = spec, .input_json = input, .run_id = c->run_id, .subscribe = true,
+		.spec_json = spec, .input_json = input, .options_json = run_options(c),
+		.run_id = c->run_id, .subscribe = true, .shutdown_ms = c->shutdown_ms,
 	};
 	struct follow f = FOLLOW_INIT;
 	struct cx_diags diags = { 0 };
@@ -371,6 +382,23 @@ static int parse_number(const char *opt, const char *text, uint64_t max, uint64_
 	return 0;
 }
 
+/* c->options: {"retry": {"max": retry}, "verbose": verbose}, each when given. */
+static int options_json(struct ctl *c, int retry, const char *verbose)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o && retry)
+		cJSON_AddNumberToObject(cJSON_AddObjectToObject(o, "retry"), "max", retry);
+	if (o && verbose)
+		cJSON_AddStringToObject(o, "verbose", verbose);
+	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+	int rc = text && strlen(text) < sizeof c->options ? 0 : fail(CX_ENOMEM, "run options");
+	if (!rc)
+		strcpy(c->options, text);
+	free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
 static int parse_options(const struct command *cmd, int argc, char **argv, struct ctl *c)
 {
 	static const struct option longopts[] = {
@@ -385,10 +413,14 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "shutdown-ms", required_argument, NULL, OPT_SHUTDOWN_MS },
+		{ "verbose", required_argument, NULL, OPT_VERBOSE },
 		{ 0 },
 	};
 	int opt, rc = 0;
-	uint64_t n;
+	uint64_t n, retry = 0;
+	const char *verbose = NULL;
 	*c = (struct ctl){ .timeout_ms = -1 };
 	opterr = 0;
 	while (!rc && (opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -414,8 +446,27 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 			if (!(rc = parse_number("--timeout", optarg, INT32_MAX, &n)))
 				c->timeout_ms = (int)n;
 			break;
+		case OPT_SHUTDOWN_MS:
+			if (!(rc = parse_number("--shutdown-ms", optarg, 3600000, &n)))
+				c->shutdown_ms = (int)n;
+			if (!rc && !n)
+				rc = usage_error("--shutdown-ms counts from 1");
+			break;
+		case OPT_RETRY:
+			if (!(rc = parse_number("--retry", optarg, 10, &retry)) && !retry)
+				rc = usage_error("--retry counts attempts in all, from 1");
+			break;
+		case OPT_VERBOSE:
+			verbose = optarg;
+			if (strcmp(verbose, "normal") && strcmp(verbose, "debug"))
+				rc = usage_error("--verbose takes normal or debug, not %s", verbose);
+			break;
 		}
 	}
+	if (rc)
+		return rc;
+	if (retry || verbose)
+		rc = options_json(c, (int)retry, verbose);
 	if (rc)
 		return rc;
 	if (argc - optind != cmd->n_args)

@@ -114,6 +114,30 @@ struct cx_spec {
  * returns CX_EINVALID with every finding appended to diags (which may be NULL). */
 int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 		  struct cx_diags *diags);
+
+/* How much of a run its events show (docs/events.md#member_debug). */
+enum cx_verbosity {
+	CX_VERBOSE_NORMAL,
+	CX_VERBOSE_DEBUG,          /* member_debug events: prompts and answers */
+};
+
+/* What a start asks of one run beside its spec and input (a start's
+ * "options", docs/spec.md#run-options). */
+struct cx_start_opts {
+	struct cx_retry retry;     /* laid over the spec's top-level retry, under the
+				    * members' own; max_attempts 0 / base_ms -1: not set */
+	enum cx_verbosity verbose;
+};
+
+#define CX_START_OPTS_NONE ((struct cx_start_opts){ .retry = { 0, -1 } })
+
+/* Parses a start's options, JSON text (NULL: none). On failure returns
+ * CX_EINVALID with the findings, at "options...", appended to diags. */
+int cx_start_opts_parse(const char *text, struct cx_start_opts *out, struct cx_diags *diags);
+/* cx_spec_parse for a run started with opts (NULL: none): the run's retry
+ * is laid over every council's top-level defaults, sub-councils' too. */
+int cx_spec_parse_run(const char *text, size_t len, const struct cx_start_opts *opts,
+		      struct cx_spec **out, struct cx_diags *diags);
 void cx_spec_free(struct cx_spec *spec);
 
 /* A spec's text with each sub-council given as a path (a member's "council"
