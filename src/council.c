@@ -6,6 +6,7 @@
  * on in a turn that brought SIGTERM. A sub-council steps itself, from a
  * zero-delay timer armed whenever one of its calls finishes. */
 #include "council.h"
+#include "router.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ struct cx_council {
 	bool failing_fast;          /* a fail_fast round lost a member */
 	bool round_failed;          /* a pass of the round in flight had calls, none answered */
 	cJSON *errors;              /* of the round in flight, then of the run */
+	cJSON *routed;              /* the members the router chose; NULL: all */
 	cJSON *rounds;              /* the results of the completed rounds */
 	cJSON *result;              /* once ended */
 };
@@ -338,9 +340,11 @@ struct cx_council *cx_council_new(const struct cx_council_params *params)
 		.input = params->input,
 		.env = &c->env,
 	};
+	/* Chosen once, from the input, as CouncilEx's Router.select. */
+	c->scene.routed = c->routed = cx_router_select(params->spec, params->input);
 	c->rounds = cJSON_CreateArray();
 	c->errors = cJSON_CreateArray();
-	if (!c->rounds || !c->errors) {
+	if (!c->rounds || !c->errors || (params->spec->router && !c->routed)) {
 		cx_council_free(c);
 		return NULL;
 	}
@@ -357,6 +361,7 @@ void cx_council_free(struct cx_council *c)
 	cJSON_Delete(c->rounds);
 	cJSON_Delete(c->errors);
 	cJSON_Delete(c->result);
+	cJSON_Delete(c->routed);
 	free(c);
 }
 

@@ -11,6 +11,7 @@
 #include "aggregate.h"
 #include "prng.h"
 #include "prompt.h"
+#include "router.h"
 
 /* One pass: the calls made at once, and what settling them needs. */
 struct pass {
@@ -93,13 +94,38 @@ static cJSON *skipped(const char *reason)
 	return r;
 }
 
+/* A member the router left out: its seat says so, and, as CouncilEx shows
+ * it, a member_completed reports it skipped, in every round (and pass) it
+ * would have sat in. */
+static void route_out(struct cx_round_run *r, const struct cx_member *member)
+{
+	struct pass *p = &r->pass;
+	cJSON *f = cJSON_CreateObject();
+
+	if (!get(p->members, member->id))
+		cJSON_AddItemToObject(p->members, member->id, skipped("router_excluded"));
+	cJSON_AddStringToObject(f, "round", r->round->name);
+	cJSON_AddStringToObject(f, "member", member->id);
+	if (p->iteration)
+		cJSON_AddNumberToObject(f, "iteration", p->iteration);
+	cJSON_AddItemToObject(f, "result", skipped("router_excluded"));
+	cx_emit(r->scene.env->em, CX_EV_MEMBER_COMPLETED, f);
+}
+
 /* A call for member, asking r->asked with these candidates and schema;
  * tags (taken) go on its events. Its seat in members is taken by its
- * result at settling. */
+ * result at settling. The chair, and a judge the round names, are never
+ * routed out. */
 static int add_call(struct cx_round_run *r, const struct cx_member *member,
 		    const cJSON *candidates, const cJSON *schema, cJSON *tags)
 {
 	struct pass *p = &r->pass;
+	if (member != r->scene.spec->chair && member != r->asked->judge &&
+	    !cx_router_admits(r->scene.routed, member)) {
+		cJSON_Delete(tags);
+		route_out(r, member);
+		return 0;
+	}
 	struct cx_prompt prompt = {
 		.run_id = r->scene.run_id,
 		.spec = r->scene.spec,
@@ -185,6 +211,9 @@ static bool answers_unchanged(const struct pass *p, const cJSON *now)
 	if (!before)
 		return false;
 	cJSON_ArrayForEach(result, get(now, "members")) {
+		const char *reason = text_of(result, "reason");
+		if (reason && !strcmp(reason, "router_excluded"))
+			continue;  /* never asked, so never changes */
 		const char *a = answer_of(result), *b = answer_of(get(before, result->string));
 		if (!a || !b || strcmp(a, b))
 			return false;

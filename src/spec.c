@@ -8,6 +8,7 @@
 #include "json.h"
 #include "profile.h"
 #include "round_spec.h"
+#include "router.h"
 #include "start_opts.h"
 #include "schema.h"
 #include "shape.h"
@@ -38,7 +39,7 @@ struct spec_draft {
 	struct cx_retry retry;
 	int timeout_ms;
 	const char *id, *name;
-	const cJSON *default_profile, *members, *rounds, *chair;
+	const cJSON *default_profile, *members, *rounds, *chair, *router;
 	struct member_draft member[CX_SPEC_MAX_MEMBERS], chair_member;
 	size_t n_members;
 	struct cx_round_draft round[CX_SPEC_MAX_ROUNDS], inner[CX_SPEC_MAX_ROUNDS];
@@ -100,6 +101,7 @@ static const struct cx_field spec_fields[] = {
 	  CX_KEEP(struct spec_draft, retry) },
 	{ .key = "timeout_ms", .kind = CX_FIELD_INT, .min = 1, .max = 3600000,
 	  CX_KEEP(struct spec_draft, timeout_ms) },
+	{ .key = "router", .kind = CX_FIELD_OBJECT, CX_KEEP(struct spec_draft, router) },
 };
 
 static const struct cx_field member_fields[] = {
@@ -253,6 +255,17 @@ static void check_rounds(struct cx_check *c, struct spec_draft *d)
 	}
 }
 
+static void check_router(struct cx_check *c, const struct spec_draft *d)
+{
+	const char *ids[CX_SPEC_MAX_MEMBERS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_members; i++)
+		if (d->member[i].m.id)
+			ids[n++] = d->member[i].m.id;
+	cx_router_check(c, d->router, ids, n);
+}
+
 static void check_spec(struct cx_check *c, const cJSON *json, struct spec_draft *d)
 {
 	if (!cx_check_object(c, json, "", &spec_shape, d))
@@ -266,6 +279,7 @@ static void check_spec(struct cx_check *c, const cJSON *json, struct spec_draft 
 	cx_tool_spec_check_refs(c, json);
 	check_unique_ids(c, d);
 	check_rounds(c, d);
+	check_router(c, d);
 }
 
 /* ---- building ---- */
@@ -314,7 +328,7 @@ static int build_spec(struct spec_draft *d, cJSON *json, bool owns_json,
 		return CX_ENOMEM;
 	}
 	struct cx_spec *s = &box->spec;
-	*s = (struct cx_spec){ .json = json, .id = d->id, .name = d->name };
+	*s = (struct cx_spec){ .json = json, .id = d->id, .name = d->name, .router = d->router };
 	box->owns_json = owns_json;
 	box->profiles = cJSON_CreateArray();
 	s->members = reallocarray(NULL, d->n_members, sizeof *s->members);

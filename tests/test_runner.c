@@ -110,6 +110,70 @@ START_TEST(test_events_follow_rounds_then_one_terminal_event)
 }
 END_TEST
 
+/* ---- routing ---- */
+
+#define ROUTED_SPEC \
+	"{'id': 'routed', 'default_profile': {'provider': 'mock', 'reply': 'the same'}," \
+	"'members': [{'id': 'a'}, {'id': 'b'}, {'id': 'c'}]," \
+	"'router': {'rules': [{'when': {'field': 'ticket.topic', 'in': ['code', 'infra']}," \
+	"                      'members': ['a', 'b']}], 'default': ['c']}," \
+	"'rounds': [{'type': 'independent_analysis'}, {'type': 'peer_review'}," \
+	"           {'type': 'iterate', 'round': {'type': 'critique'}}]," \
+	"'chair': {'id': 'chair'}}"
+
+/* Runs ROUTED_SPEC on input_json. */
+static void run_routed(struct run *r, const char *input_json)
+{
+	char *text = th_json_text("%s", ROUTED_SPEC);
+	run_start_parsed(r, parse_spec(text), input_json, NULL);
+	free(text);
+}
+
+static void expect_routed_out(const struct run *r, const char *member, const char *round)
+{
+	const cJSON *result = member_result(r, member, round);
+	ck_assert_msg(result, "no member_completed for %s in %s", member, round);
+	ck_assert_str_eq(str(result, "status"), "skipped");
+	ck_assert_str_eq(str(result, "reason"), "router_excluded");
+	ck_assert_int_eq((int)num(result, "attempts"), 0);
+	ck_assert_int_eq(count(r, "member_started", member, round), 0);
+	const cJSON *seat = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(round_result(r, round), "members"), member);
+	ck_assert_str_eq(str(seat, "reason"), "router_excluded");
+}
+
+START_TEST(test_members_a_rule_leaves_out_sit_every_round_skipped_router_excluded)
+{
+	struct run r;
+	run_routed(&r, "{\"question\": \"q\", \"ticket\": {\"topic\": \"infra\"}}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+	expect_routed_out(&r, "c", "independent_analysis");
+	expect_routed_out(&r, "c", "peer_review");
+	ck_assert_str_eq(str(member_result(&r, "a", "peer_review"), "status"), "ok");
+	ck_assert_str_eq(str(member_result(&r, "b", "peer_review"), "status"), "ok");
+	/* a and b answer the same each time: the critique converges at once
+	 * though c never answers. */
+	const cJSON *iterate = round_result(&r, "iterate");
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(iterate, "converged")));
+	ck_assert_str_eq(str(member_result(&r, "chair", "synthesis"), "status"), "ok");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_router_default_chooses_when_no_rule_holds)
+{
+	struct run r;
+	run_routed(&r, "{\"question\": \"q\", \"ticket\": {\"topic\": \"billing\"}}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+	expect_routed_out(&r, "a", "independent_analysis");
+	expect_routed_out(&r, "b", "independent_analysis");
+	ck_assert_str_eq(str(member_result(&r, "c", "independent_analysis"), "status"), "ok");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
 /* ---- prompts ---- */
 
 
@@ -512,6 +576,8 @@ static Suite *runner_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_events_follow_rounds_then_one_terminal_event);
 	tcase_add_test(tc, test_peer_review_shows_the_other_answers_not_ones_own);
+	tcase_add_test(tc, test_members_a_rule_leaves_out_sit_every_round_skipped_router_excluded);
+	tcase_add_test(tc, test_router_default_chooses_when_no_rule_holds);
 	tcase_add_test(tc, test_transient_failures_are_retried_until_success);
 	tcase_add_test(tc, test_transient_failure_uses_up_every_attempt);
 	tcase_add_test(tc, test_permanent_failure_is_not_retried);

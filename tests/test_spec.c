@@ -99,6 +99,7 @@ static struct cx_spec *parse_ok(const char *quoted)
 #define WITH_OPENAI(p) WITH_MEMBER(OPENAI_MEMBER(p))
 #define WITH_ANTHROPIC(p) WITH_PROFILE("'provider':'anthropic','model':'m'," p)
 #define TOOL_T "{'name':'t','command':['x']}"
+#define RULE(ids) "{'when':{'field':'topic','equals':'code'},'members':[" ids "]}"
 
 static const struct bad_spec {
 	const char *spec, *path, *code;
@@ -250,6 +251,27 @@ static const struct bad_spec {
 	{ WITH(",'tools':[{'name':'t','command':['x'],'colour':1}]"), "tools[0].colour", "unknown_key" },
 	{ WITH(",'tools':[{'name':'t','command':[]}]"), "tools[0].command", "too_few" },
 	{ WITH(",'tool_timeout_ms':0"), "tool_timeout_ms", "out_of_range" },
+	/* the router */
+	{ WITH(",'router':'a'"), "router", "wrong_type" },
+	{ WITH(",'router':{}"), "router.rules", "missing_key" },
+	{ WITH(",'router':{'rules':[]}"), "router.rules", "too_few" },
+	{ WITH(",'router':{'rules':[" RULE("'a'") "],'default':[]}"), "router.default", "too_few" },
+	{ WITH(",'router':{'rules':[" RULE("'zed'") "]}"), "router.rules[0].members[0]", "unknown_member" },
+	{ SPEC("'c'", MEMBER_A, IA, ",'router':{'rules':[" RULE("'ch'") "]}" CHAIR),
+	  "router.rules[0].members[0]", "unknown_member" },
+	{ WITH(",'router':{'rules':[" RULE("'a','a'") "]}"), "router.rules[0].members[1]", "invalid_value" },
+	{ WITH(",'router':{'rules':[" RULE("'a'") "],'default':['zed']}"), "router.default[0]", "unknown_member" },
+	{ WITH(",'router':{'rules':[{'when':{'field':'t'},'members':['a']}]}"),
+	  "router.rules[0].when", "missing_key" },
+	{ WITH(",'router':{'rules':[{'when':{'field':'t','equals':1,'in':[1]},'members':['a']}]}"),
+	  "router.rules[0].when", "invalid_value" },
+	{ WITH(",'router':{'rules':[{'when':{'field':'t','matches':'x'},'members':['a']}]}"),
+	  "router.rules[0].when.matches", "unknown_key" },
+	{ WITH(",'router':{'rules':[{'when':{'equals':1},'members':['a']}]}"),
+	  "router.rules[0].when.field", "missing_key" },
+	{ WITH(",'router':{'rules':[{'when':{'field':'t','equals':1}}]}"),
+	  "router.rules[0].members", "missing_key" },
+	{ WITH(",'router':{'rules':[" RULE("'a'") "],'member':'a'}"), "router.member", "unknown_key" },
 	/* run-level defaults of the members' retry and timeout_ms */
 	{ WITH(",'retry':{'max':11}"), "retry.max", "out_of_range" },
 	{ WITH(",'retry':{'tries':2}"), "retry.tries", "unknown_key" },
@@ -925,6 +947,16 @@ START_TEST(test_bad_run_options_are_refused_with_their_path_and_code)
 }
 END_TEST
 
+START_TEST(test_router_is_kept_for_the_run)
+{
+	struct cx_spec *spec = parse_ok(WITH(",'router':{'rules':[" RULE("'a'") "]}"));
+
+	ck_assert_ptr_nonnull(spec->router);
+	ck_assert_ptr_eq(spec->router, cJSON_GetObjectItemCaseSensitive(spec->json, "router"));
+	cx_spec_free(spec);
+}
+END_TEST
+
 START_TEST(test_tool_timeout_defaults_to_30_seconds)
 {
 	struct cx_spec *spec = parse_ok(WITH(",'tools':[" TOOL_T "]"));
@@ -997,6 +1029,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(parsed, test_round_types_and_providers_have_their_spec_names);
 	tcase_add_test(parsed, test_http_members_get_their_provider_and_the_tools_they_name);
 	tcase_add_test(parsed, test_tool_timeout_defaults_to_30_seconds);
+	tcase_add_test(parsed, test_router_is_kept_for_the_run);
 	tcase_add_test(parsed, test_top_level_retry_and_timeout_are_defaults_under_each_members_own);
 	tcase_add_test(parsed, test_sub_council_inherits_the_defaults_of_the_council_it_is_in);
 	tcase_add_test(parsed, test_run_retry_lies_over_the_spec_defaults_under_the_members_own);

@@ -213,6 +213,8 @@ static bool on_member_completed(struct timeline *tl, struct happening *h)
 	m->duration_ms = (uint64_t)took;
 	strlcpy(m->error, error_text(cJSON_GetObjectItemCaseSensitive(result, "error")),
 		sizeof m->error);
+	if (!*m->error)  /* a seat not called says why: "router_excluded" */
+		strlcpy(m->error, cx_json_str(result, "reason"), sizeof m->error);
 	return true;
 }
 

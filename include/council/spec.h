@@ -108,6 +108,7 @@ struct cx_spec {
 	struct cx_member *chair;   /* NULL without a chair */
 	struct cx_tool *tools;     /* declared at the top level */
 	size_t n_tools;
+	const cJSON *router;       /* which members take part (docs/spec.md#router), or NULL */
 };
 
 /* Parses and validates a spec. On success *out owns everything; on failure
