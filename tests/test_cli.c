@@ -513,6 +513,71 @@ START_TEST(test_verbose_takes_normal_or_debug)
 }
 END_TEST
 
+/* Checks a Mermaid flowchart's structure: "flowchart TD" first, every
+ * subgraph ended, every edge between nodes (or subgraphs) defined before
+ * it. Returns how many subgraphs it has. */
+static int check_flowchart(char *out)
+{
+	char defined[512][16];
+	int n_defined = 0, open = 0, subgraphs = 0;
+	char *save, *line = strtok_r(out, "\n", &save);
+	ck_assert_msg(line && !strcmp(line, "flowchart TD"), "first line: %s", line);
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		char a[16], b[16];
+		while (*line == ' ')
+			line++;
+		if (!strncmp(line, "subgraph ", 9)) {
+			ck_assert_int_eq(sscanf(line + 9, "%15[a-z0-9_]", defined[n_defined]), 1);
+			n_defined++, open++, subgraphs++;
+		} else if (!strcmp(line, "end")) {
+			ck_assert_msg(open-- > 0, "an end without its subgraph");
+		} else if (sscanf(line, "%15[a-z0-9_] -%*[-.]>%*[^ ] %15[a-z0-9_]", a, b) == 2 ||
+			   sscanf(line, "%15[a-z0-9_] --> %15[a-z0-9_]", a, b) == 2) {
+			int found = 0;
+			for (int i = 0; i < n_defined; i++)
+				found += !strcmp(defined[i], a) + !strcmp(defined[i], b);
+			ck_assert_msg(found == 2, "an edge to a node not defined before: %s", line);
+		} else if (strncmp(line, "direction ", 10)) {
+			ck_assert_msg(sscanf(line, "%15[a-z0-9_]", defined[n_defined]) == 1 &&
+				      strchr("[({", line[strlen(defined[n_defined])]),
+				      "not a node, edge or subgraph: %s", line);
+			ck_assert_int_lt(++n_defined, 512);
+		}
+	}
+	ck_assert_int_eq(open, 0);
+	return subgraphs;
+}
+
+START_TEST(test_diagram_draws_input_router_rounds_members_chair_output)
+{
+	const char *args[] = { "diagram", "examples/councils/routed.json", NULL };
+	char *out;
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	const char *expect[] = { "[/\"input\"/]", "{\"router: 1 rule\"}", "[\"1. independent_analysis\"]",
+				 "[\"2. peer_review\"]", "[\"3. synthesis\"]", "([\"chair: chair \xc2\xb7 mock\"])",
+				 "[\"generalist \xc2\xb7 mock\"]", "[/\"output\"/]", "|routes_to|" };
+	for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
+		ck_assert_msg(strstr(out, expect[i]), "no %s in:\n%s", expect[i], out);
+	ck_assert_int_eq(check_flowchart(out), 3);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_diagram_draws_sub_councils_inside_their_members)
+{
+	const char *args[] = { "diagram", "examples/councils/subcouncil.json", NULL };
+	char *out;
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	ck_assert_msg(strstr(out, "    subgraph n4_sub[\"sub-council research\"]") &&
+		      strstr(out, "[\"sub-council operations\"]") && strstr(out, "|answers|"),
+		      "sub-councils not drawn inside their members' rounds:\n%s", out);
+	/* 3 rounds; in the 2 that are not the chair's synthesis, 2 sub-councils
+	 * of 2 rounds each */
+	ck_assert_int_eq(check_flowchart(out), 3 + 2 * 2 * (1 + 2));
+	free(out);
+}
+END_TEST
+
 START_TEST(test_usage_errors_exit_2)
 {
 	const char *args[] = { "frobnicate", NULL };
@@ -546,6 +611,8 @@ int main(void)
 	tcase_add_test(tc, test_run_retry_gives_members_without_their_own_that_many_attempts);
 	tcase_add_test(tc, test_run_shutdown_ms_is_the_grace_before_a_hung_worker_is_killed);
 	tcase_add_test(tc, test_verbose_takes_normal_or_debug);
+	tcase_add_test(tc, test_diagram_draws_input_router_rounds_members_chair_output);
+	tcase_add_test(tc, test_diagram_draws_sub_councils_inside_their_members);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

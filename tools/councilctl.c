@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "diagram.h"
 
 #define RESULT_WAIT_MS 5000
 
@@ -31,6 +32,8 @@ static const char usage_text[] =
 	"      --verbose debug: their prompts and answers as member_debug events)\n"
 	"  validate SPEC\n"
 	"      check a council spec and print every problem found\n"
+	"  diagram SPEC\n"
+	"      print the council as a Mermaid flowchart\n"
 	"\n"
 	"These ask councild, and start it when none answers:\n"
 	"  start SPEC [--input FILE|-] [--input-json JSON] [--tenant T] [--link]\n"
@@ -68,6 +71,7 @@ static const struct command {
 } commands[] = {
 	{ "run", "one SPEC", 1, RUN_OPTIONS | OPT_JSON, false, cmd_run },
 	{ "validate", "one SPEC", 1, 0, false, cmd_validate },
+	{ "diagram", "one SPEC", 1, 0, false, cmd_diagram },
 	{ "start", "one SPEC", 1, RUN_OPTIONS | OPT_LINK, true, cmd_start },
 	{ "ps", "no arguments", 0, DAEMON | OPT_TENANT | OPT_ALL | OPT_JSON, true, cmd_ps },
 	{ "state", "one ID", 1, DAEMON | OPT_JSON, true, cmd_state },
@@ -274,26 +278,49 @@ void print_json(const cJSON *json)
 	free(text);
 }
 
-int cmd_validate(struct ctl *c)
+/* The spec at path, read and validated: 0, or an exit code (the problems
+ * printed). */
+static int parse_spec_file(const char *path, struct cx_spec **spec)
 {
-	const char *path = c->args[0];
 	char *text;
 	size_t len;
 	int rc = read_spec(path, &text, &len);
 	if (rc)
 		return rc;
 	struct cx_diags diags = { 0 };
-	struct cx_spec *spec;
-	int r = cx_spec_parse(text, len, &spec, &diags);
-	if (r == CX_OK) {
-		printf("%s: ok (%s: %zu members, %zu rounds)\n", path, spec->id,
-		       spec->n_members, spec->n_rounds);
-		cx_spec_free(spec);
-	}
+	int r = cx_spec_parse(text, len, spec, &diags);
 	rc = r == CX_EINVALID ? print_diags(path, NULL, &diags) :
 	     r < 0 ? fail(r, "%s: cannot validate", path) : 0;
 	cx_diags_free(&diags);
 	free(text);
+	return rc;
+}
+
+int cmd_validate(struct ctl *c)
+{
+	struct cx_spec *spec;
+	int rc = parse_spec_file(c->args[0], &spec);
+	if (!rc) {
+		printf("%s: ok (%s: %zu members, %zu rounds)\n", c->args[0], spec->id,
+		       spec->n_members, spec->n_rounds);
+		cx_spec_free(spec);
+	}
+	return rc;
+}
+
+int cmd_diagram(struct ctl *c)
+{
+	struct cx_spec *spec;
+	int rc = parse_spec_file(c->args[0], &spec);
+	if (rc)
+		return rc;
+	char *text = cx_diagram_mermaid(spec);
+	if (text)
+		fputs(text, stdout);
+	else
+		rc = fail(CX_ENOMEM, "drawing %s", c->args[0]);
+	free(text);
+	cx_spec_free(spec);
 	return rc;
 }
 

@@ -114,6 +114,7 @@ void follow_finish(struct follow *f);
 /* The commands of councilctl.c, runs.c, ps.c and tenants.c. */
 int cmd_run(struct ctl *c);
 int cmd_validate(struct ctl *c);
+int cmd_diagram(struct ctl *c);
 int cmd_start(struct ctl *c);
 int cmd_state(struct ctl *c);
 int cmd_pid(struct ctl *c);
