@@ -114,6 +114,27 @@ static int ctl_wait(struct ctl *c, char **out)
 	return WEXITSTATUS(status);
 }
 
+/* councilctl run ... --json started, once a member has started. */
+static struct ctl ctl_start_in_a_member(const char *const *args)
+{
+	struct ctl c = ctl_start(args);
+	char *line;
+	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
+		;
+	ck_assert_msg(line, "awaited member_started");
+	return c;
+}
+
+/* Waits for its exit code, code, and a run_failed of this kind on stdout. */
+static void ctl_expect_end(struct ctl *c, int code, const char *kind)
+{
+	char *out, want[64];
+	snprintf(want, sizeof want, "\"kind\":\"%s\"", kind);
+	ck_assert_int_eq(ctl_wait(c, &out), code);
+	ck_assert_msg(strstr(out, want), "no %s on stdout: %s", want, out);
+	free(out);
+}
+
 static int ctl_run(const char *const *args, char **out, char **err)
 {
 	struct ctl c = ctl_start(args);
@@ -265,32 +286,18 @@ END_TEST
 START_TEST(test_sigint_cancels_and_exits_3)
 {
 	const char *args[] = { "run", council_file(",\"latency_ms\":1000"), "--json", NULL };
-	struct ctl c = ctl_start(args);
-	char *line;
-	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
-		;
-	ck_assert_msg(line, "awaited member_started");
+	struct ctl c = ctl_start_in_a_member(args);
 	kill(c.pid, SIGINT);
-	char *out;
-	ck_assert_int_eq(ctl_wait(&c, &out), 3);
-	ck_assert_msg(strstr(out, "\"kind\":\"cancelled\""), "stdout: %s", out);
-	free(out);
+	ctl_expect_end(&c, 3, "cancelled");
 }
 END_TEST
 
 START_TEST(test_sighup_stops_a_run_like_sigterm)
 {
 	const char *args[] = { "run", council_file(",\"latency_ms\":1000"), "--json", NULL };
-	struct ctl c = ctl_start(args);
-	char *line;
-	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
-		;
-	ck_assert_msg(line, "awaited member_started");
+	struct ctl c = ctl_start_in_a_member(args);
 	kill(c.pid, SIGHUP); /* its terminal closed */
-	char *out;
-	ck_assert_int_eq(ctl_wait(&c, &out), 3);
-	ck_assert_msg(strstr(out, "\"kind\":\"cancelled\""), "stdout: %s", out);
-	free(out);
+	ctl_expect_end(&c, 3, "cancelled");
 }
 END_TEST
 
@@ -489,17 +496,10 @@ START_TEST(test_run_shutdown_ms_is_the_grace_before_a_hung_worker_is_killed)
 {
 	const char *args[] = { "run", council_file(",\"fail\":\"hang\""), "--shutdown-ms", "100",
 			       "--json", NULL };
-	struct ctl c = ctl_start(args);
-	char *line;
-	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
-		;
-	ck_assert_msg(line, "awaited member_started");
+	struct ctl c = ctl_start_in_a_member(args);
 	kill(c.pid, SIGINT);
 	kill(c.pid, SIGTERM);  /* two SIGINTs at once could be one */
-	char *out;
-	ck_assert_int_eq(ctl_wait(&c, &out), 1);
-	ck_assert_msg(strstr(out, "\"kind\":\"killed\""), "stdout: %s", out);
-	free(out);
+	ctl_expect_end(&c, 1, "killed");
 }
 END_TEST
 
