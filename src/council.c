@@ -251,6 +251,12 @@ static void round_end(struct cx_council *c)
 	cx_emit(c->p.em, CX_EV_ROUND_COMPLETED, f);
 	cJSON_AddItemToArray(c->rounds, result);
 	c->next++;
+	if (round->type == CX_ROUND_ROUTE) {
+		/* The router member's choice holds for every round after. */
+		cJSON_Delete(c->routed);
+		c->scene.routed = c->routed =
+			cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(result, "selected"), true);
+	}
 	if (c->round_failed) {
 		run_fail(c, round);
 		return;
@@ -344,7 +350,8 @@ struct cx_council *cx_council_new(const struct cx_council_params *params)
 	c->scene.routed = c->routed = cx_router_select(params->spec, params->input);
 	c->rounds = cJSON_CreateArray();
 	c->errors = cJSON_CreateArray();
-	if (!c->rounds || !c->errors || (params->spec->router && !c->routed)) {
+	if (!c->rounds || !c->errors ||
+	    (params->spec->router && !cx_router_member(params->spec) && !c->routed)) {
 		cx_council_free(c);
 		return NULL;
 	}

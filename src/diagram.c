@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "router.h"
 
 /* Node ids are numbered (n1, n2...): member ids may hold '.' and '-', and a
  * member sits in several rounds. Labels are quoted; the only text in them
@@ -99,13 +100,14 @@ static void draw_round(struct drawing *d, const struct cx_spec *spec, size_t idx
 	put(d, depth, "subgraph n%d[\"%s\"]", sub, label);
 	if (asked->type == CX_ROUND_SYNTHESIS) {
 		draw_member(d, spec->chair, true, depth + 1);
-	} else {
+	} else if (asked->type != CX_ROUND_ROUTE) {
 		for (size_t i = 0; i < spec->n_members; i++)
 			draw_member(d, &spec->members[i], false, depth + 1);
 	}
-	if (asked->judge) {
+	if (asked->judge) {  /* a tournament's judge, or the member who routes */
 		int n = node(d);
-		put(d, depth + 1, "n%d{{\"judge: %s\"}}", n, asked->judge->id);
+		put(d, depth + 1, "n%d{{\"%s: %s\"}}", n,
+		    asked->type == CX_ROUND_ROUTE ? "chooses" : "judge", asked->judge->id);
 	}
 	put(d, depth, "end");
 }
@@ -122,7 +124,11 @@ static int draw_council(struct drawing *d, const struct cx_spec *spec, int depth
 	if (spec->router) {
 		int router = node(d);
 		int rules = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec->router, "rules"));
-		put(d, depth, "n%d{\"router: %d rule%s\"}", router, rules, rules == 1 ? "" : "s");
+		if (cx_router_member(spec))
+			put(d, depth, "n%d{\"router: member %s\"}", router, cx_router_member(spec)->id);
+		else
+			put(d, depth, "n%d{\"router: %d rule%s\"}", router, rules,
+			    rules == 1 ? "" : "s");
 		put(d, depth, "n%d --> n%d", input, router);
 		prev = router;
 	}

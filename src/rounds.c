@@ -422,6 +422,44 @@ static bool winner_stable(const struct pass *p, const cJSON *now)
 	return cJSON_IsString(a) && cJSON_IsString(b) && !strcmp(a->valuestring, b->valuestring);
 }
 
+/* ---- route: a router member chooses who takes part ---- */
+
+/* The router member alone is asked, shown every member with its role, and
+ * answers a JSON array of their ids: each once, at least one. */
+static int plan_route(struct cx_round_run *r)
+{
+	const struct cx_spec *spec = r->scene.spec;
+	cJSON *candidates = cJSON_CreateArray(), *ids = cJSON_CreateArray();
+	cJSON *schema = cJSON_Parse("{\"type\":\"array\",\"minItems\":1,\"uniqueItems\":true,"
+				    "\"items\":{\"type\":\"string\",\"enum\":[]}}");
+	int rc = -ENOMEM;
+
+	for (size_t i = 0; i < spec->n_members; i++) {
+		const struct cx_member *m = &spec->members[i];
+		add_candidate(candidates, m->id, *m->role ? m->role : "(no role given)");
+		cJSON_AddItemToArray(ids, cJSON_CreateString(m->id));
+	}
+	cJSON *items = (cJSON *)get(schema, "items");
+	if (items && cJSON_ReplaceItemInObjectCaseSensitive(items, "enum", ids)) {
+		ids = NULL;
+		rc = add_call(r, r->asked->judge, candidates, schema, NULL);
+	}
+	cJSON_Delete(ids);
+	cJSON_Delete(schema);
+	cJSON_Delete(candidates);
+	return rc;
+}
+
+/* The round result's "selected": the ids the router member answered. */
+static void settle_route(struct cx_round_run *r, cJSON *result)
+{
+	const cJSON *chosen = r->pass.n_calls ? parsed_of(r->pass.calls[0]) : NULL;
+
+	cJSON_AddItemToObject(result, "members", take_members(&r->pass));
+	if (chosen)
+		cJSON_AddItemToObject(result, "selected", cJSON_Duplicate(chosen, true));
+}
+
 /* ---- pairwise_elimination ---- */
 
 /* The contenders (members whose answer stands, in seat order) meet in
@@ -531,6 +569,7 @@ static const struct kind kinds[] = {
 	[CX_ROUND_VOTE] = { plan_choices, settle_ballots, winner_stable, true },
 	[CX_ROUND_RANKING] = { plan_choices, settle_ballots, winner_stable, true },
 	[CX_ROUND_PAIRWISE_ELIMINATION] = { plan_pairs, settle_pairs, one_left, false },
+	[CX_ROUND_ROUTE] = { plan_route, settle_route, answers_unchanged, false },
 };
 
 /* ---- the round ---- */

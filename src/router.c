@@ -1,6 +1,7 @@
-/* Routing rules: {"rules": [{"when": {"field", one of "equals", "in",
- * "contains"}, "members": [ids]}...], "default": [ids]}, each checked against
- * a table of fields, then run over the input. */
+/* A router is rules, {"rules": [{"when": {"field", one of "equals", "in",
+ * "contains"}, "members": [ids]}...], "default": [ids]}, checked against a
+ * table of fields and run over the input; or a member, {"member": id}, who
+ * answers in a round of its own (rounds.c) put first by the spec. */
 #include "router.h"
 
 #include <string.h>
@@ -15,6 +16,14 @@ struct id_scope {
  * struct id_scope, kept at offset 0. */
 #define SCOPED .keep = true, .at = 0
 
+static bool in_scope(const struct id_scope *scope, const char *id)
+{
+	for (size_t k = 0; k < scope->n; k++)
+		if (!strcmp(scope->ids[k], id))
+			return true;
+	return false;
+}
+
 static void check_ids(struct cx_check *c, const cJSON *item, const char *path, void *dest)
 {
 	const struct id_scope *scope = dest;
@@ -28,10 +37,7 @@ static void check_ids(struct cx_check *c, const cJSON *item, const char *path, v
 		cx_path_index(at, path, i++);
 		if (!cx_expect_type(c, id, at, cJSON_IsString, "string"))
 			continue;
-		size_t k = 0;
-		while (k < scope->n && strcmp(scope->ids[k], id->valuestring))
-			k++;
-		if (k == scope->n) {
+		if (!in_scope(scope, id->valuestring)) {
 			cx_check_report(c, at, "unknown_member",
 					"\"%s\" is not a member (the chair is never routed)",
 					cx_shown(shown, id->valuestring));
@@ -97,20 +103,42 @@ static void check_rules(struct cx_check *c, const cJSON *item, const char *path,
 	}
 }
 
+/* A router member: one of the members. */
+static void check_member_id(struct cx_check *c, const cJSON *item, const char *path, void *dest)
+{
+	char shown[CX_SHOWN_MAX];
+
+	if (cx_expect_type(c, item, path, cJSON_IsString, "string") &&
+	    !in_scope(dest, item->valuestring))
+		cx_check_report(c, path, "unknown_member",
+				"\"%s\" is not a member (the chair is never routed)",
+				cx_shown(shown, item->valuestring));
+}
+
 static const struct cx_field router_fields[] = {
-	{ .key = "rules", .kind = CX_FIELD_CUSTOM, .required = true, .check = check_rules,
-	  SCOPED },
+	{ .key = "rules", .kind = CX_FIELD_CUSTOM, .check = check_rules, SCOPED },
 	{ .key = "default", .kind = CX_FIELD_CUSTOM, .check = check_ids, SCOPED },
+	{ .key = "member", .kind = CX_FIELD_CUSTOM, .check = check_member_id, SCOPED },
 };
 
 void cx_router_check(struct cx_check *c, const cJSON *router, const char *const *ids,
 		     size_t n_ids)
 {
-	static const struct cx_shape shape = { router_fields, 2, 0, "the router" };
+	static const struct cx_shape shape = { router_fields, 3, 0, "the router" };
 	struct id_scope scope = { ids, n_ids };
 
-	if (router)
-		cx_check_object(c, router, "router", &shape, &scope);
+	if (!router || !cx_check_object(c, router, "router", &shape, &scope))
+		return;
+	bool rules = cJSON_HasObjectItem(router, "rules"), member = cJSON_HasObjectItem(router, "member");
+	if (!rules && !member)
+		cx_check_report(c, "router.rules", "missing_key",
+				"a router has rules, or a member who chooses");
+	else if (rules && member)
+		cx_check_report(c, "router.member", "invalid_value",
+				"a router has rules or a member, not both");
+	else if (member && cJSON_HasObjectItem(router, "default"))
+		cx_check_report(c, "router.default", "invalid_value",
+				"a default goes with rules: the member always chooses");
 }
 
 /* The input's value at a dotted path ("ticket.topic"), or NULL. */
@@ -153,8 +181,8 @@ cJSON *cx_router_select(const struct cx_spec *spec, const cJSON *input)
 {
 	const cJSON *rule, *chosen = cJSON_GetObjectItemCaseSensitive(spec->router, "default");
 
-	if (!spec->router)
-		return NULL;
+	if (!spec->router || cx_router_member(spec))
+		return NULL;  /* a member router's choice comes from its round (council.c) */
 	cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(spec->router, "rules"))
 		if (holds(cJSON_GetObjectItemCaseSensitive(rule, "when"), input)) {
 			chosen = cJSON_GetObjectItemCaseSensitive(rule, "members");
@@ -166,6 +194,16 @@ cJSON *cx_router_select(const struct cx_spec *spec, const cJSON *input)
 	for (size_t i = 0; all && i < spec->n_members; i++)
 		cJSON_AddItemToArray(all, cJSON_CreateString(spec->members[i].id));
 	return all;
+}
+
+const struct cx_member *cx_router_member(const struct cx_spec *spec)
+{
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec->router, "member"));
+
+	for (size_t i = 0; id && i < spec->n_members; i++)
+		if (!strcmp(spec->members[i].id, id))
+			return &spec->members[i];
+	return NULL;
 }
 
 bool cx_router_admits(const cJSON *selected, const struct cx_member *member)

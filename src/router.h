@@ -19,9 +19,13 @@
 void cx_router_check(struct cx_check *c, const cJSON *router, const char *const *ids,
 		     size_t n_ids);
 
-/* The ids of the members the router lets take part on input: those of its
- * first rule that holds, else its default, else every member. A new array
- * (NULL when out of memory, or when the spec has no router: everyone). */
+/* The member a router names to choose the others (its "member"), or NULL. */
+const struct cx_member *cx_router_member(const struct cx_spec *spec);
+
+/* The ids of the members a router of rules lets take part on input: those
+ * of its first rule that holds, else its default, else every member. A new
+ * array (NULL when out of memory, or when the spec has no router of rules:
+ * everyone, until a router member has chosen). */
 cJSON *cx_router_select(const struct cx_spec *spec, const cJSON *input);
 
 /* Whether member takes part, given what cx_router_select chose. */

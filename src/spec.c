@@ -300,14 +300,23 @@ static bool build_member(struct spec_box *box, struct member_draft *d,
 	return true;
 }
 
+/* The listed rounds; before them, when a member routes, the round it
+ * answers in; after them, with a chair, its synthesis. */
 static void build_rounds(struct spec_box *box, const struct spec_draft *d)
 {
 	struct cx_spec *s = &box->spec;
+	const struct cx_member *router = cx_router_member(s);
 
+	if (router)
+		s->rounds[s->n_rounds++] = (struct cx_round){
+			.type = CX_ROUND_ROUTE,
+			.name = cx_round_type_name(CX_ROUND_ROUTE),
+			.failure_mode = CX_FAILURE_FAIL_FAST,
+			.judge = router,
+		};
 	for (size_t i = 0; i < d->n_rounds; i++)
-		cx_round_build(&d->round[i], &s->rounds[i], &box->inner[i], s->members,
+		cx_round_build(&d->round[i], &s->rounds[s->n_rounds++], &box->inner[i], s->members,
 			       s->n_members, s->chair);
-	s->n_rounds = d->n_rounds;
 	if (s->chair && s->rounds[s->n_rounds - 1].type != CX_ROUND_SYNTHESIS)
 		s->rounds[s->n_rounds++] = (struct cx_round){
 			.type = CX_ROUND_SYNTHESIS,
@@ -332,7 +341,7 @@ static int build_spec(struct spec_draft *d, cJSON *json, bool owns_json,
 	box->owns_json = owns_json;
 	box->profiles = cJSON_CreateArray();
 	s->members = reallocarray(NULL, d->n_members, sizeof *s->members);
-	s->rounds = reallocarray(NULL, d->n_rounds + 1, sizeof *s->rounds);
+	s->rounds = reallocarray(NULL, d->n_rounds + 2, sizeof *s->rounds);
 	box->inner = reallocarray(NULL, d->n_rounds, sizeof *box->inner);
 	if (!box->profiles || !s->members || !s->rounds || !box->inner)
 		goto nomem;

@@ -161,6 +161,41 @@ START_TEST(test_members_a_rule_leaves_out_sit_every_round_skipped_router_exclude
 }
 END_TEST
 
+#define MEMBER_ROUTED_SPEC(choice) \
+	"{'id': 'mrouted', 'default_profile': {'provider': 'mock', 'reply': 'yes'}," \
+	"'members': [{'id': 'triage', 'profile': {'replies': {'router': " choice "}}}," \
+	"            {'id': 'a'}, {'id': 'b'}]," \
+	"'router': {'member': 'triage'}, 'rounds': [{'type': 'independent_analysis'}]}"
+
+START_TEST(test_router_member_chooses_who_takes_part_with_a_json_array_of_ids)
+{
+	struct run r;
+	run_start(&r, MEMBER_ROUTED_SPEC("'```json\\n[\\\"b\\\"]\\n```'"));
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+	const cJSON *router = round_result(&r, "router");
+	ck_assert_str_eq(str(member_result(&r, "triage", "router"), "status"), "ok");
+	ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(router, "selected"), 0)
+			 ->valuestring, "b");
+	expect_routed_out(&r, "triage", "independent_analysis");
+	expect_routed_out(&r, "a", "independent_analysis");
+	ck_assert_str_eq(str(member_result(&r, "b", "independent_analysis"), "status"), "ok");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_router_member_naming_no_member_fails_the_run)
+{
+	struct run r;
+	run_start(&r, MEMBER_ROUTED_SPEC("['a', 'zed']"));
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_FAILED);
+	ck_assert_str_eq(str(member_result(&r, "triage", "router"), "status"), "invalid_output");
+	ck_assert_int_eq(find(&r, 0, "round_started", NULL, "independent_analysis"), -1);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
 START_TEST(test_router_default_chooses_when_no_rule_holds)
 {
 	struct run r;
@@ -578,6 +613,8 @@ static Suite *runner_suite(void)
 	tcase_add_test(tc, test_peer_review_shows_the_other_answers_not_ones_own);
 	tcase_add_test(tc, test_members_a_rule_leaves_out_sit_every_round_skipped_router_excluded);
 	tcase_add_test(tc, test_router_default_chooses_when_no_rule_holds);
+	tcase_add_test(tc, test_router_member_chooses_who_takes_part_with_a_json_array_of_ids);
+	tcase_add_test(tc, test_router_member_naming_no_member_fails_the_run);
 	tcase_add_test(tc, test_transient_failures_are_retried_until_success);
 	tcase_add_test(tc, test_transient_failure_uses_up_every_attempt);
 	tcase_add_test(tc, test_permanent_failure_is_not_retried);

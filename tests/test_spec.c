@@ -271,7 +271,12 @@ static const struct bad_spec {
 	  "router.rules[0].when.field", "missing_key" },
 	{ WITH(",'router':{'rules':[{'when':{'field':'t','equals':1}}]}"),
 	  "router.rules[0].members", "missing_key" },
-	{ WITH(",'router':{'rules':[" RULE("'a'") "],'member':'a'}"), "router.member", "unknown_key" },
+	{ WITH(",'router':{'rules':[" RULE("'a'") "],'member':'a'}"), "router.member", "invalid_value" },
+	{ WITH(",'router':{'member':'zed'}"), "router.member", "unknown_member" },
+	{ SPEC("'c'", MEMBER_A, IA, ",'router':{'member':'ch'}" CHAIR), "router.member", "unknown_member" },
+	{ WITH(",'router':{'member':3}"), "router.member", "wrong_type" },
+	{ WITH(",'router':{'member':'a','default':['a']}"), "router.default", "invalid_value" },
+	{ WITH(",'router':{'member':'a','colour':1}"), "router.colour", "unknown_key" },
 	/* run-level defaults of the members' retry and timeout_ms */
 	{ WITH(",'retry':{'max':11}"), "retry.max", "out_of_range" },
 	{ WITH(",'retry':{'tries':2}"), "retry.tries", "unknown_key" },
@@ -953,6 +958,21 @@ START_TEST(test_router_is_kept_for_the_run)
 
 	ck_assert_ptr_nonnull(spec->router);
 	ck_assert_ptr_eq(spec->router, cJSON_GetObjectItemCaseSensitive(spec->json, "router"));
+	ck_assert_uint_eq(spec->n_rounds, 1);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_router_member_answers_in_a_round_put_first)
+{
+	struct cx_spec *spec = parse_ok(SPEC("'c'", MEMBER_A ",{'id':'b'," MOCK "}", IA,
+					     ",'router':{'member':'b'}" CHAIR));
+
+	ck_assert_uint_eq(spec->n_rounds, 3);
+	expect_round(&spec->rounds[0], CX_ROUND_ROUTE, "router", CX_FAILURE_FAIL_FAST);
+	ck_assert_ptr_eq(spec->rounds[0].judge, &spec->members[1]);
+	ck_assert_int_eq(spec->rounds[1].type, CX_ROUND_INDEPENDENT_ANALYSIS);
+	ck_assert_int_eq(spec->rounds[2].type, CX_ROUND_SYNTHESIS);
 	cx_spec_free(spec);
 }
 END_TEST
@@ -1030,6 +1050,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(parsed, test_http_members_get_their_provider_and_the_tools_they_name);
 	tcase_add_test(parsed, test_tool_timeout_defaults_to_30_seconds);
 	tcase_add_test(parsed, test_router_is_kept_for_the_run);
+	tcase_add_test(parsed, test_router_member_answers_in_a_round_put_first);
 	tcase_add_test(parsed, test_top_level_retry_and_timeout_are_defaults_under_each_members_own);
 	tcase_add_test(parsed, test_sub_council_inherits_the_defaults_of_the_council_it_is_in);
 	tcase_add_test(parsed, test_run_retry_lies_over_the_spec_defaults_under_the_members_own);

@@ -39,6 +39,8 @@ enum cx_round_type {
 	CX_ROUND_RANKING,
 	CX_ROUND_ITERATE,
 	CX_ROUND_PAIRWISE_ELIMINATION,
+	CX_ROUND_ROUTE,          /* not listed in a spec: the round a router member
+				  * answers in, put first (docs/spec.md#router) */
 };
 
 /* How a round's ballots elect a winner (docs/rounds.md). */
@@ -94,7 +96,8 @@ struct cx_round {
 				    * the answers of the round before */
 	int max_iterations;        /* iterate (default 3) */
 	const struct cx_round *inner;   /* iterate: the round it repeats */
-	const struct cx_member *judge;  /* pairwise_elimination: the judge member or chair */
+	const struct cx_member *judge;  /* pairwise_elimination: the judge member or chair;
+					 * route: the router member */
 };
 
 struct cx_spec {
