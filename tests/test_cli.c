@@ -467,6 +467,36 @@ START_TEST(test_verbose_debug_records_prompts_and_answers_cut_and_without_secret
 }
 END_TEST
 
+START_TEST(test_timeline_shows_member_debug_text_under_its_member)
+{
+	const char *spec = spec_file(
+		"{\"id\":\"dbg\",\"members\":[{\"id\":\"m\",\"system_prompt\":\"Be brief.\","
+		"\"profile\":{\"provider\":\"mock\",\"reply\":\"first line\\nsecond line\"}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}");
+	const char *args[] = { "run", spec, "--verbose", "debug", NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 0);
+	ck_assert_msg(strstr(err, "  \xc2\xb7 m prompt (system), round independent_analysis\n"
+				  "    | Be brief.\n") &&
+		      strstr(err, "  \xc2\xb7 m response, round independent_analysis\n"
+				  "    | first line\n    | second line\n"),
+		      "stderr: %s", err);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_timeline_shows_why_a_router_left_a_member_out)
+{
+	const char *args[] = { "run", "examples/councils/routed.json", "--input",
+			       "examples/inputs/code-question.json", NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 0);
+	ck_assert_msg(strstr(err, "generalist") &&
+		      strstr(strstr(err, "generalist"), "skipped: router_excluded\n"), "stderr: %s", err);
+	free(err);
+}
+END_TEST
+
 START_TEST(test_run_retry_gives_members_without_their_own_that_many_attempts)
 {
 	const char *spec = spec_file(
@@ -611,6 +641,8 @@ int main(void)
 	tcase_add_test(tc, test_run_retry_gives_members_without_their_own_that_many_attempts);
 	tcase_add_test(tc, test_run_shutdown_ms_is_the_grace_before_a_hung_worker_is_killed);
 	tcase_add_test(tc, test_verbose_takes_normal_or_debug);
+	tcase_add_test(tc, test_timeline_shows_member_debug_text_under_its_member);
+	tcase_add_test(tc, test_timeline_shows_why_a_router_left_a_member_out);
 	tcase_add_test(tc, test_diagram_draws_input_router_rounds_members_chair_output);
 	tcase_add_test(tc, test_diagram_draws_sub_councils_inside_their_members);
 	suite_add_tcase(s, tc);
