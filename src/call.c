@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "council/ids.h"
+#include "debug_trace.h"
 #include "http.h"
 #include "schema.h"
 #include "utf8.h"
@@ -253,6 +254,7 @@ void cx_call_start(struct cx_call *call)
 {
 	call->started_ms = cx_mono_ms();
 	cx_emit(call->env->em, CX_EV_MEMBER_STARTED, member_fields(call));
+	cx_debug_prompt(call);
 	attempt_begin(call);
 }
 
@@ -312,6 +314,7 @@ void cx_call_succeed(struct cx_call *call, const char *text)
 {
 	if (call->state == CX_CALL_RUNNING) {
 		char *clean = cx_utf8_dup(text);
+		cx_debug_answer(call, clean ? clean : "");
 		take_answer(call, clean ? clean : "");
 		free(clean);
 	}

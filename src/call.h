@@ -79,6 +79,7 @@ struct cx_call_env {
 	struct cx_http *http;
 	struct cx_timer *wake;       /* armed (0 ms) when a call finishes: its council moves on */
 	struct cx_council *council;  /* the council the calls belong to */
+	enum cx_verbosity verbose;   /* debug: member_debug events (debug_trace.h) */
 };
 
 /* Frees what the calls of a run made in env (its HTTP client), once they

@@ -581,7 +581,10 @@ static cJSON *start_request(const struct cx_client_start *req, bool link, struct
 	struct cx_check check = { .diags = diags };
 	const char *text = req->spec_json ? req->spec_json : "";
 	cJSON *spec = cx_spec_json(&check, text, strlen(text)), *input = NULL;
-	*code = spec && (!req->input_json || cx_input_parse(req->input_json, &input, diags) == CX_OK)
+	struct cx_start_opts opts;
+	bool options_ok = cx_start_opts_parse(req->options_json, &opts, diags) == CX_OK;
+	*code = spec && options_ok &&
+		(!req->input_json || cx_input_parse(req->input_json, &input, diags) == CX_OK)
 		? CX_OK : cx_fail(err, CX_EINVALID, "invalid council: see the diagnostics");
 	cJSON *r = *code == CX_OK ? request("start", "tenant", req->tenant) : NULL;
 	if (!r) {
@@ -592,6 +595,8 @@ static cJSON *start_request(const struct cx_client_start *req, bool link, struct
 	cJSON_AddItemToObject(r, "spec", spec);
 	if (input)
 		cJSON_AddItemToObject(r, "input", input);
+	if (req->options_json)
+		cJSON_AddItemToObject(r, "options", cJSON_Parse(req->options_json));
 	if (req->run_id)
 		cJSON_AddStringToObject(r, "run_id", req->run_id);
 	if (link)

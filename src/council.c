@@ -6,6 +6,7 @@
  * on in a turn that brought SIGTERM. A sub-council steps itself, from a
  * zero-delay timer armed whenever one of its calls finishes. */
 #include "council.h"
+#include "router.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ struct cx_council {
 	bool failing_fast;          /* a fail_fast round lost a member */
 	bool round_failed;          /* a pass of the round in flight had calls, none answered */
 	cJSON *errors;              /* of the round in flight, then of the run */
+	cJSON *routed;              /* the members the router chose; NULL: all */
 	cJSON *rounds;              /* the results of the completed rounds */
 	cJSON *result;              /* once ended */
 };
@@ -249,6 +251,12 @@ static void round_end(struct cx_council *c)
 	cx_emit(c->p.em, CX_EV_ROUND_COMPLETED, f);
 	cJSON_AddItemToArray(c->rounds, result);
 	c->next++;
+	if (round->type == CX_ROUND_ROUTE) {
+		/* The router member's choice holds for every round after. */
+		cJSON_Delete(c->routed);
+		c->scene.routed = c->routed =
+			cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(result, "selected"), true);
+	}
 	if (c->round_failed) {
 		run_fail(c, round);
 		return;
@@ -330,6 +338,7 @@ struct cx_council *cx_council_new(const struct cx_council_params *params)
 		.em = params->em,
 		.wake = is_sub(c) ? &c->step : NULL,
 		.council = c,
+		.verbose = is_sub(c) ? params->parent->env.verbose : params->verbose,
 	};
 	c->scene = (struct cx_round_scene){
 		.run_id = params->run_id,
@@ -337,9 +346,12 @@ struct cx_council *cx_council_new(const struct cx_council_params *params)
 		.input = params->input,
 		.env = &c->env,
 	};
+	/* Chosen once, from the input, as CouncilEx's Router.select. */
+	c->scene.routed = c->routed = cx_router_select(params->spec, params->input);
 	c->rounds = cJSON_CreateArray();
 	c->errors = cJSON_CreateArray();
-	if (!c->rounds || !c->errors) {
+	if (!c->rounds || !c->errors ||
+	    (params->spec->router && !cx_router_member(params->spec) && !c->routed)) {
 		cx_council_free(c);
 		return NULL;
 	}
@@ -356,6 +368,7 @@ void cx_council_free(struct cx_council *c)
 	cJSON_Delete(c->rounds);
 	cJSON_Delete(c->errors);
 	cJSON_Delete(c->result);
+	cJSON_Delete(c->routed);
 	free(c);
 }
 

@@ -34,6 +34,8 @@ struct cx_council_params {
 	struct cx_emitter *em;
 	struct cx_council *parent; /* a sub-council's: its cancel reaches this one; NULL
 				    * for the run's own council */
+	enum cx_verbosity verbose; /* the run's own council's; a sub-council takes its
+				    * parent's */
 	cx_council_end_fn *on_end; /* may be NULL */
 	void *arg;
 };

@@ -19,6 +19,7 @@ static const char *const names[CX_EV_N] = {
 	[CX_EV_ROUND_COMPLETED] = "round_completed",
 	[CX_EV_RUN_COMPLETED] = "run_completed",
 	[CX_EV_RUN_FAILED] = "run_failed",
+	[CX_EV_MEMBER_DEBUG] = "member_debug",
 };
 
 const char *cx_event_name(enum cx_event_type type)

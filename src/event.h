@@ -22,6 +22,7 @@ enum cx_event_type {
 	CX_EV_ROUND_COMPLETED,
 	CX_EV_RUN_COMPLETED,
 	CX_EV_RUN_FAILED,
+	CX_EV_MEMBER_DEBUG,   /* at the debug level: a prompt or an answer (debug_trace.h) */
 	CX_EV_N
 };
 

@@ -115,8 +115,9 @@ static void shown_choices(FILE *f, const struct cx_prompt *p, const struct cx_me
 {
 	const cJSON *first = cJSON_GetArrayItem(p->candidates, 0);
 	(void)member;
-	fputs(cJSON_GetObjectItemCaseSensitive(first, "text") ? "\n\nThe members answered:"
-							       : "\n\nThe options:", f);
+	fputs(p->round->type == CX_ROUND_ROUTE ? "\n\nThe members, each under its id:"
+	      : cJSON_GetObjectItemCaseSensitive(first, "text") ? "\n\nThe members answered:"
+	      : "\n\nThe options:", f);
 	put_candidates(f, p->candidates);
 	put_aggregate(f, "The previous ballot", p->tally);
 }
@@ -158,6 +159,10 @@ static const struct {
 		"{\"winner\": \"A\" or \"B\", " BRIEF "}" },
 	[CX_ROUND_SYNTHESIS] = { shown_all, "Synthesize their answers into one final answer.",
 		NULL },
+	[CX_ROUND_ROUTE] = { shown_choices,
+		"Choose the members of the council who should answer the question: those "
+		"whose part it is.",
+		"[<the id of each member who should answer, exactly as listed>]" },
 };
 
 static void user_text(FILE *f, const struct cx_prompt *p, const struct cx_member *member)

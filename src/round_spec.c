@@ -61,6 +61,8 @@ static const char *const failure_modes[] = {
 
 const char *cx_round_type_name(enum cx_round_type type)
 {
+	if (type == CX_ROUND_ROUTE)
+		return "router";  /* no listed type: a spec cannot name it */
 	return (size_t)type < N_TYPES ? round_types[type] : "unknown";
 }
 

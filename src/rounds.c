@@ -11,6 +11,7 @@
 #include "aggregate.h"
 #include "prng.h"
 #include "prompt.h"
+#include "router.h"
 
 /* One pass: the calls made at once, and what settling them needs. */
 struct pass {
@@ -93,13 +94,38 @@ static cJSON *skipped(const char *reason)
 	return r;
 }
 
+/* A member the router left out: its seat says so, and, as CouncilEx shows
+ * it, a member_completed reports it skipped, in every round (and pass) it
+ * would have sat in. */
+static void route_out(struct cx_round_run *r, const struct cx_member *member)
+{
+	struct pass *p = &r->pass;
+	cJSON *f = cJSON_CreateObject();
+
+	if (!get(p->members, member->id))
+		cJSON_AddItemToObject(p->members, member->id, skipped("router_excluded"));
+	cJSON_AddStringToObject(f, "round", r->round->name);
+	cJSON_AddStringToObject(f, "member", member->id);
+	if (p->iteration)
+		cJSON_AddNumberToObject(f, "iteration", p->iteration);
+	cJSON_AddItemToObject(f, "result", skipped("router_excluded"));
+	cx_emit(r->scene.env->em, CX_EV_MEMBER_COMPLETED, f);
+}
+
 /* A call for member, asking r->asked with these candidates and schema;
  * tags (taken) go on its events. Its seat in members is taken by its
- * result at settling. */
+ * result at settling. The chair, and a judge the round names, are never
+ * routed out. */
 static int add_call(struct cx_round_run *r, const struct cx_member *member,
 		    const cJSON *candidates, const cJSON *schema, cJSON *tags)
 {
 	struct pass *p = &r->pass;
+	if (member != r->scene.spec->chair && member != r->asked->judge &&
+	    !cx_router_admits(r->scene.routed, member)) {
+		cJSON_Delete(tags);
+		route_out(r, member);
+		return 0;
+	}
 	struct cx_prompt prompt = {
 		.run_id = r->scene.run_id,
 		.spec = r->scene.spec,
@@ -185,6 +211,9 @@ static bool answers_unchanged(const struct pass *p, const cJSON *now)
 	if (!before)
 		return false;
 	cJSON_ArrayForEach(result, get(now, "members")) {
+		const char *reason = text_of(result, "reason");
+		if (reason && !strcmp(reason, "router_excluded"))
+			continue;  /* never asked, so never changes */
 		const char *a = answer_of(result), *b = answer_of(get(before, result->string));
 		if (!a || !b || strcmp(a, b))
 			return false;
@@ -393,6 +422,44 @@ static bool winner_stable(const struct pass *p, const cJSON *now)
 	return cJSON_IsString(a) && cJSON_IsString(b) && !strcmp(a->valuestring, b->valuestring);
 }
 
+/* ---- route: a router member chooses who takes part ---- */
+
+/* The router member alone is asked, shown every member with its role, and
+ * answers a JSON array of their ids: each once, at least one. */
+static int plan_route(struct cx_round_run *r)
+{
+	const struct cx_spec *spec = r->scene.spec;
+	cJSON *candidates = cJSON_CreateArray(), *ids = cJSON_CreateArray();
+	cJSON *schema = cJSON_Parse("{\"type\":\"array\",\"minItems\":1,\"uniqueItems\":true,"
+				    "\"items\":{\"type\":\"string\",\"enum\":[]}}");
+	int rc = -ENOMEM;
+
+	for (size_t i = 0; i < spec->n_members; i++) {
+		const struct cx_member *m = &spec->members[i];
+		add_candidate(candidates, m->id, *m->role ? m->role : "(no role given)");
+		cJSON_AddItemToArray(ids, cJSON_CreateString(m->id));
+	}
+	cJSON *items = (cJSON *)get(schema, "items");
+	if (items && cJSON_ReplaceItemInObjectCaseSensitive(items, "enum", ids)) {
+		ids = NULL;
+		rc = add_call(r, r->asked->judge, candidates, schema, NULL);
+	}
+	cJSON_Delete(ids);
+	cJSON_Delete(schema);
+	cJSON_Delete(candidates);
+	return rc;
+}
+
+/* The round result's "selected": the ids the router member answered. */
+static void settle_route(struct cx_round_run *r, cJSON *result)
+{
+	const cJSON *chosen = r->pass.n_calls ? parsed_of(r->pass.calls[0]) : NULL;
+
+	cJSON_AddItemToObject(result, "members", take_members(&r->pass));
+	if (chosen)
+		cJSON_AddItemToObject(result, "selected", cJSON_Duplicate(chosen, true));
+}
+
 /* ---- pairwise_elimination ---- */
 
 /* The contenders (members whose answer stands, in seat order) meet in
@@ -502,6 +569,7 @@ static const struct kind kinds[] = {
 	[CX_ROUND_VOTE] = { plan_choices, settle_ballots, winner_stable, true },
 	[CX_ROUND_RANKING] = { plan_choices, settle_ballots, winner_stable, true },
 	[CX_ROUND_PAIRWISE_ELIMINATION] = { plan_pairs, settle_pairs, one_left, false },
+	[CX_ROUND_ROUTE] = { plan_route, settle_route, answers_unchanged, false },
 };
 
 /* ---- the round ---- */

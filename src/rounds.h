@@ -26,6 +26,8 @@ struct cx_round_scene {
 	const char *run_id;
 	const struct cx_spec *spec;
 	const cJSON *input;
+	const cJSON *routed;        /* the ids of the members the router chose
+				     * (router.h), or NULL: every member */
 	struct cx_call_env *env;
 };
 

@@ -176,6 +176,7 @@ static const struct {
 } files[CX_RUN_FILE_N] = {
 	[CX_RUN_SPEC] = { "spec.json", CX_WIRE_LINE_MAX },
 	[CX_RUN_INPUT] = { "input.json", CX_WIRE_LINE_MAX },
+	[CX_RUN_OPTIONS] = { "options.json", CX_WIRE_LINE_MAX },
 	[CX_RUN_EVENTS] = { "events", CX_RUN_EVENT_LINE_MAX },
 	[CX_RUN_STATUS] = { "status", 64 * 1024 },
 	[CX_RUN_SUMMARY] = { "summary.json", 64 * 1024 },

@@ -44,6 +44,7 @@ const char *cx_tenant_runs(const char *tenant, const char *run_id, char path[CX_
 enum cx_run_file {
 	CX_RUN_SPEC,      /* spec.json: the spec as validated */
 	CX_RUN_INPUT,     /* input.json */
+	CX_RUN_OPTIONS,   /* options.json: the run options as validated ({} when none) */
 	CX_RUN_EVENTS,    /* events: one JSON line per event, seq from 1 */
 	CX_RUN_STATUS,    /* status: /proc style */
 	CX_RUN_SUMMARY,   /* summary.json: the status as JSON */

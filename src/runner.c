@@ -73,6 +73,7 @@ int cx_runner_main(const struct cx_run_params *params)
 		.spec = params->spec,
 		.input = params->input,
 		.run_id = params->run_id,
+		.verbose = params->verbose,
 		.loop = loop,
 		.em = &em,
 	});

@@ -13,6 +13,7 @@ struct cx_run_params {
 	const struct cx_spec *spec;
 	const cJSON *input;
 	const char *run_id;
+	enum cx_verbosity verbose;
 	int event_fd;      /* blocking write end: one event line per write */
 	int control_fd;    /* read end: "cancel\n" lines from the supervisor; EOF = supervisor gone */
 };

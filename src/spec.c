@@ -8,6 +8,8 @@
 #include "json.h"
 #include "profile.h"
 #include "round_spec.h"
+#include "router.h"
+#include "start_opts.h"
 #include "schema.h"
 #include "shape.h"
 #include "tool_spec.h"
@@ -30,8 +32,14 @@ struct member_draft {
 
 struct spec_draft {
 	int depth;             /* 0 for a run's own council, 1.. for sub-councils */
+	const struct cx_start_opts *opts;  /* the run's */
+	/* What members start from before their own retry and timeout_ms: the
+	 * council's top-level keys over those of the council it is nested in
+	 * (or the built-in defaults), the run's retry over both. */
+	struct cx_retry retry;
+	int timeout_ms;
 	const char *id, *name;
-	const cJSON *default_profile, *members, *rounds, *chair;
+	const cJSON *default_profile, *members, *rounds, *chair, *router;
 	struct member_draft member[CX_SPEC_MAX_MEMBERS], chair_member;
 	size_t n_members;
 	struct cx_round_draft round[CX_SPEC_MAX_ROUNDS], inner[CX_SPEC_MAX_ROUNDS];
@@ -49,21 +57,8 @@ struct spec_box {
 };
 
 static struct cx_spec *spec_from(struct cx_check *c, cJSON *json, bool owns_json,
-				 int depth, int *rc);
-
-static void check_retry(struct cx_check *c, const cJSON *item, const char *path,
-			void *dest)
-{
-	static const struct cx_field fields[] = {
-		{ .key = "max", .kind = CX_FIELD_INT, .min = 1, .max = 10,
-		  CX_KEEP(struct cx_retry, max_attempts) },
-		{ .key = "base_ms", .kind = CX_FIELD_INT, .min = 0, .max = 60000,
-		  CX_KEEP(struct cx_retry, base_ms) },
-	};
-	static const struct cx_shape shape = { fields, 2, 0, "retry" };
-
-	cx_check_object(c, item, path, &shape, dest);
-}
+				 const struct spec_draft *parent,
+				 const struct cx_start_opts *opts, int *rc);
 
 static void check_output_schema(struct cx_check *c, const cJSON *item, const char *path,
 				void *dest)
@@ -102,6 +97,11 @@ static const struct cx_field spec_fields[] = {
 	{ .key = "tools", .kind = CX_FIELD_CUSTOM, .check = cx_tool_spec_check },
 	{ .key = "tool_timeout_ms", .kind = CX_FIELD_INT, .min = 1, .max = 3600000,
 	  CX_KEEP(struct spec_draft, tool_timeout_ms) },
+	{ .key = "retry", .kind = CX_FIELD_CUSTOM, .check = cx_retry_check,
+	  CX_KEEP(struct spec_draft, retry) },
+	{ .key = "timeout_ms", .kind = CX_FIELD_INT, .min = 1, .max = 3600000,
+	  CX_KEEP(struct spec_draft, timeout_ms) },
+	{ .key = "router", .kind = CX_FIELD_OBJECT, CX_KEEP(struct spec_draft, router) },
 };
 
 static const struct cx_field member_fields[] = {
@@ -112,7 +112,7 @@ static const struct cx_field member_fields[] = {
 	  CX_KEEP(struct member_draft, m.system_prompt) },
 	{ .key = "profile", .kind = CX_FIELD_OBJECT,
 	  CX_KEEP(struct member_draft, profile) },
-	{ .key = "retry", .kind = CX_FIELD_CUSTOM, .check = check_retry,
+	{ .key = "retry", .kind = CX_FIELD_CUSTOM, .check = cx_retry_check,
 	  CX_KEEP(struct member_draft, m.retry) },
 	{ .key = "timeout_ms", .kind = CX_FIELD_INT, .min = 1, .max = 3600000,
 	  CX_KEEP(struct member_draft, m.timeout_ms) },
@@ -132,8 +132,10 @@ static const struct cx_shape chair_shape = SHAPE(member_fields, "the chair");
 
 /* A sub-council's findings, under the member's path:
  * "members[1].council.rounds[0].type". */
-static void check_sub_council(struct cx_check *c, struct member_draft *d, int depth)
+static void check_sub_council(struct cx_check *c, struct member_draft *d,
+			      const struct spec_draft *spec)
 {
+	int depth = spec->depth + 1;
 	struct cx_diags diags = { 0 };
 	struct cx_check sub = { .diags = &diags };
 	char at[CX_PATH_MAX], path[CX_PATH_MAX];
@@ -145,7 +147,7 @@ static void check_sub_council(struct cx_check *c, struct member_draft *d, int de
 				CX_SPEC_MAX_DEPTH);
 		return;
 	}
-	d->sub = spec_from(&sub, (cJSON *)d->council, false, depth, &rc);
+	d->sub = spec_from(&sub, (cJSON *)d->council, false, spec, spec->opts, &rc);
 	for (size_t i = 0; i < diags.n; i++) {
 		if (strcmp(diags.v[i].path, "$"))
 			cx_path_key(path, at, diags.v[i].path);
@@ -168,9 +170,8 @@ static void check_member(struct cx_check *c, const struct cx_shape *shape,
 	char at[CX_PATH_MAX];
 
 	*d = (struct member_draft){
-		.m = { .role = "", .system_prompt = "",
-		       .retry = { .max_attempts = 2, .base_ms = 1000 },
-		       .timeout_ms = 60000, .stream = true },
+		.m = { .role = "", .system_prompt = "", .retry = spec->retry,
+		       .timeout_ms = spec->timeout_ms, .stream = true },
 	};
 	strlcpy(d->path, path, sizeof d->path);
 	if (!cx_check_object(c, item, path, shape, d))
@@ -185,7 +186,7 @@ static void check_member(struct cx_check *c, const struct cx_shape *shape,
 		cx_check_report(c, at, "invalid_value",
 				"a sub-council member has no profile: its council's members do");
 	}
-	check_sub_council(c, d, spec->depth + 1);
+	check_sub_council(c, d, spec);
 }
 
 /* The members, then the chair: same keys, same checks. */
@@ -254,15 +255,31 @@ static void check_rounds(struct cx_check *c, struct spec_draft *d)
 	}
 }
 
+static void check_router(struct cx_check *c, const struct spec_draft *d)
+{
+	const char *ids[CX_SPEC_MAX_MEMBERS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_members; i++)
+		if (d->member[i].m.id)
+			ids[n++] = d->member[i].m.id;
+	cx_router_check(c, d->router, ids, n);
+}
+
 static void check_spec(struct cx_check *c, const cJSON *json, struct spec_draft *d)
 {
 	if (!cx_check_object(c, json, "", &spec_shape, d))
 		return;
+	if (d->opts && d->opts->retry.max_attempts > 0)
+		d->retry.max_attempts = d->opts->retry.max_attempts;
+	if (d->opts && d->opts->retry.base_ms >= 0)
+		d->retry.base_ms = d->opts->retry.base_ms;
 	cx_profile_check_defaults(c, d->default_profile);
 	check_members(c, d);
 	cx_tool_spec_check_refs(c, json);
 	check_unique_ids(c, d);
 	check_rounds(c, d);
+	check_router(c, d);
 }
 
 /* ---- building ---- */
@@ -283,14 +300,23 @@ static bool build_member(struct spec_box *box, struct member_draft *d,
 	return true;
 }
 
+/* The listed rounds; before them, when a member routes, the round it
+ * answers in; after them, with a chair, its synthesis. */
 static void build_rounds(struct spec_box *box, const struct spec_draft *d)
 {
 	struct cx_spec *s = &box->spec;
+	const struct cx_member *router = cx_router_member(s);
 
+	if (router)
+		s->rounds[s->n_rounds++] = (struct cx_round){
+			.type = CX_ROUND_ROUTE,
+			.name = cx_round_type_name(CX_ROUND_ROUTE),
+			.failure_mode = CX_FAILURE_FAIL_FAST,
+			.judge = router,
+		};
 	for (size_t i = 0; i < d->n_rounds; i++)
-		cx_round_build(&d->round[i], &s->rounds[i], &box->inner[i], s->members,
+		cx_round_build(&d->round[i], &s->rounds[s->n_rounds++], &box->inner[i], s->members,
 			       s->n_members, s->chair);
-	s->n_rounds = d->n_rounds;
 	if (s->chair && s->rounds[s->n_rounds - 1].type != CX_ROUND_SYNTHESIS)
 		s->rounds[s->n_rounds++] = (struct cx_round){
 			.type = CX_ROUND_SYNTHESIS,
@@ -311,11 +337,11 @@ static int build_spec(struct spec_draft *d, cJSON *json, bool owns_json,
 		return CX_ENOMEM;
 	}
 	struct cx_spec *s = &box->spec;
-	*s = (struct cx_spec){ .json = json, .id = d->id, .name = d->name };
+	*s = (struct cx_spec){ .json = json, .id = d->id, .name = d->name, .router = d->router };
 	box->owns_json = owns_json;
 	box->profiles = cJSON_CreateArray();
 	s->members = reallocarray(NULL, d->n_members, sizeof *s->members);
-	s->rounds = reallocarray(NULL, d->n_rounds + 1, sizeof *s->rounds);
+	s->rounds = reallocarray(NULL, d->n_rounds + 2, sizeof *s->rounds);
 	box->inner = reallocarray(NULL, d->n_rounds, sizeof *box->inner);
 	if (!box->profiles || !s->members || !s->rounds || !box->inner)
 		goto nomem;
@@ -346,10 +372,11 @@ static void drop_subs(struct spec_draft *d)
 	cx_spec_free(d->chair_member.sub);
 }
 
-/* Checks json (the value of depth's council) and builds it when nothing is
- * wrong; *rc says CX_OK, CX_EINVALID or CX_ENOMEM. */
+/* Checks json (a run's council, or one nested in parent's) and builds it
+ * when nothing is wrong; *rc says CX_OK, CX_EINVALID or CX_ENOMEM. */
 static struct cx_spec *spec_from(struct cx_check *c, cJSON *json, bool owns_json,
-				 int depth, int *rc)
+				 const struct spec_draft *parent,
+				 const struct cx_start_opts *opts, int *rc)
 {
 	struct spec_draft *d = calloc(1, sizeof *d);
 	struct cx_spec *spec = NULL;
@@ -357,7 +384,13 @@ static struct cx_spec *spec_from(struct cx_check *c, cJSON *json, bool owns_json
 
 	*rc = CX_ENOMEM;
 	if (d) {
-		*d = (struct spec_draft){ .depth = depth, .name = "", .tool_timeout_ms = CX_TOOL_TIMEOUT_MS };
+		*d = (struct spec_draft){
+			.depth = parent ? parent->depth + 1 : 0, .opts = opts,
+			.retry = parent ? parent->retry
+				 : (struct cx_retry){ .max_attempts = 2, .base_ms = 1000 },
+			.timeout_ms = parent ? parent->timeout_ms : 60000,
+			.name = "", .tool_timeout_ms = CX_TOOL_TIMEOUT_MS,
+		};
 		check_spec(c, json, d);
 		*rc = c->errors > before ? CX_EINVALID : build_spec(d, json, owns_json, &spec);
 		owns_json = owns_json && *rc == CX_EINVALID;
@@ -385,6 +418,12 @@ cJSON *cx_spec_json(struct cx_check *c, const char *text, size_t len)
 int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 		  struct cx_diags *diags)
 {
+	return cx_spec_parse_run(text, len, NULL, out, diags);
+}
+
+int cx_spec_parse_run(const char *text, size_t len, const struct cx_start_opts *opts,
+		      struct cx_spec **out, struct cx_diags *diags)
+{
 	struct cx_check c = { .diags = diags };
 	int rc;
 
@@ -394,7 +433,7 @@ int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 	cJSON *json = cx_spec_json(&c, text, len);
 	if (!json)
 		return CX_EINVALID;
-	*out = spec_from(&c, json, true, 0, &rc);
+	*out = spec_from(&c, json, true, NULL, opts, &rc);
 	return rc;
 }
 

@@ -877,9 +877,11 @@ const char *cx_sup_runtime_dir(const struct cx_sup *sup)
 	return sup->root;
 }
 
-/* Creates runs/<id>/ with spec.json, input.json and an empty events file. */
+/* Creates runs/<id>/ with spec.json, input.json, options.json and an empty
+ * events file. */
 static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *spec_json,
-			  const cJSON *input, int *events_fd, struct cx_error *err)
+			  const cJSON *input, const char *options_json, int *events_fd,
+			  struct cx_error *err)
 {
 	int dfd = cx_rundir_create_run(&sup->dir, run_id);
 	if (dfd == -EEXIST)
@@ -894,6 +896,9 @@ static int create_run_dir(struct cx_sup *sup, const char *run_id, const char *sp
 		r = cx_write_atomic(dfd, cx_run_file_name(CX_RUN_SPEC), spec_json, strlen(spec_json));
 	if (r == 0)
 		r = cx_write_atomic(dfd, cx_run_file_name(CX_RUN_INPUT), input_text, strlen(input_text));
+	if (r == 0)
+		r = cx_write_atomic(dfd, cx_run_file_name(CX_RUN_OPTIONS), options_json,
+				    strlen(options_json));
 	free(input_text);
 	int efd = r < 0 ? -1 : openat(dfd, cx_run_file_name(CX_RUN_EVENTS), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (r == 0 && efd < 0)
@@ -915,9 +920,11 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 		return cx_fail(err, CX_EUSAGE, "no spec given");
 	struct cx_spec *spec = NULL;
 	cJSON *input = NULL;
-	int rs = cx_spec_parse(req->spec_json, strlen(req->spec_json), &spec, diags);
+	struct cx_start_opts opts;
+	int ro = cx_start_opts_parse(req->options_json, &opts, diags);
+	int rs = cx_spec_parse_run(req->spec_json, strlen(req->spec_json), &opts, &spec, diags);
 	int ri = cx_input_parse(req->input_json, &input, diags);
-	if (rs < 0 || ri < 0) {
+	if (rs < 0 || ri < 0 || ro < 0) {
 		cx_spec_free(spec);
 		cJSON_Delete(input);
 		return cx_fail(err, CX_EINVALID, "invalid council: see the diagnostics");
@@ -937,7 +944,8 @@ int cx_sup_start(struct cx_sup *sup, const struct cx_start *req,
 		r = cx_fail(err, CX_EALREADY_STARTED, "run %s already exists", id);
 	int events_fd = -1;
 	if (r == CX_OK)
-		r = create_run_dir(sup, id, req->spec_json, input, &events_fd, err);
+		r = create_run_dir(sup, id, req->spec_json, input,
+				   req->options_json ? req->options_json : "{}", &events_fd, err);
 	struct cx_run *run = NULL;
 	if (r == CX_OK && !(run = run_new(sup, id, spec->id, events_fd))) {
 		close(events_fd);

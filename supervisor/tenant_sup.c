@@ -344,6 +344,7 @@ static cJSON *start_run(struct tenant *t, const cJSON *req, int *caller, int *fd
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(req, "spec");
 	const cJSON *input = cJSON_GetObjectItemCaseSensitive(req, "input");
+	const cJSON *options = cJSON_GetObjectItemCaseSensitive(req, "options");
 	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(req, "exit_signal");
 	int64_t signo = -1;
 	int exit_signal = !sig ? 0 : cJSON_IsString(sig) ? cx_signal_number(sig->valuestring)
@@ -357,9 +358,11 @@ static cJSON *start_run(struct tenant *t, const cJSON *req, int *caller, int *fd
 		return cx_reply_error(req, "usage", "\"exit_signal\" must be a signal: \"SIGUSR1\" or its number");
 	char *spec_text = cJSON_PrintUnformatted(spec);
 	char *input_text = input ? cJSON_PrintUnformatted(input) : NULL;
+	char *options_text = options ? cJSON_PrintUnformatted(options) : NULL;
 	struct cx_start start = {
 		.spec_json = spec_text,
 		.input_json = input_text,
+		.options_json = options_text,
 		.run_id = cx_req_string(req, "run_id"),
 		.subscribe = cx_req_bool(req, "subscribe"),
 		.shutdown_ms = (int)shutdown_ms,
@@ -371,6 +374,7 @@ static cJSON *start_run(struct tenant *t, const cJSON *req, int *caller, int *fd
 	int r = cx_sup_start(t->sup, &start, run_id, fd, &diags, &err);
 	free(spec_text);
 	free(input_text);
+	free(options_text);
 	cJSON *reply;
 	if (r == CX_OK) {
 		struct cx_run_summary s;

@@ -27,12 +27,19 @@ static char *read_run_file(const struct cx_worker_args *a, enum cx_run_file name
 	       ? text : NULL;
 }
 
-/* The spec and input the supervisor validated and wrote before the fork. */
-static int load(const struct cx_worker_args *a, struct cx_spec **spec, cJSON **input)
+/* The spec, input and options the supervisor validated and wrote before
+ * the fork. */
+static int load(const struct cx_worker_args *a, struct cx_spec **spec, cJSON **input,
+		struct cx_start_opts *opts)
 {
 	size_t len;
-	char *text = read_run_file(a, CX_RUN_SPEC, &len);
-	int r = text ? cx_spec_parse(text, len, spec, NULL) : CX_ENOT_FOUND;
+	char *text = read_run_file(a, CX_RUN_OPTIONS, &len);
+	int r = text ? cx_start_opts_parse(text, opts, NULL) : CX_ENOT_FOUND;
+	free(text);
+	if (r < 0)
+		return r;
+	text = read_run_file(a, CX_RUN_SPEC, &len);
+	r = text ? cx_spec_parse_run(text, len, opts, spec, NULL) : CX_ENOT_FOUND;
 	free(text);
 	if (r < 0)
 		return r;
@@ -49,11 +56,12 @@ void cx_worker_main(const struct cx_worker_args *a)
 	sigset_t keep;
 	struct cx_spec *spec;
 	cJSON *input;
+	struct cx_start_opts opts;
 	if (cx_init_is_init())
 		cx_init_signals(&keep);
 	else
 		sigemptyset(&keep);
-	if (!cx_proc_child_init_keep(a->parent, &keep) || load(a, &spec, &input) < 0 ||
+	if (!cx_proc_child_init_keep(a->parent, &keep) || load(a, &spec, &input, &opts) < 0 ||
 	    (a->cwd[0] && chdir(a->cwd) < 0))
 		_exit(CX_EXIT_INTERNAL);
 	/* Its own process group, so a terminate reaches its members too. The
@@ -82,6 +90,7 @@ void cx_worker_main(const struct cx_worker_args *a)
 		.spec = spec,
 		.input = input,
 		.run_id = a->run_id,
+		.verbose = opts.verbose,
 		.event_fd = WORKER_EVENT_FD,
 		.control_fd = WORKER_CONTROL_FD,
 	};

@@ -114,6 +114,27 @@ static int ctl_wait(struct ctl *c, char **out)
 	return WEXITSTATUS(status);
 }
 
+/* councilctl run ... --json started, once a member has started. */
+static struct ctl ctl_start_in_a_member(const char *const *args)
+{
+	struct ctl c = ctl_start(args);
+	char *line;
+	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
+		;
+	ck_assert_msg(line, "awaited member_started");
+	return c;
+}
+
+/* Waits for its exit code, code, and a run_failed of this kind on stdout. */
+static void ctl_expect_end(struct ctl *c, int code, const char *kind)
+{
+	char *out, want[64];
+	snprintf(want, sizeof want, "\"kind\":\"%s\"", kind);
+	ck_assert_int_eq(ctl_wait(c, &out), code);
+	ck_assert_msg(strstr(out, want), "no %s on stdout: %s", want, out);
+	free(out);
+}
+
 static int ctl_run(const char *const *args, char **out, char **err)
 {
 	struct ctl c = ctl_start(args);
@@ -265,32 +286,18 @@ END_TEST
 START_TEST(test_sigint_cancels_and_exits_3)
 {
 	const char *args[] = { "run", council_file(",\"latency_ms\":1000"), "--json", NULL };
-	struct ctl c = ctl_start(args);
-	char *line;
-	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
-		;
-	ck_assert_msg(line, "awaited member_started");
+	struct ctl c = ctl_start_in_a_member(args);
 	kill(c.pid, SIGINT);
-	char *out;
-	ck_assert_int_eq(ctl_wait(&c, &out), 3);
-	ck_assert_msg(strstr(out, "\"kind\":\"cancelled\""), "stdout: %s", out);
-	free(out);
+	ctl_expect_end(&c, 3, "cancelled");
 }
 END_TEST
 
 START_TEST(test_sighup_stops_a_run_like_sigterm)
 {
 	const char *args[] = { "run", council_file(",\"latency_ms\":1000"), "--json", NULL };
-	struct ctl c = ctl_start(args);
-	char *line;
-	while ((line = ctl_line(&c)) && !strstr(line, "\"member_started\""))
-		;
-	ck_assert_msg(line, "awaited member_started");
+	struct ctl c = ctl_start_in_a_member(args);
 	kill(c.pid, SIGHUP); /* its terminal closed */
-	char *out;
-	ck_assert_int_eq(ctl_wait(&c, &out), 3);
-	ck_assert_msg(strstr(out, "\"kind\":\"cancelled\""), "stdout: %s", out);
-	free(out);
+	ctl_expect_end(&c, 3, "cancelled");
 }
 END_TEST
 
@@ -387,6 +394,220 @@ START_TEST(test_an_input_with_a_nul_byte_is_refused)
 }
 END_TEST
 
+/* A spec's text written into the scratch dir. */
+static const char *spec_file(const char *text)
+{
+	static char path[4096];
+	snprintf(path, sizeof path, "%s/spec-%d.json", scratch, rand());
+	th_write_file(path, text);
+	return path;
+}
+
+/* The first event line of out of type `type` holding `has` (NULL: any),
+ * parsed; NULL when there is none. */
+static cJSON *event_with(const char *out, const char *type, const char *has)
+{
+	char *copy = strdup(out), *save;
+	cJSON *found = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		cJSON *ev = cJSON_Parse(line);
+		const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "type"));
+		if (t && !strcmp(t, type) && (!has || strstr(line, has)))
+			found = ev;
+		else
+			cJSON_Delete(ev);
+	}
+	free(copy);
+	return found;
+}
+
+/* UTF-8 characters in s. */
+static size_t chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+#define SECRET "sk-test-4f8a2c19"
+
+START_TEST(test_verbose_debug_records_prompts_and_answers_cut_and_without_secrets)
+{
+	/* The answer: the secret the member was passed, then 900 "é". */
+	const char *spec = spec_file(
+		"{\"id\":\"dbg\",\"members\":[{\"id\":\"m\",\"system_prompt\":\"Be brief.\","
+		"\"retry\":{\"max\":1},\"profile\":{\"provider\":\"exec\",\"env_pass\":[\"CX_TEST_KEY\"],"
+		"\"command\":[\"sh\",\"-c\",\"printf '%s ' \\\"$CX_TEST_KEY\\\"; i=0; "
+		"while [ $i -lt 900 ]; do printf '\xc3\xa9'; i=$((i+1)); done\"]}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}");
+	const char *args[] = { "run", spec, "--verbose", "debug", "--json", NULL };
+	char *out;
+	setenv("CX_TEST_KEY", SECRET, 1);
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	unsetenv("CX_TEST_KEY");
+	cJSON *system = event_with(out, "member_debug", "\"role\":\"system\"");
+	cJSON *user = event_with(out, "member_debug", "\"role\":\"user\"");
+	cJSON *answer = event_with(out, "member_debug", "\"what\":\"response\"");
+	ck_assert_msg(system && user && answer, "no member_debug prompt and answer in: %.2000s", out);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(system, "text")), "Be brief.");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(system, "member")), "m");
+	const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(answer, "text"));
+	ck_assert_msg(!strncmp(text, "[redacted] \xc3\xa9", 13), "answer shown: %.60s", text);
+	ck_assert_uint_eq(chars(text), 800);
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(answer, "truncated")));
+	ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(answer, "attempt")), 1);
+	cJSON *leak = event_with(out, "member_debug", SECRET);
+	ck_assert_msg(!leak, "a member_debug event holds the secret");
+	cJSON_Delete(system);
+	cJSON_Delete(user);
+	cJSON_Delete(answer);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_timeline_shows_member_debug_text_under_its_member)
+{
+	const char *spec = spec_file(
+		"{\"id\":\"dbg\",\"members\":[{\"id\":\"m\",\"system_prompt\":\"Be brief.\","
+		"\"profile\":{\"provider\":\"mock\",\"reply\":\"first line\\nsecond line\"}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}");
+	const char *args[] = { "run", spec, "--verbose", "debug", NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 0);
+	ck_assert_msg(strstr(err, "  \xc2\xb7 m prompt (system), round independent_analysis\n"
+				  "    | Be brief.\n") &&
+		      strstr(err, "  \xc2\xb7 m response, round independent_analysis\n"
+				  "    | first line\n    | second line\n"),
+		      "stderr: %s", err);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_timeline_shows_why_a_router_left_a_member_out)
+{
+	const char *args[] = { "run", "examples/councils/routed.json", "--input",
+			       "examples/inputs/code-question.json", NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 0);
+	ck_assert_msg(strstr(err, "generalist") &&
+		      strstr(strstr(err, "generalist"), "skipped: router_excluded\n"), "stderr: %s", err);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_run_retry_gives_members_without_their_own_that_many_attempts)
+{
+	const char *spec = spec_file(
+		"{\"id\":\"r\",\"retry\":{\"base_ms\":0},\"members\":[{\"id\":\"m\",\"profile\":"
+		"{\"provider\":\"mock\",\"fail\":\"transient\",\"fail_times\":2}}],"
+		"\"rounds\":[{\"type\":\"independent_analysis\"}]}");
+	const char *args[] = { "run", spec, "--retry", "3", "--json", "--run-id", "retry-1", NULL };
+	char *out, path[4096];
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	cJSON *done = event_with(out, "member_completed", NULL);
+	ck_assert_ptr_nonnull(done);
+	const cJSON *result = cJSON_GetObjectItem(done, "result");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(result, "status")), "ok");
+	ck_assert_int_eq((int)cJSON_GetNumberValue(cJSON_GetObjectItem(result, "attempts")), 3);
+	snprintf(path, sizeof path, "%s/runs/retry-1/options.json", scratch);
+	char *options = th_read_file(path, NULL);
+	ck_assert_msg(options && strstr(options, "\"retry\":{\"max\":3}"), "options.json: %s", options);
+	free(options);
+	cJSON_Delete(done);
+	free(out);
+}
+END_TEST
+
+/* A hung worker ignores SIGTERM: the second signal terminates it, and
+ * --shutdown-ms is how long it has before the SIGKILL. */
+START_TEST(test_run_shutdown_ms_is_the_grace_before_a_hung_worker_is_killed)
+{
+	const char *args[] = { "run", council_file(",\"fail\":\"hang\""), "--shutdown-ms", "100",
+			       "--json", NULL };
+	struct ctl c = ctl_start_in_a_member(args);
+	kill(c.pid, SIGINT);
+	kill(c.pid, SIGTERM);  /* two SIGINTs at once could be one */
+	ctl_expect_end(&c, 1, "killed");
+}
+END_TEST
+
+START_TEST(test_verbose_takes_normal_or_debug)
+{
+	const char *args[] = { "run", council_file(""), "--verbose", "loud", NULL };
+	char *err;
+	ck_assert_int_eq(ctl_run(args, NULL, &err), 2);
+	ck_assert_msg(strstr(err, "--verbose takes normal or debug"), "stderr: %s", err);
+	free(err);
+}
+END_TEST
+
+/* Checks a Mermaid flowchart's structure: "flowchart TD" first, every
+ * subgraph ended, every edge between nodes (or subgraphs) defined before
+ * it. Returns how many subgraphs it has. */
+static int check_flowchart(char *out)
+{
+	char defined[512][16];
+	int n_defined = 0, open = 0, subgraphs = 0;
+	char *save, *line = strtok_r(out, "\n", &save);
+	ck_assert_msg(line && !strcmp(line, "flowchart TD"), "first line: %s", line);
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		char a[16], b[16];
+		while (*line == ' ')
+			line++;
+		if (!strncmp(line, "subgraph ", 9)) {
+			ck_assert_int_eq(sscanf(line + 9, "%15[a-z0-9_]", defined[n_defined]), 1);
+			n_defined++, open++, subgraphs++;
+		} else if (!strcmp(line, "end")) {
+			ck_assert_msg(open-- > 0, "an end without its subgraph");
+		} else if (sscanf(line, "%15[a-z0-9_] -%*[-.]>%*[^ ] %15[a-z0-9_]", a, b) == 2 ||
+			   sscanf(line, "%15[a-z0-9_] --> %15[a-z0-9_]", a, b) == 2) {
+			int found = 0;
+			for (int i = 0; i < n_defined; i++)
+				found += !strcmp(defined[i], a) + !strcmp(defined[i], b);
+			ck_assert_msg(found == 2, "an edge to a node not defined before: %s", line);
+		} else if (strncmp(line, "direction ", 10)) {
+			ck_assert_msg(sscanf(line, "%15[a-z0-9_]", defined[n_defined]) == 1 &&
+				      strchr("[({", line[strlen(defined[n_defined])]),
+				      "not a node, edge or subgraph: %s", line);
+			ck_assert_int_lt(++n_defined, 512);
+		}
+	}
+	ck_assert_int_eq(open, 0);
+	return subgraphs;
+}
+
+START_TEST(test_diagram_draws_input_router_rounds_members_chair_output)
+{
+	const char *args[] = { "diagram", "examples/councils/routed.json", NULL };
+	char *out;
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	const char *expect[] = { "[/\"input\"/]", "{\"router: 1 rule\"}", "[\"1. independent_analysis\"]",
+				 "[\"2. peer_review\"]", "[\"3. synthesis\"]", "([\"chair: chair \xc2\xb7 mock\"])",
+				 "[\"generalist \xc2\xb7 mock\"]", "[/\"output\"/]", "|routes_to|" };
+	for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
+		ck_assert_msg(strstr(out, expect[i]), "no %s in:\n%s", expect[i], out);
+	ck_assert_int_eq(check_flowchart(out), 3);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_diagram_draws_sub_councils_inside_their_members)
+{
+	const char *args[] = { "diagram", "examples/councils/subcouncil.json", NULL };
+	char *out;
+	ck_assert_int_eq(ctl_run(args, &out, NULL), 0);
+	ck_assert_msg(strstr(out, "    subgraph n4_sub[\"sub-council research\"]") &&
+		      strstr(out, "[\"sub-council operations\"]") && strstr(out, "|answers|"),
+		      "sub-councils not drawn inside their members' rounds:\n%s", out);
+	/* 3 rounds; in the 2 that are not the chair's synthesis, 2 sub-councils
+	 * of 2 rounds each */
+	ck_assert_int_eq(check_flowchart(out), 3 + 2 * 2 * (1 + 2));
+	free(out);
+}
+END_TEST
+
 START_TEST(test_usage_errors_exit_2)
 {
 	const char *args[] = { "frobnicate", NULL };
@@ -416,6 +637,14 @@ int main(void)
 	tcase_add_test(tc, test_validate_and_start_refuse_a_spec_over_1_mib_alike);
 	tcase_add_test(tc, test_a_100_mb_spec_is_refused_before_it_is_read);
 	tcase_add_test(tc, test_an_input_with_a_nul_byte_is_refused);
+	tcase_add_test(tc, test_verbose_debug_records_prompts_and_answers_cut_and_without_secrets);
+	tcase_add_test(tc, test_run_retry_gives_members_without_their_own_that_many_attempts);
+	tcase_add_test(tc, test_run_shutdown_ms_is_the_grace_before_a_hung_worker_is_killed);
+	tcase_add_test(tc, test_verbose_takes_normal_or_debug);
+	tcase_add_test(tc, test_timeline_shows_member_debug_text_under_its_member);
+	tcase_add_test(tc, test_timeline_shows_why_a_router_left_a_member_out);
+	tcase_add_test(tc, test_diagram_draws_input_router_rounds_members_chair_output);
+	tcase_add_test(tc, test_diagram_draws_sub_councils_inside_their_members);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

@@ -110,6 +110,105 @@ START_TEST(test_events_follow_rounds_then_one_terminal_event)
 }
 END_TEST
 
+/* ---- routing ---- */
+
+#define ROUTED_SPEC \
+	"{'id': 'routed', 'default_profile': {'provider': 'mock', 'reply': 'the same'}," \
+	"'members': [{'id': 'a'}, {'id': 'b'}, {'id': 'c'}]," \
+	"'router': {'rules': [{'when': {'field': 'ticket.topic', 'in': ['code', 'infra']}," \
+	"                      'members': ['a', 'b']}], 'default': ['c']}," \
+	"'rounds': [{'type': 'independent_analysis'}, {'type': 'peer_review'}," \
+	"           {'type': 'iterate', 'round': {'type': 'critique'}}]," \
+	"'chair': {'id': 'chair'}}"
+
+/* Runs ROUTED_SPEC on input_json. */
+static void run_routed(struct run *r, const char *input_json)
+{
+	char *text = th_json_text("%s", ROUTED_SPEC);
+	run_start_parsed(r, parse_spec(text), input_json, NULL);
+	free(text);
+}
+
+static void expect_routed_out(const struct run *r, const char *member, const char *round)
+{
+	const cJSON *result = member_result(r, member, round);
+	ck_assert_msg(result, "no member_completed for %s in %s", member, round);
+	ck_assert_str_eq(str(result, "status"), "skipped");
+	ck_assert_str_eq(str(result, "reason"), "router_excluded");
+	ck_assert_int_eq((int)num(result, "attempts"), 0);
+	ck_assert_int_eq(count(r, "member_started", member, round), 0);
+	const cJSON *seat = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(round_result(r, round), "members"), member);
+	ck_assert_str_eq(str(seat, "reason"), "router_excluded");
+}
+
+START_TEST(test_members_a_rule_leaves_out_sit_every_round_skipped_router_excluded)
+{
+	struct run r;
+	run_routed(&r, "{\"question\": \"q\", \"ticket\": {\"topic\": \"infra\"}}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+	expect_routed_out(&r, "c", "independent_analysis");
+	expect_routed_out(&r, "c", "peer_review");
+	ck_assert_str_eq(str(member_result(&r, "a", "peer_review"), "status"), "ok");
+	ck_assert_str_eq(str(member_result(&r, "b", "peer_review"), "status"), "ok");
+	/* a and b answer the same each time: the critique converges at once
+	 * though c never answers. */
+	const cJSON *iterate = round_result(&r, "iterate");
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(iterate, "converged")));
+	ck_assert_str_eq(str(member_result(&r, "chair", "synthesis"), "status"), "ok");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+#define MEMBER_ROUTED_SPEC(choice) \
+	"{'id': 'mrouted', 'default_profile': {'provider': 'mock', 'reply': 'yes'}," \
+	"'members': [{'id': 'triage', 'profile': {'replies': {'router': " choice "}}}," \
+	"            {'id': 'a'}, {'id': 'b'}]," \
+	"'router': {'member': 'triage'}, 'rounds': [{'type': 'independent_analysis'}]}"
+
+START_TEST(test_router_member_chooses_who_takes_part_with_a_json_array_of_ids)
+{
+	struct run r;
+	run_start(&r, MEMBER_ROUTED_SPEC("'```json\\n[\\\"b\\\"]\\n```'"));
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+	const cJSON *router = round_result(&r, "router");
+	ck_assert_str_eq(str(member_result(&r, "triage", "router"), "status"), "ok");
+	ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(router, "selected"), 0)
+			 ->valuestring, "b");
+	expect_routed_out(&r, "triage", "independent_analysis");
+	expect_routed_out(&r, "a", "independent_analysis");
+	ck_assert_str_eq(str(member_result(&r, "b", "independent_analysis"), "status"), "ok");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_router_member_naming_no_member_fails_the_run)
+{
+	struct run r;
+	run_start(&r, MEMBER_ROUTED_SPEC("['a', 'zed']"));
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_FAILED);
+	ck_assert_str_eq(str(member_result(&r, "triage", "router"), "status"), "invalid_output");
+	ck_assert_int_eq(find(&r, 0, "round_started", NULL, "independent_analysis"), -1);
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_router_default_chooses_when_no_rule_holds)
+{
+	struct run r;
+	run_routed(&r, "{\"question\": \"q\", \"ticket\": {\"topic\": \"billing\"}}");
+	ck_assert_int_eq(run_finish(&r), CX_EXIT_COMPLETED);
+	expect_routed_out(&r, "a", "independent_analysis");
+	expect_routed_out(&r, "b", "independent_analysis");
+	ck_assert_str_eq(str(member_result(&r, "c", "independent_analysis"), "status"), "ok");
+	run_free(&r);
+	assert_clean();
+}
+END_TEST
+
 /* ---- prompts ---- */
 
 
@@ -512,6 +611,10 @@ static Suite *runner_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_events_follow_rounds_then_one_terminal_event);
 	tcase_add_test(tc, test_peer_review_shows_the_other_answers_not_ones_own);
+	tcase_add_test(tc, test_members_a_rule_leaves_out_sit_every_round_skipped_router_excluded);
+	tcase_add_test(tc, test_router_default_chooses_when_no_rule_holds);
+	tcase_add_test(tc, test_router_member_chooses_who_takes_part_with_a_json_array_of_ids);
+	tcase_add_test(tc, test_router_member_naming_no_member_fails_the_run);
 	tcase_add_test(tc, test_transient_failures_are_retried_until_success);
 	tcase_add_test(tc, test_transient_failure_uses_up_every_attempt);
 	tcase_add_test(tc, test_permanent_failure_is_not_retried);

@@ -99,6 +99,7 @@ static struct cx_spec *parse_ok(const char *quoted)
 #define WITH_OPENAI(p) WITH_MEMBER(OPENAI_MEMBER(p))
 #define WITH_ANTHROPIC(p) WITH_PROFILE("'provider':'anthropic','model':'m'," p)
 #define TOOL_T "{'name':'t','command':['x']}"
+#define RULE(ids) "{'when':{'field':'topic','equals':'code'},'members':[" ids "]}"
 
 static const struct bad_spec {
 	const char *spec, *path, *code;
@@ -250,6 +251,40 @@ static const struct bad_spec {
 	{ WITH(",'tools':[{'name':'t','command':['x'],'colour':1}]"), "tools[0].colour", "unknown_key" },
 	{ WITH(",'tools':[{'name':'t','command':[]}]"), "tools[0].command", "too_few" },
 	{ WITH(",'tool_timeout_ms':0"), "tool_timeout_ms", "out_of_range" },
+	/* the router */
+	{ WITH(",'router':'a'"), "router", "wrong_type" },
+	{ WITH(",'router':{}"), "router.rules", "missing_key" },
+	{ WITH(",'router':{'rules':[]}"), "router.rules", "too_few" },
+	{ WITH(",'router':{'rules':[" RULE("'a'") "],'default':[]}"), "router.default", "too_few" },
+	{ WITH(",'router':{'rules':[" RULE("'zed'") "]}"), "router.rules[0].members[0]", "unknown_member" },
+	{ SPEC("'c'", MEMBER_A, IA, ",'router':{'rules':[" RULE("'ch'") "]}" CHAIR),
+	  "router.rules[0].members[0]", "unknown_member" },
+	{ WITH(",'router':{'rules':[" RULE("'a','a'") "]}"), "router.rules[0].members[1]", "invalid_value" },
+	{ WITH(",'router':{'rules':[" RULE("'a'") "],'default':['zed']}"), "router.default[0]", "unknown_member" },
+	{ WITH(",'router':{'rules':[{'when':{'field':'t'},'members':['a']}]}"),
+	  "router.rules[0].when", "missing_key" },
+	{ WITH(",'router':{'rules':[{'when':{'field':'t','equals':1,'in':[1]},'members':['a']}]}"),
+	  "router.rules[0].when", "invalid_value" },
+	{ WITH(",'router':{'rules':[{'when':{'field':'t','matches':'x'},'members':['a']}]}"),
+	  "router.rules[0].when.matches", "unknown_key" },
+	{ WITH(",'router':{'rules':[{'when':{'equals':1},'members':['a']}]}"),
+	  "router.rules[0].when.field", "missing_key" },
+	{ WITH(",'router':{'rules':[{'when':{'field':'t','equals':1}}]}"),
+	  "router.rules[0].members", "missing_key" },
+	{ WITH(",'router':{'rules':[" RULE("'a'") "],'member':'a'}"), "router.member", "invalid_value" },
+	{ WITH(",'router':{'member':'zed'}"), "router.member", "unknown_member" },
+	{ SPEC("'c'", MEMBER_A, IA, ",'router':{'member':'ch'}" CHAIR), "router.member", "unknown_member" },
+	{ WITH(",'router':{'member':3}"), "router.member", "wrong_type" },
+	{ WITH(",'router':{'member':'a','default':['a']}"), "router.default", "invalid_value" },
+	{ WITH(",'router':{'member':'a','colour':1}"), "router.colour", "unknown_key" },
+	/* run-level defaults of the members' retry and timeout_ms */
+	{ WITH(",'retry':{'max':11}"), "retry.max", "out_of_range" },
+	{ WITH(",'retry':{'tries':2}"), "retry.tries", "unknown_key" },
+	{ WITH(",'retry':2"), "retry", "wrong_type" },
+	{ WITH(",'timeout_ms':0"), "timeout_ms", "out_of_range" },
+	{ WITH(",'timeout_ms':'1s'"), "timeout_ms", "wrong_type" },
+	{ SPEC("'c'", MEMBER_A ",{'id':'p','council':" WITH(",'retry':{'base_ms':-1}") "}", IA, ""),
+	  "members[1].council.retry.base_ms", "out_of_range" },
 	{ WITH_OPENAI("'tools':['nope']"), "members[0].profile.tools[0]", "unknown_tool" },
 	{ SPEC("'c'", OPENAI_MEMBER("'tools':['t','t']"), IA, ",'tools':[" TOOL_T "]"),
 	  "members[0].profile.tools[1]", "invalid_value" },
@@ -832,6 +867,116 @@ START_TEST(test_http_members_get_their_provider_and_the_tools_they_name)
 }
 END_TEST
 
+/* CouncilEx resolves a member's retry as: its own, the run's, then the
+ * built-in default; the spec's top level sits under the run's. */
+START_TEST(test_top_level_retry_and_timeout_are_defaults_under_each_members_own)
+{
+	struct cx_spec *spec = parse_ok(SPEC("'c'",
+		MEMBER_A ",{'id':'b'," MOCK ",'retry':{'base_ms':5},'timeout_ms':7}",
+		IA, ",'retry':{'max':4},'timeout_ms':900" CHAIR));
+	const struct cx_member *m = spec->members;
+
+	ck_assert_int_eq(m[0].retry.max_attempts, 4);
+	ck_assert_int_eq(m[0].retry.base_ms, 1000);
+	ck_assert_int_eq(m[0].timeout_ms, 900);
+	ck_assert_int_eq(m[1].retry.max_attempts, 4);   /* key by key */
+	ck_assert_int_eq(m[1].retry.base_ms, 5);
+	ck_assert_int_eq(m[1].timeout_ms, 7);
+	ck_assert_int_eq(spec->chair->retry.max_attempts, 4);
+	ck_assert_int_eq(spec->chair->timeout_ms, 900);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_sub_council_inherits_the_defaults_of_the_council_it_is_in)
+{
+	struct cx_spec *spec = parse_ok(SPEC("'outer'",
+		MEMBER_A ",{'id':'p','council':{'id':'in','members':[" MEMBER_A
+		",{'id':'b'," MOCK ",'retry':{'max':1}}],'rounds':[" IA "],'timeout_ms':50}}",
+		IA, ",'retry':{'max':5,'base_ms':10},'timeout_ms':800"));
+	const struct cx_spec *in = spec->members[1].council;
+
+	ck_assert_int_eq(spec->members[1].timeout_ms, 800);
+	ck_assert_int_eq(in->members[0].retry.max_attempts, 5);
+	ck_assert_int_eq(in->members[0].retry.base_ms, 10);
+	ck_assert_int_eq(in->members[0].timeout_ms, 50);
+	ck_assert_int_eq(in->members[1].retry.max_attempts, 1);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_run_retry_lies_over_the_spec_defaults_under_the_members_own)
+{
+	char *text = unquote(SPEC("'c'", MEMBER_A ",{'id':'b'," MOCK ",'retry':{'max':1}}"
+		",{'id':'p','council':{'id':'in','members':[" MEMBER_A "],'rounds':[" IA "]}}",
+		IA, ",'retry':{'max':4,'base_ms':10}"));
+	struct cx_start_opts opts;
+	struct cx_spec *spec = NULL;
+	struct cx_diags diags = { 0 };
+
+	ck_assert_int_eq(cx_start_opts_parse("{\"retry\":{\"max\":7},\"verbose\":\"debug\"}",
+					     &opts, &diags), CX_OK);
+	ck_assert_int_eq(opts.verbose, CX_VERBOSE_DEBUG);
+	ck_assert_int_eq(cx_spec_parse_run(text, strlen(text), &opts, &spec, &diags), CX_OK);
+	ck_assert_int_eq(spec->members[0].retry.max_attempts, 7);
+	ck_assert_int_eq(spec->members[0].retry.base_ms, 10);
+	ck_assert_int_eq(spec->members[1].retry.max_attempts, 1);
+	ck_assert_int_eq(spec->members[2].council->members[0].retry.max_attempts, 7);
+	cx_spec_free(spec);
+	free(text);
+	cx_diags_free(&diags);
+}
+END_TEST
+
+static const struct bad_options {
+	const char *text, *path, *code;
+} bad_options[] = {
+	{ "[]", "options", "wrong_type" },
+	{ "{", "options", "invalid_json" },
+	{ "{\"retry\":{\"max\":0}}", "options.retry.max", "out_of_range" },
+	{ "{\"verbose\":\"loud\"}", "options.verbose", "invalid_value" },
+	{ "{\"verbose\":true}", "options.verbose", "wrong_type" },
+	{ "{\"timeout\":1}", "options.timeout", "unknown_key" },
+};
+
+START_TEST(test_bad_run_options_are_refused_with_their_path_and_code)
+{
+	const struct bad_options *row = &bad_options[_i];
+	struct cx_start_opts opts;
+	struct cx_diags diags = { 0 };
+
+	ck_assert_int_eq(cx_start_opts_parse(row->text, &opts, &diags), CX_EINVALID);
+	ck_assert_msg(find_diag(&diags, row->path, row->code), "%s: no %s at %s; found:%s",
+		      row->text, row->code, row->path, listed(&diags));
+	cx_diags_free(&diags);
+}
+END_TEST
+
+START_TEST(test_router_is_kept_for_the_run)
+{
+	struct cx_spec *spec = parse_ok(WITH(",'router':{'rules':[" RULE("'a'") "]}"));
+
+	ck_assert_ptr_nonnull(spec->router);
+	ck_assert_ptr_eq(spec->router, cJSON_GetObjectItemCaseSensitive(spec->json, "router"));
+	ck_assert_uint_eq(spec->n_rounds, 1);
+	cx_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_router_member_answers_in_a_round_put_first)
+{
+	struct cx_spec *spec = parse_ok(SPEC("'c'", MEMBER_A ",{'id':'b'," MOCK "}", IA,
+					     ",'router':{'member':'b'}" CHAIR));
+
+	ck_assert_uint_eq(spec->n_rounds, 3);
+	expect_round(&spec->rounds[0], CX_ROUND_ROUTE, "router", CX_FAILURE_FAIL_FAST);
+	ck_assert_ptr_eq(spec->rounds[0].judge, &spec->members[1]);
+	ck_assert_int_eq(spec->rounds[1].type, CX_ROUND_INDEPENDENT_ANALYSIS);
+	ck_assert_int_eq(spec->rounds[2].type, CX_ROUND_SYNTHESIS);
+	cx_spec_free(spec);
+}
+END_TEST
+
 START_TEST(test_tool_timeout_defaults_to_30_seconds)
 {
 	struct cx_spec *spec = parse_ok(WITH(",'tools':[" TOOL_T "]"));
@@ -888,6 +1033,8 @@ static Suite *spec_suite(void)
 	tcase_add_test(refused, test_too_many_members_are_refused);
 	tcase_add_test(refused, test_system_prompt_over_its_limit_is_too_large);
 	tcase_add_test(refused, test_findings_are_counted_without_a_diags_list);
+	tcase_add_loop_test(refused, test_bad_run_options_are_refused_with_their_path_and_code,
+			    0, (int)(sizeof bad_options / sizeof bad_options[0]));
 	suite_add_tcase(s, refused);
 
 	tcase_add_test(parsed, test_full_spec_parses_into_typed_values_with_defaults);
@@ -902,6 +1049,11 @@ static Suite *spec_suite(void)
 	tcase_add_test(parsed, test_round_types_and_providers_have_their_spec_names);
 	tcase_add_test(parsed, test_http_members_get_their_provider_and_the_tools_they_name);
 	tcase_add_test(parsed, test_tool_timeout_defaults_to_30_seconds);
+	tcase_add_test(parsed, test_router_is_kept_for_the_run);
+	tcase_add_test(parsed, test_router_member_answers_in_a_round_put_first);
+	tcase_add_test(parsed, test_top_level_retry_and_timeout_are_defaults_under_each_members_own);
+	tcase_add_test(parsed, test_sub_council_inherits_the_defaults_of_the_council_it_is_in);
+	tcase_add_test(parsed, test_run_retry_lies_over_the_spec_defaults_under_the_members_own);
 	tcase_add_loop_test(parsed, test_example_councils_are_valid, 0,
 			    (int)(sizeof examples / sizeof examples[0]));
 	suite_add_tcase(s, parsed);

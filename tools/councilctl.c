@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "diagram.h"
 
 #define RESULT_WAIT_MS 5000
 
@@ -24,14 +25,20 @@ static const char usage_text[] =
 	"usage: councilctl COMMAND [ARGS]\n"
 	"\n"
 	"  run SPEC [--input FILE|-] [--input-json JSON] [--tenant T] [--run-id ID]\n"
+	"           [--retry N] [--verbose normal|debug] [--shutdown-ms MS]\n"
 	"           [--json] [--runtime-dir DIR]\n"
 	"      run a council, follow it on stderr, print its result on stdout\n"
+	"      (--retry: attempts in all for members without their own retry max;\n"
+	"      --verbose debug: their prompts and answers as member_debug events)\n"
 	"  validate SPEC\n"
 	"      check a council spec and print every problem found\n"
+	"  diagram SPEC\n"
+	"      print the council as a Mermaid flowchart\n"
 	"\n"
 	"These ask councild, and start it when none answers:\n"
 	"  start SPEC [--input FILE|-] [--input-json JSON] [--tenant T] [--link]\n"
-	"             [--run-id ID]     start a run, print its run_id\n"
+	"             [--run-id ID] [--retry N] [--verbose normal|debug]\n"
+	"             [--shutdown-ms MS]  start a run, print its run_id\n"
 	"  ps [--tenant T] [--all] [--json]   list runs (--all: finished ones too)\n"
 	"  state ID [--json]            a run's summary\n"
 	"  pid ID                       the pid of a run's worker\n"
@@ -51,7 +58,8 @@ static const char usage_text[] =
 
 /* Options every councild command takes. */
 #define DAEMON OPT_RUNTIME_DIR
-#define RUN_OPTIONS (OPT_INPUT | OPT_INPUT_JSON | OPT_TENANT | OPT_RUN_ID | OPT_RUNTIME_DIR)
+#define RUN_OPTIONS (OPT_INPUT | OPT_INPUT_JSON | OPT_TENANT | OPT_RUN_ID | OPT_RUNTIME_DIR | \
+		     OPT_RETRY | OPT_SHUTDOWN_MS | OPT_VERBOSE)
 
 static const struct command {
 	const char *name;          /* one word, or two: "tenant ls" */
@@ -63,6 +71,7 @@ static const struct command {
 } commands[] = {
 	{ "run", "one SPEC", 1, RUN_OPTIONS | OPT_JSON, false, cmd_run },
 	{ "validate", "one SPEC", 1, 0, false, cmd_validate },
+	{ "diagram", "one SPEC", 1, 0, false, cmd_diagram },
 	{ "start", "one SPEC", 1, RUN_OPTIONS | OPT_LINK, true, cmd_start },
 	{ "ps", "no arguments", 0, DAEMON | OPT_TENANT | OPT_ALL | OPT_JSON, true, cmd_ps },
 	{ "state", "one ID", 1, DAEMON | OPT_JSON, true, cmd_state },
@@ -193,6 +202,11 @@ const char *input_name(const struct ctl *c)
 	return NULL;
 }
 
+const char *run_options(const struct ctl *c)
+{
+	return c->options[0] ? c->options : NULL;
+}
+
 int read_spec(const char *path, char **text, size_t *len)
 {
 	char *raw, *slash = strrchr(path, '/');
@@ -264,26 +278,49 @@ void print_json(const cJSON *json)
 	free(text);
 }
 
-int cmd_validate(struct ctl *c)
+/* The spec at path, read and validated: 0, or an exit code (the problems
+ * printed). */
+static int parse_spec_file(const char *path, struct cx_spec **spec)
 {
-	const char *path = c->args[0];
 	char *text;
 	size_t len;
 	int rc = read_spec(path, &text, &len);
 	if (rc)
 		return rc;
 	struct cx_diags diags = { 0 };
-	struct cx_spec *spec;
-	int r = cx_spec_parse(text, len, &spec, &diags);
-	if (r == CX_OK) {
-		printf("%s: ok (%s: %zu members, %zu rounds)\n", path, spec->id,
-		       spec->n_members, spec->n_rounds);
-		cx_spec_free(spec);
-	}
+	int r = cx_spec_parse(text, len, spec, &diags);
 	rc = r == CX_EINVALID ? print_diags(path, NULL, &diags) :
 	     r < 0 ? fail(r, "%s: cannot validate", path) : 0;
 	cx_diags_free(&diags);
 	free(text);
+	return rc;
+}
+
+int cmd_validate(struct ctl *c)
+{
+	struct cx_spec *spec;
+	int rc = parse_spec_file(c->args[0], &spec);
+	if (!rc) {
+		printf("%s: ok (%s: %zu members, %zu rounds)\n", c->args[0], spec->id,
+		       spec->n_members, spec->n_rounds);
+		cx_spec_free(spec);
+	}
+	return rc;
+}
+
+int cmd_diagram(struct ctl *c)
+{
+	struct cx_spec *spec;
+	int rc = parse_spec_file(c->args[0], &spec);
+	if (rc)
+		return rc;
+	char *text = cx_diagram_mermaid(spec);
+	if (text)
+		fputs(text, stdout);
+	else
+		rc = fail(CX_ENOMEM, "drawing %s", c->args[0]);
+	free(text);
+	cx_spec_free(spec);
 	return rc;
 }
 
@@ -321,7 +358,8 @@ static int run_council(struct ctl *c, const char *spec, const char *input)
 {
 	struct cx_sup_options sup_options = { .runtime_dir = c->runtime_dir, .tenant = c->tenant };
 	struct cx_start req = {
-		.spec_json = spec, .input_json = input, .run_id = c->run_id, .subscribe = true,
+		.spec_json = spec, .input_json = input, .options_json = run_options(c),
+		.run_id = c->run_id, .subscribe = true, .shutdown_ms = c->shutdown_ms,
 	};
 	struct follow f = FOLLOW_INIT;
 	struct cx_diags diags = { 0 };
@@ -371,6 +409,23 @@ static int parse_number(const char *opt, const char *text, uint64_t max, uint64_
 	return 0;
 }
 
+/* c->options: {"retry": {"max": retry}, "verbose": verbose}, each when given. */
+static int options_json(struct ctl *c, int retry, const char *verbose)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o && retry)
+		cJSON_AddNumberToObject(cJSON_AddObjectToObject(o, "retry"), "max", retry);
+	if (o && verbose)
+		cJSON_AddStringToObject(o, "verbose", verbose);
+	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+	int rc = text && strlen(text) < sizeof c->options ? 0 : fail(CX_ENOMEM, "run options");
+	if (!rc)
+		strcpy(c->options, text);
+	free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
 static int parse_options(const struct command *cmd, int argc, char **argv, struct ctl *c)
 {
 	static const struct option longopts[] = {
@@ -385,10 +440,14 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "retry", required_argument, NULL, OPT_RETRY },
+		{ "shutdown-ms", required_argument, NULL, OPT_SHUTDOWN_MS },
+		{ "verbose", required_argument, NULL, OPT_VERBOSE },
 		{ 0 },
 	};
 	int opt, rc = 0;
-	uint64_t n;
+	uint64_t n, retry = 0;
+	const char *verbose = NULL;
 	*c = (struct ctl){ .timeout_ms = -1 };
 	opterr = 0;
 	while (!rc && (opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -414,8 +473,27 @@ static int parse_options(const struct command *cmd, int argc, char **argv, struc
 			if (!(rc = parse_number("--timeout", optarg, INT32_MAX, &n)))
 				c->timeout_ms = (int)n;
 			break;
+		case OPT_SHUTDOWN_MS:
+			if (!(rc = parse_number("--shutdown-ms", optarg, 3600000, &n)))
+				c->shutdown_ms = (int)n;
+			if (!rc && !n)
+				rc = usage_error("--shutdown-ms counts from 1");
+			break;
+		case OPT_RETRY:
+			if (!(rc = parse_number("--retry", optarg, 10, &retry)) && !retry)
+				rc = usage_error("--retry counts attempts in all, from 1");
+			break;
+		case OPT_VERBOSE:
+			verbose = optarg;
+			if (strcmp(verbose, "normal") && strcmp(verbose, "debug"))
+				rc = usage_error("--verbose takes normal or debug, not %s", verbose);
+			break;
 		}
 	}
+	if (rc)
+		return rc;
+	if (retry || verbose)
+		rc = options_json(c, (int)retry, verbose);
 	if (rc)
 		return rc;
 	if (argc - optind != cmd->n_args)

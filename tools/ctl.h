@@ -24,6 +24,9 @@ enum ctl_option {
 	OPT_SINCE = 1 << 8,        /* --since SEQ */
 	OPT_TIMEOUT = 1 << 9,      /* --timeout MS */
 	OPT_GROUP = 1 << 10,       /* --group G */
+	OPT_RETRY = 1 << 11,       /* --retry N */
+	OPT_SHUTDOWN_MS = 1 << 12, /* --shutdown-ms MS */
+	OPT_VERBOSE = 1 << 13,     /* --verbose normal|debug */
 };
 
 #define CTL_ARGS_MAX 2
@@ -42,6 +45,9 @@ struct ctl {
 	bool json, link, all;
 	uint64_t since;            /* 0: not given */
 	int timeout_ms;            /* -1: not given */
+	int shutdown_ms;           /* 0: not given */
+	char options[96];          /* the run options of --retry and --verbose, JSON;
+				    * "": none */
 	struct cx_client *cl;
 };
 
@@ -68,6 +74,8 @@ int print_diags(const char *spec_path, const char *input_name, const struct cx_d
  * diagnostics are reported against. Returns 0 or an exit code. */
 int read_spec_and_input(const struct ctl *c, char **spec, char **input);
 const char *input_name(const struct ctl *c);
+/* The run options of run and start (docs/spec.md#run-options), or NULL. */
+const char *run_options(const struct ctl *c);
 
 /* A request {"op": op, key: value} (no key when value is NULL). */
 cJSON *ctl_op(const char *op, const char *key, const char *value);
@@ -106,6 +114,7 @@ void follow_finish(struct follow *f);
 /* The commands of councilctl.c, runs.c, ps.c and tenants.c. */
 int cmd_run(struct ctl *c);
 int cmd_validate(struct ctl *c);
+int cmd_diagram(struct ctl *c);
 int cmd_start(struct ctl *c);
 int cmd_state(struct ctl *c);
 int cmd_pid(struct ctl *c);

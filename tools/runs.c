@@ -12,7 +12,8 @@
 int cmd_start(struct ctl *c)
 {
 	struct cx_client_start req = {
-		.tenant = c->tenant, .run_id = c->run_id,
+		.tenant = c->tenant, .run_id = c->run_id, .options_json = run_options(c),
+		.shutdown_ms = c->shutdown_ms,
 	};
 	struct cx_started started;
 	struct cx_diags diags = { 0 };

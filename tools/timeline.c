@@ -17,6 +17,7 @@
 #define EV_LAGGED CX_EV_N
 
 #define LINE_MAX_BYTES 512
+#define DEBUG_LINE_MAX (800 * 4 + 16)  /* a member_debug text: 800 characters, a prefix */
 #define DURATION_LEN 24   /* a formatted duration, NUL included */
 
 enum run_phase { RUN_WAITING, RUN_RUNNING, RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED };
@@ -212,6 +213,8 @@ static bool on_member_completed(struct timeline *tl, struct happening *h)
 	m->duration_ms = (uint64_t)took;
 	strlcpy(m->error, error_text(cJSON_GetObjectItemCaseSensitive(result, "error")),
 		sizeof m->error);
+	if (!*m->error)  /* a seat not called says why: "router_excluded" */
+		strlcpy(m->error, cx_json_str(result, "reason"), sizeof m->error);
 	return true;
 }
 
@@ -244,6 +247,11 @@ static bool on_run_failed(struct timeline *tl, struct happening *h)
 	return true;
 }
 
+static bool on_member_debug(struct timeline *tl, struct happening *h)
+{
+	return h->member;
+}
+
 static bool on_lagged(struct timeline *tl, struct happening *h)
 {
 	tl->dropped += (uint64_t)cx_json_int(h->ev, "dropped", 0, INT64_MAX, 0);
@@ -262,6 +270,7 @@ static event_fn *const handlers[CX_EV_N + 1] = {
 	[CX_EV_ROUND_COMPLETED] = on_round_completed,
 	[CX_EV_RUN_COMPLETED] = on_run_completed,
 	[CX_EV_RUN_FAILED] = on_run_failed,
+	[CX_EV_MEMBER_DEBUG] = on_member_debug,
 	[EV_LAGGED] = on_lagged,
 };
 
@@ -407,6 +416,33 @@ static void announce(struct timeline *tl, int type, const struct happening *h)
 	put_line(tl, line);
 }
 
+/* A member_debug event (--verbose debug), in either mode: its text under a
+ * line naming it, each of its lines marked, written for good (live, over
+ * the last frame, which the next one redraws below). */
+static void put_debug(struct timeline *tl, const struct happening *h)
+{
+	const char *what = cx_json_str(h->ev, "what"), *role = cx_json_str(h->ev, "role");
+	const char *text = cx_json_str(h->ev, "text");
+	char line[DEBUG_LINE_MAX];
+	if (tl->mode == TIMELINE_LIVE && tl->live_lines) {
+		fprintf(tl->out, "\033[%dA", tl->live_lines);
+		tl->live_lines = 0;
+	}
+	snprintf(line, sizeof line, "  · %s %s%s%s%s, round %s%s", h->member->id, what,
+		 *role ? " (" : "", role, *role ? ")" : "", h->round->name,
+		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h->ev, "truncated"))
+		 ? " (cut at 800 characters)" : "");
+	put_line(tl, line);
+	for (const char *p = text; *p || p == text;) {
+		size_t n = strcspn(p, "\n");
+		snprintf(line, sizeof line, "    | %.*s", (int)n, p);
+		put_line(tl, line);
+		p += n + (p[n] == '\n');
+		if (!*p)
+			break;
+	}
+}
+
 /* Live mode: a frame. Lines above the last frame are final; the header and
  * each finished round are written once, over the old frame, and scroll away
  * with the terminal. The round in flight and the footer are redrawn. */
@@ -531,7 +567,10 @@ void timeline_feed(struct timeline *tl, const char *line, size_t len)
 	}
 	if (type >= 0 && handlers[type]) {
 		struct happening h = resolve(tl, ev);
-		if (handlers[type](tl, &h) && tl->mode == TIMELINE_PLAIN)
+		bool shown = handlers[type](tl, &h);
+		if (shown && type == CX_EV_MEMBER_DEBUG)
+			put_debug(tl, &h);
+		else if (shown && tl->mode == TIMELINE_PLAIN)
 			announce(tl, type, &h);
 	}
 	cJSON_Delete(ev);

@@ -99,6 +99,7 @@ int cx_client_next_message(struct cx_client *cl, int timeout_ms, cJSON **msg,
 struct cx_client_start {
 	const char *spec_json;      /* the council spec, JSON text */
 	const char *input_json;     /* the run input, JSON text; NULL: {} */
+	const char *options_json;   /* the run options (docs/spec.md), JSON text; NULL: none */
 	const char *tenant;         /* NULL: "default" */
 	const char *run_id;         /* NULL: the server generates one */
 	bool subscribe;             /* a pipe of the run's events, from run_started */

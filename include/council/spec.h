@@ -39,6 +39,8 @@ enum cx_round_type {
 	CX_ROUND_RANKING,
 	CX_ROUND_ITERATE,
 	CX_ROUND_PAIRWISE_ELIMINATION,
+	CX_ROUND_ROUTE,          /* not listed in a spec: the round a router member
+				  * answers in, put first (docs/spec.md#router) */
 };
 
 /* How a round's ballots elect a winner (docs/rounds.md). */
@@ -94,7 +96,8 @@ struct cx_round {
 				    * the answers of the round before */
 	int max_iterations;        /* iterate (default 3) */
 	const struct cx_round *inner;   /* iterate: the round it repeats */
-	const struct cx_member *judge;  /* pairwise_elimination: the judge member or chair */
+	const struct cx_member *judge;  /* pairwise_elimination: the judge member or chair;
+					 * route: the router member */
 };
 
 struct cx_spec {
@@ -108,12 +111,37 @@ struct cx_spec {
 	struct cx_member *chair;   /* NULL without a chair */
 	struct cx_tool *tools;     /* declared at the top level */
 	size_t n_tools;
+	const cJSON *router;       /* which members take part (docs/spec.md#router), or NULL */
 };
 
 /* Parses and validates a spec. On success *out owns everything; on failure
  * returns CX_EINVALID with every finding appended to diags (which may be NULL). */
 int cx_spec_parse(const char *text, size_t len, struct cx_spec **out,
 		  struct cx_diags *diags);
+
+/* How much of a run its events show (docs/events.md#member_debug). */
+enum cx_verbosity {
+	CX_VERBOSE_NORMAL,
+	CX_VERBOSE_DEBUG,          /* member_debug events: prompts and answers */
+};
+
+/* What a start asks of one run beside its spec and input (a start's
+ * "options", docs/spec.md#run-options). */
+struct cx_start_opts {
+	struct cx_retry retry;     /* laid over the spec's top-level retry, under the
+				    * members' own; max_attempts 0 / base_ms -1: not set */
+	enum cx_verbosity verbose;
+};
+
+#define CX_START_OPTS_NONE ((struct cx_start_opts){ .retry = { 0, -1 } })
+
+/* Parses a start's options, JSON text (NULL: none). On failure returns
+ * CX_EINVALID with the findings, at "options...", appended to diags. */
+int cx_start_opts_parse(const char *text, struct cx_start_opts *out, struct cx_diags *diags);
+/* cx_spec_parse for a run started with opts (NULL: none): the run's retry
+ * is laid over every council's top-level defaults, sub-councils' too. */
+int cx_spec_parse_run(const char *text, size_t len, const struct cx_start_opts *opts,
+		      struct cx_spec **out, struct cx_diags *diags);
 void cx_spec_free(struct cx_spec *spec);
 
 /* A spec's text with each sub-council given as a path (a member's "council"

@@ -43,6 +43,7 @@ const char *cx_sup_runtime_dir(const struct cx_sup *sup);
 struct cx_start {
 	const char *spec_json;    /* the council spec, JSON text */
 	const char *input_json;   /* the run input, JSON text; NULL: {} */
+	const char *options_json; /* the run options (docs/spec.md), JSON text; NULL: none */
 	const char *run_id;       /* NULL: generate one */
 	bool subscribe;           /* subscribe before the worker exists */
 	int shutdown_ms;          /* terminate's SIGTERM-to-SIGKILL grace; 0: the supervisor's */
